@@ -1,0 +1,354 @@
+"""Hash-chained application recorders and the request log.
+
+Every stored event gets a row in ``event_chain`` written in the *same
+transaction* as the event itself::
+
+    chain_hash[seq] = SHA-256( raw32(chain_hash[seq - 1]) || encode(event) )
+
+with ``chain_hash[0]`` = 64 zeros (the genesis) and ``encode`` the canonical
+encoding of :func:`encode_event` (documented exactly in docs/AUDIT.md). ``seq``
+is dense from 1 in the ledger's global (notification) order.
+
+The recorders are subclasses of the library's own SQLite and PostgreSQL
+application recorders and pass the library's recorder test cases unchanged.
+``insert_events(stored_events, request=RequestRecord(...))`` also writes the
+``request_log`` row in that transaction; ``Application.save(*aggs, request=...)``
+passes the keyword through. A duplicate request id raises the library's
+``IntegrityError``, like a version conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+from eventsourcing.utils import resolve_topic, retry
+from psycopg.sql import SQL, Identifier
+
+from ledger.db import LEDGER_EVENTS_TABLE, DbConfig, connect, fetchone
+
+GENESIS_HASH = "0" * 64
+_UUID_TEXT = re.compile(
+    r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+)
+
+
+# --- the canonical encoding ----------------------------------------------------------
+
+
+def canonical_originator_id(value: UUID | str) -> str:
+    """UUIDs (a ``uuid.UUID``, or 32 / 36 lowercase hex text as SQLite stores
+    them) become the lowercase hyphenated form; any other text is itself."""
+    if isinstance(value, UUID):
+        return str(value)
+    if _UUID_TEXT.match(value):
+        return str(UUID(value))
+    return value
+
+
+def _field(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "big") + data
+
+
+def encode_event(
+    seq: int,
+    notification_id: int,
+    originator_id: UUID | str,
+    originator_version: int,
+    topic: str,
+    state: bytes,
+) -> bytes:
+    """The canonical encoding of one stored event: six fields, each an 8-byte
+    big-endian length followed by that many bytes — seq, notification id and
+    version as ASCII decimal, originator id as :func:`canonical_originator_id`
+    in UTF-8, topic in UTF-8, state as the raw stored bytes."""
+    return b"".join(
+        (
+            _field(str(seq).encode("ascii")),
+            _field(str(notification_id).encode("ascii")),
+            _field(canonical_originator_id(originator_id).encode("utf-8")),
+            _field(str(originator_version).encode("ascii")),
+            _field(topic.encode("utf-8")),
+            _field(bytes(state)),
+        )
+    )
+
+
+def next_chain_hash(
+    prev_hash: str,
+    seq: int,
+    notification_id: int,
+    originator_id: UUID | str,
+    originator_version: int,
+    topic: str,
+    state: bytes,
+) -> str:
+    """``SHA-256(bytes.fromhex(prev_hash) || encode_event(...))`` as lowercase hex."""
+    h = hashlib.sha256(bytes.fromhex(prev_hash))
+    h.update(encode_event(seq, notification_id, originator_id, originator_version, topic, state))
+    return h.hexdigest()
+
+
+# --- the request log -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """A ``--request-id``: the id, a fingerprint of the command's arguments, and
+    the JSON result the command printed (returned again on a repeat)."""
+
+    request_id: str
+    fingerprint: str
+    result: str
+
+
+def _request_from(kwargs: dict[str, Any]) -> RequestRecord | None:
+    request = kwargs.get("request")
+    if request is not None and not isinstance(request, RequestRecord):
+        msg = f"request must be a RequestRecord, not {type(request).__name__}"
+        raise TypeError(msg)
+    return request
+
+
+def lookup_request(cfg: DbConfig, request_id: str) -> tuple[str, str] | None:
+    """``(fingerprint, result)`` of a recorded request id, or None."""
+    with connect(cfg) as conn:
+        row = fetchone(
+            conn,
+            "SELECT fingerprint, result FROM request_log WHERE request_id = ?",
+            (request_id,),
+        )
+    return None if row is None else (str(row["fingerprint"]), str(row["result"]))
+
+
+# --- SQLite --------------------------------------------------------------------------
+
+SQLITE_CHAIN_TABLES = [
+    "CREATE TABLE IF NOT EXISTS event_chain ("
+    "seq INTEGER PRIMARY KEY, "
+    "notification_id INTEGER NOT NULL UNIQUE, "
+    "chain_hash TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS request_log ("
+    "request_id TEXT PRIMARY KEY, "
+    "fingerprint TEXT NOT NULL, "
+    "result TEXT NOT NULL, "
+    "recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+]
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """SQLite application recorder that chains every event it inserts.
+
+    The library opens a deferred ``BEGIN``; the event INSERT runs first, which
+    takes SQLite's write lock (waiting out the busy timeout) before we read the
+    chain head, so two processes can never both extend the same head.
+    """
+
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        events_table_name: str = LEDGER_EVENTS_TABLE,
+    ):
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *SQLITE_CHAIN_TABLES]
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        request = _request_from(kwargs)
+        # Write first: this is what takes the write lock.
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        if request is not None:
+            c.execute(
+                "INSERT INTO request_log (request_id, fingerprint, result) VALUES (?, ?, ?)",
+                (request.request_id, request.fingerprint, request.result),
+            )
+        if stored_events and notification_ids:
+            c.execute("SELECT seq, chain_hash FROM event_chain ORDER BY seq DESC LIMIT 1")
+            head = c.fetchone()
+            seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+            rows: list[tuple[int, int, str]] = []
+            for s, nid in zip(stored_events, notification_ids, strict=True):
+                seq += 1
+                prev = next_chain_hash(
+                    prev, seq, nid, s.originator_id, s.originator_version, s.topic, s.state
+                )
+                rows.append((seq, nid, prev))
+            c.executemany(
+                "INSERT INTO event_chain (seq, notification_id, chain_hash) VALUES (?, ?, ?)",
+                rows,
+            )
+        return notification_ids
+
+
+class LedgerSQLiteFactory(SQLiteFactory):
+    """The library's SQLite factory, building the chained recorder on
+    ``ledger_events`` whatever the application is called."""
+
+    application_recorder_class = ChainedSQLiteApplicationRecorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        topic = self.env.get(self.APPLICATION_RECORDER_TOPIC)
+        cls = resolve_topic(topic) if topic else self.application_recorder_class
+        if not (isinstance(cls, type) and issubclass(cls, ChainedSQLiteApplicationRecorder)):
+            msg = f"{topic} is not a ChainedSQLiteApplicationRecorder"
+            raise TypeError(msg)
+        recorder = cls(datastore=self.datastore, events_table_name=LEDGER_EVENTS_TABLE)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+
+# --- PostgreSQL ----------------------------------------------------------------------
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """PostgreSQL application recorder that chains every event it inserts.
+
+    ``insert_events`` is overridden wholesale (no pipeline): in one transaction
+    it takes the library's EXCLUSIVE lock on the events table, NOTIFYs, inserts
+    the events, then reads the chain head (after the lock, so no other writer
+    can be between) and inserts the chain rows and the request row.
+    """
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        events_table_name: str = LEDGER_EVENTS_TABLE,
+    ):
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        self.insert_events_statement += SQL(", originator_id, originator_version")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.event_chain ("
+                "seq bigint PRIMARY KEY, "
+                "notification_id bigint NOT NULL UNIQUE, "
+                "chain_hash text NOT NULL)"
+            ).format(schema=schema)
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.request_log ("
+                "request_id text PRIMARY KEY, "
+                "fingerprint text NOT NULL, "
+                "result text NOT NULL, "
+                "recorded_at timestamptz NOT NULL DEFAULT now())"
+            ).format(schema=schema)
+        )
+        self.select_chain_head_statement = SQL(
+            "SELECT seq, chain_hash FROM {schema}.event_chain ORDER BY seq DESC LIMIT 1"
+        ).format(schema=schema)
+        self.insert_chain_statement = SQL(
+            "INSERT INTO {schema}.event_chain (seq, notification_id, chain_hash) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])"
+        ).format(schema=schema)
+        self.insert_request_statement = SQL(
+            "INSERT INTO {schema}.request_log (request_id, fingerprint, result) VALUES (%s, %s, %s)"
+        ).format(schema=schema)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        request = _request_from(kwargs)
+        pg_events = [
+            self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
+            for s in stored_events
+        ]
+        if not stored_events and request is None:
+            return None
+        by_key = {
+            (canonical_originator_id(s.originator_id), s.originator_version): s
+            for s in stored_events
+        }
+        ids_by_key: dict[tuple[str, int], int] = {}
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            # Hook kept for subclasses (the library's process recorder uses it).
+            self._insert_events(curs, stored_events, **kwargs)
+            if stored_events:
+                self._lock_table(curs)
+                self._notify_channel(curs)
+                curs.execute(self.insert_events_statement, (pg_events,), prepare=True)
+                for row in curs.fetchall():
+                    key = (canonical_originator_id(row["originator_id"]), row["originator_version"])
+                    ids_by_key[key] = int(row["notification_id"])
+            if request is not None:
+                curs.execute(
+                    self.insert_request_statement,
+                    (request.request_id, request.fingerprint, request.result),
+                    prepare=True,
+                )
+            if stored_events:
+                curs.execute(self.select_chain_head_statement, prepare=True)
+                head = curs.fetchone()
+                seq, prev = (
+                    (int(head["seq"]), str(head["chain_hash"])) if head else (0, GENESIS_HASH)
+                )
+                seqs: list[int] = []
+                nids: list[int] = []
+                hashes: list[str] = []
+                for key, nid in sorted(ids_by_key.items(), key=lambda kv: kv[1]):
+                    s = by_key[key]
+                    seq += 1
+                    prev = next_chain_hash(
+                        prev, seq, nid, s.originator_id, s.originator_version, s.topic, s.state
+                    )
+                    seqs.append(seq)
+                    nids.append(nid)
+                    hashes.append(prev)
+                curs.execute(self.insert_chain_statement, (seqs, nids, hashes), prepare=True)
+        return [
+            ids_by_key[(canonical_originator_id(s.originator_id), s.originator_version)]
+            for s in stored_events
+        ]
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, building the chained recorder on
+    ``ledger_events`` whatever the application is called (the library would
+    otherwise name the table after the application)."""
+
+    application_recorder_class = ChainedPostgresApplicationRecorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        topic = self.env.get(self.APPLICATION_RECORDER_TOPIC)
+        cls = resolve_topic(topic) if topic else self.application_recorder_class
+        if not (isinstance(cls, type) and issubclass(cls, ChainedPostgresApplicationRecorder)):
+            msg = f"{topic} is not a ChainedPostgresApplicationRecorder"
+            raise TypeError(msg)
+        recorder = cls(datastore=self.datastore, events_table_name=LEDGER_EVENTS_TABLE)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
