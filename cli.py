@@ -1,0 +1,1330 @@
+"""`ledger`: the command line of the audit ledger for public science funding.
+
+The contract is ../shared/CLI.md. This module stays thin: it parses strings into
+domain types, calls the application, formats output and maps errors to exit
+codes (0 ok, 1 refused by a rule, 2 bad input, 3 database, 4 tampering).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, NoReturn, TypeVar
+
+import click
+import structlog
+
+from aggregates.errors import InvalidInput, LedgerError
+from aggregates.values import (
+    CATEGORIES,
+    CHANGE_TYPES,
+    DELIST_REASONS,
+    GRADES,
+    KINDS,
+    LEVELS,
+    SCOPES,
+    UNIT_TYPES,
+    VIOLATION_KINDS,
+    parse_date,
+    parse_money,
+)
+from ledger import output
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_DB = "sqlite:///ledger.db"
+FORMATS = ("table", "json", "csv")
+
+log = structlog.get_logger()
+
+
+# --- logging (configured once, here) -------------------------------------------------
+
+
+def configure_logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=False)
+        if sys.stderr.isatty()
+        else structlog.processors.JSONRenderer(ensure_ascii=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+# --- errors → exit codes -----------------------------------------------------------------
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class LedgerGroup(click.Group):
+    """Maps every error to one line on stderr and CLI.md's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LedgerError as e:
+            fail(e.message, e.exit_code)
+        except click.exceptions.Exit:
+            raise
+        except (click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted; nothing half-written is kept", 130)
+        except Exception as e:
+            if os.environ.get("LEDGER_DEBUG"):
+                raise
+            from eventsourcing.persistence import OperationalError, PersistenceError
+
+            if isinstance(e, (OperationalError, PersistenceError)):
+                fail(f"database error: {first_line(e)}", 3)
+            fail(
+                f"unexpected {type(e).__name__}: {first_line(e)} (set LEDGER_DEBUG=1 for details)",
+                1,
+            )
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+# --- option parsing ----------------------------------------------------------------------
+
+
+def _date(value: str | None, what: str) -> date | None:
+    return None if value is None else parse_date(value, what=what)
+
+
+def _money(value: str) -> Decimal:
+    return parse_money(value)
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"invalid --known-at {value!r}: expected an ISO 8601 timestamp"
+        ) from None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts
+
+
+def _choice(value: str | None, choices: Sequence[str], what: str) -> str | None:
+    if value is not None and value not in choices:
+        raise InvalidInput(f"invalid {what} {value!r}; expected one of: {', '.join(choices)}")
+    return value
+
+
+class Ctx:
+    """Per-invocation settings: database, actor, output format."""
+
+    def __init__(self) -> None:
+        self.db: str = DEFAULT_DB
+        self.actor: str | None = None
+        self.format: str = "table"
+
+
+def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
+    """Options every leaf command accepts (also accepted before the command)."""
+
+    def deco(f: F) -> F:
+        @click.option(
+            "--db",
+            "db_opt",
+            default=None,
+            metavar="URL",
+            help="sqlite:///ledger.db (default), sqlite:////abs.db or postgresql://…",
+        )
+        @functools.wraps(f)
+        def wrapper(*args: Any, db_opt: str | None = None, **kwargs: Any) -> Any:
+            ctx = click.get_current_context().find_object(Ctx)
+            if ctx is None:  # pragma: no cover - always under the root group
+                ctx = Ctx()
+            if db_opt:
+                ctx.db = db_opt
+            fmt = kwargs.pop("fmt", None)
+            if fmt:
+                ctx.format = fmt
+            actor = kwargs.pop("actor_opt", None)
+            if actor:
+                ctx.actor = actor
+            structlog.contextvars.bind_contextvars(
+                command=click.get_current_context().command_path, actor=ctx.actor
+            )
+            return f(ctx, *args, **kwargs)
+
+        w: Any = wrapper
+        if prints:
+            w = click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(FORMATS),
+                default=None,
+                help="table (default), json or csv",
+            )(w)
+        if records:
+            w = click.option(
+                "--actor",
+                "actor_opt",
+                default=None,
+                metavar="NAME",
+                help="who records (or LEDGER_ACTOR)",
+            )(w)
+        return w  # type: ignore[no-any-return]
+
+    return deco
+
+
+def recording(f: F) -> F:
+    """Options of every recording command: --on, --request-id, --actor."""
+    f = click.option(
+        "--request-id",
+        default=None,
+        metavar="ID",
+        help="idempotency key: the same id with the same arguments records nothing",
+    )(f)
+    f = click.option(
+        "--on", "on", default=None, metavar="DATE", help="effective date YYYY-MM-DD (default today)"
+    )(f)
+    return common(records=True)(f)
+
+
+def open_service(ctx: Ctx) -> Any:
+    from ledger.app import LedgerService
+
+    return LedgerService(ctx.db)
+
+
+def print_result(ctx: Ctx, result: Any) -> None:
+    data = result.as_json()
+    if ctx.format == "json":
+        click.echo(output.to_json(data))
+        return
+    if ctx.format == "csv":
+        click.echo(
+            output.to_csv(
+                data["recorded"], ["aggregate", "code", "version", "event", "effective_on", "basis"]
+            )
+        )
+        return
+    head = f"recorded {data['event']} for {data['code']} (version {data['version']})"
+    if result.replayed:
+        head = (
+            f"already recorded (same request id): {data['event']} for {data['code']} "
+            f"(version {data['version']})"
+        )
+    if data.get("id"):
+        head += f"\nid: {data['id']}"
+    click.echo(head)
+    extra = [e for e in data["recorded"][1:]]
+    for e in extra:
+        basis = f" ({e['basis']})" if e.get("basis") else ""
+        click.echo(f"  + {e['aggregate']} {e['code']}: {e['event']}{basis}")
+    for w in data.get("warnings", []):
+        click.echo(f"  ! {w}")
+
+
+def run(ctx: Ctx, method: str, *args: Any, **kwargs: Any) -> None:
+    svc = open_service(ctx)
+    try:
+        result = getattr(svc, method)(*args, actor=ctx.actor, **kwargs)
+    finally:
+        svc.close()
+    print_result(ctx, result)
+
+
+# --- the root group ----------------------------------------------------------------------
+
+
+@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    default=None,
+    envvar="LEDGER_DB",
+    metavar="URL",
+    help="database URL (or LEDGER_DB); default sqlite:///ledger.db",
+)
+@click.option(
+    "--actor",
+    default=None,
+    envvar="LEDGER_ACTOR",
+    metavar="NAME",
+    help="who records (or LEDGER_ACTOR); required to record",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="table", help="output format of records"
+)
+@click.option("-v", "--verbose", is_flag=True, help="log what happens on stderr")
+@click.version_option("0.1.0", prog_name="ledger")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, actor: str | None, fmt: str, verbose: bool) -> None:
+    """The audit ledger for public science funding: every approval, payment,
+    change, violation and debarment of a sci-tech innovation platform as an
+    immutable, hash-chained event.
+
+    \b
+    Example:
+      ledger init && ledger demo
+      ledger platform show LS-KL-001 --format json
+    """
+    configure_logging(verbose)
+    obj = Ctx()
+    obj.db = db or os.environ.get("LEDGER_DB") or DEFAULT_DB
+    obj.actor = actor or os.environ.get("LEDGER_ACTOR")
+    obj.format = fmt
+    ctx.obj = obj
+
+
+@main.command()
+@click.option("--policy", default=None, metavar="ID", help="default policy (default lhasa-city)")
+@click.option("--roles", is_flag=True, help="also create the auditor and clerk roles (PostgreSQL)")
+@common(prints=False)
+def init(ctx: Ctx, policy: str | None, roles: bool) -> None:
+    """Create or upgrade the schema; idempotent; set the default policy.
+
+    \b
+    Example:
+      ledger --db postgresql://postgres@127.0.0.1/ledger init --policy lhasa-city
+    """
+    from ledger import db
+    from ledger.policies import load_policy
+
+    cfg = db.parse_db_url(ctx.db)
+    chosen = load_policy(policy).id if policy else None
+    applied = db.migrate(cfg)
+    current = db.get_setting(cfg, "default_policy")
+    if chosen or current is None:
+        db.set_setting(cfg, "default_policy", chosen or "lhasa-city")
+    if roles:
+        from ledger.audit import create_roles
+
+        click.echo(create_roles(cfg))
+    if applied:
+        click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        click.echo("schema is up to date")
+    click.echo(f"default policy: {db.get_setting(cfg, 'default_policy')}")
+
+
+# --- units -------------------------------------------------------------------------------
+
+
+@main.group()
+def unit() -> None:
+    """Units: register, rename, violations, debarments, blacklist; show and search."""
+
+
+@unit.command("register")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option(
+    "--type", "unit_type", required=True, metavar="TYPE", help=f"one of {', '.join(UNIT_TYPES)}"
+)
+@click.option("--high-tech", is_flag=True, help="a high-tech enterprise")
+@click.option("--alias", "aliases", multiple=True, help="another name it is known by (repeatable)")
+@click.option("--doc-no", default=None)
+@recording
+def unit_register(
+    ctx: Ctx,
+    code: str,
+    name: str,
+    unit_type: str,
+    high_tech: bool,
+    aliases: tuple[str, ...],
+    doc_no: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Register a unit by its unified social credit code.
+
+    \b
+    Example:
+      ledger unit register 91540100MA6T0A0B1X --name "拉萨高原生物科技有限公司" \\
+        --type enterprise --high-tech --alias "高原生物"
+    """
+    run(
+        ctx,
+        "register_unit",
+        code.strip().upper(),
+        name=name,
+        unit_type=unit_type,
+        high_tech=high_tech,
+        aliases=list(aliases),
+        doc_no=doc_no,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@unit.command("rename")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--doc-no", required=True)
+@click.option("--reason", default=None)
+@recording
+def unit_rename(
+    ctx: Ctx,
+    code: str,
+    name: str,
+    doc_no: str,
+    reason: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Rename a unit; the former name is kept.
+
+    \b
+    Example:
+      ledger unit rename 91540100MA6T0A0B1X --name "新名称有限公司" --doc-no "拉市监〔2025〕12号"
+    """
+    run(
+        ctx,
+        "rename_unit",
+        code.strip().upper(),
+        name=name,
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@unit.command("violation")
+@click.argument("code")
+@click.option("--kind", required=True, help=f"one of {', '.join(VIOLATION_KINDS)}")
+@click.option("--occurred-on", required=True, metavar="DATE")
+@click.option("--doc-no", required=True)
+@click.option("--platform", default=None, metavar="CODE")
+@click.option("--reason", default=None)
+@click.option("--no-policy", is_flag=True, help="record the finding without its consequences")
+@recording
+def unit_violation(
+    ctx: Ctx,
+    code: str,
+    kind: str,
+    occurred_on: str,
+    doc_no: str,
+    platform: str | None,
+    reason: str | None,
+    no_policy: bool,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Record an integrity finding; applies the policy's consequences (SPEC §7).
+
+    \b
+    Example:
+      ledger unit violation 91540100MA6T0A0B1X --kind academic-misconduct \\
+        --occurred-on 2025-03-01 --on 2025-06-10 --doc-no "拉科发〔2025〕8号" --platform LS-KL-001
+    """
+    run(
+        ctx,
+        "record_violation",
+        code.strip().upper(),
+        kind=kind,
+        occurred_on=parse_date(occurred_on, what="--occurred-on"),
+        doc_no=doc_no,
+        platform=platform,
+        reason=reason,
+        no_policy=no_policy,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@unit.command("debar")
+@click.argument("code")
+@click.option("--years", required=True, type=int, help="3 or 5")
+@click.option("--from", "start", required=True, metavar="DATE")
+@click.option("--scope", required=True, metavar="S[,S...]", help=f"of {', '.join(SCOPES)}")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@click.option("--basis", default=None, help="the rule applied, e.g. '003 art. 25'")
+@click.option("--violation", default=None, metavar="ID")
+@recording
+def unit_debar(
+    ctx: Ctx,
+    code: str,
+    years: int,
+    start: str,
+    scope: str,
+    doc_no: str,
+    reason: str,
+    basis: str | None,
+    violation: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Impose a debarment of 3 or 5 years; prints its id.
+
+    \b
+    Example:
+      ledger unit debar 91540100MA6T0A0B1X --years 3 --from 2025-07-01 \\
+        --scope platform-application,project-application --doc-no "拉科发〔2025〕9号" --reason "…"
+    """
+    scopes = [s.strip() for s in scope.split(",") if s.strip()]
+    if years not in (3, 5):
+        raise InvalidInput(f"invalid --years {years}: a debarment is for 3 or 5 years")
+    run(
+        ctx,
+        "debar",
+        code.strip().upper(),
+        years=years,
+        start=parse_date(start, what="--from"),
+        scopes=scopes,
+        doc_no=doc_no,
+        reason=reason,
+        basis=basis,
+        violation=violation,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@unit.command("lift")
+@click.argument("code")
+@click.argument("debarment_id")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@recording
+def unit_lift(
+    ctx: Ctx,
+    code: str,
+    debarment_id: str,
+    doc_no: str,
+    reason: str,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Lift a debarment early (appeal, credit repair); the history stays.
+
+    \b
+    Example:
+      ledger unit lift 91540100MA6T0A0B1X 91540100MA6T0A0B1X:D2 --doc-no "…" --reason "信用修复"
+    """
+    run(
+        ctx,
+        "lift",
+        code.strip().upper(),
+        debarment_id.strip(),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@unit.command("blacklist")
+@click.argument("code")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@click.option("--basis", default=None)
+@recording
+def unit_blacklist(
+    ctx: Ctx,
+    code: str,
+    doc_no: str,
+    reason: str,
+    basis: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Put a unit on the integrity blacklist (诚信黑名单).
+
+    \b
+    Example:
+      ledger unit blacklist 91540100MA6T0A0B1X --doc-no "…" --reason "无故不完成科研任务"
+    """
+    run(
+        ctx,
+        "blacklist",
+        code.strip().upper(),
+        doc_no=doc_no,
+        reason=reason,
+        basis=basis,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@unit.command("unblacklist")
+@click.argument("code")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@recording
+def unit_unblacklist(
+    ctx: Ctx, code: str, doc_no: str, reason: str, on: str | None, request_id: str | None
+) -> None:
+    """Remove a unit from the integrity blacklist by document.
+
+    \b
+    Example:
+      ledger unit unblacklist 91540100MA6T0A0B1X --doc-no "…" --reason "信用修复"
+    """
+    run(
+        ctx,
+        "unblacklist",
+        code.strip().upper(),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+# --- platforms ---------------------------------------------------------------------------
+
+
+@main.group()
+def platform() -> None:
+    """Platforms: lifecycle decisions; show and list."""
+
+
+@platform.command("propose")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--kind", required=True, help=f"one of {', '.join(KINDS)}")
+@click.option("--level", required=True, help=f"one of {', '.join(LEVELS)}")
+@click.option("--host", required=True, metavar="UNIT")
+@click.option("--co-builder", "co_builders", multiple=True, metavar="UNIT")
+@click.option("--policy", default=None, metavar="ID")
+@click.option("--agreement-on", default=None, metavar="DATE")
+@click.option("--doc-no", default=None)
+@click.option("--reason", default=None)
+@recording
+def platform_propose(
+    ctx: Ctx,
+    code: str,
+    name: str,
+    kind: str,
+    level: str,
+    host: str,
+    co_builders: tuple[str, ...],
+    policy: str | None,
+    agreement_on: str | None,
+    doc_no: str | None,
+    reason: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Submit a proposal (申报).
+
+    \b
+    Example:
+      ledger platform propose LS-KL-001 --name "拉萨高原生物重点实验室" --kind key-laboratory \\
+        --level city --host 91540100MA6T0A0B1X --co-builder 12540000MB0000000X
+    """
+    run(
+        ctx,
+        "propose",
+        code.strip(),
+        name=name,
+        kind=kind,
+        level=level,
+        host=host.strip().upper(),
+        co_builders=[c.strip().upper() for c in co_builders],
+        policy=policy,
+        agreement_on=_date(agreement_on, "--agreement-on"),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("approve")
+@click.argument("code")
+@click.option("--doc-no", required=True)
+@click.option("--construction-years", type=int, default=None)
+@click.option("--term-years", type=int, default=None)
+@click.option("--reason", default=None)
+@recording
+def platform_approve(
+    ctx: Ctx,
+    code: str,
+    doc_no: str,
+    construction_years: int | None,
+    term_years: int | None,
+    reason: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Approve: into construction with a construction period, else operating.
+
+    \b
+    Example:
+      ledger platform approve XJ-HE-001 --doc-no "新科发〔2024〕3号" --construction-years 3
+    """
+    run(
+        ctx,
+        "approve",
+        code.strip(),
+        doc_no=doc_no,
+        construction_years=construction_years,
+        term_years=term_years,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("reject")
+@click.argument("code")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@recording
+def platform_reject(
+    ctx: Ctx, code: str, doc_no: str, reason: str, on: str | None, request_id: str | None
+) -> None:
+    """Reject a proposal.
+
+    \b
+    Example:
+      ledger platform reject LS-KL-009 --doc-no "…" --reason "不符合备案条件"
+    """
+    run(
+        ctx,
+        "reject",
+        code.strip(),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("withdraw")
+@click.argument("code")
+@click.option("--reason", required=True)
+@click.option("--doc-no", default=None)
+@recording
+def platform_withdraw(
+    ctx: Ctx, code: str, reason: str, doc_no: str | None, on: str | None, request_id: str | None
+) -> None:
+    """Withdraw a proposal.
+
+    \b
+    Example:
+      ledger platform withdraw LS-KL-009 --reason "申报单位撤回"
+    """
+    run(
+        ctx,
+        "withdraw",
+        code.strip(),
+        reason=reason,
+        doc_no=doc_no,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("accept")
+@click.argument("code")
+@click.option("--doc-no", required=True)
+@click.option("--reason", default=None)
+@recording
+def platform_accept(
+    ctx: Ctx, code: str, doc_no: str, reason: str | None, on: str | None, request_id: str | None
+) -> None:
+    """Record a passed acceptance (验收): construction → operating.
+
+    \b
+    Example:
+      ledger platform accept XJ-HE-001 --doc-no "新科发〔2027〕1号"
+    """
+    run(
+        ctx,
+        "accept",
+        code.strip(),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("fail-acceptance")
+@click.argument("code")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@recording
+def platform_fail_acceptance(
+    ctx: Ctx, code: str, doc_no: str, reason: str, on: str | None, request_id: str | None
+) -> None:
+    """Record a failed acceptance: construction → rectification (at most one year).
+
+    \b
+    Example:
+      ledger platform fail-acceptance XJ-HE-001 --doc-no "…" --reason "未达到建设目标"
+    """
+    run(
+        ctx,
+        "fail_acceptance",
+        code.strip(),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("evaluate")
+@click.argument("code")
+@click.option("--cycle", required=True, help="e.g. 2023-2025")
+@click.option("--grade", required=True, help=f"one of {', '.join(GRADES)}")
+@click.option("--doc-no", required=True)
+@click.option("--reason", default=None)
+@recording
+def platform_evaluate(
+    ctx: Ctx,
+    code: str,
+    cycle: str,
+    grade: str,
+    doc_no: str,
+    reason: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Record an evaluation grade; `poor` opens a rectification.
+
+    \b
+    Example:
+      ledger platform evaluate LS-KL-001 --cycle 2023-2025 --grade good --doc-no "…"
+    """
+    run(
+        ctx,
+        "evaluate",
+        code.strip(),
+        cycle=cycle,
+        grade=grade,
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("rectify")
+@click.argument("code")
+@click.option("--passed/--failed", "passed", required=True, default=None)
+@click.option("--doc-no", required=True)
+@click.option("--reason", default=None)
+@click.option("--no-policy", is_flag=True, help="do not apply the delisting's consequences")
+@recording
+def platform_rectify(
+    ctx: Ctx,
+    code: str,
+    passed: bool,
+    doc_no: str,
+    reason: str | None,
+    no_policy: bool,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Record a rectification result; a failed one delists (and may debar the host).
+
+    \b
+    Example:
+      ledger platform rectify LS-KL-001 --failed --doc-no "…"
+    """
+    run(
+        ctx,
+        "rectify",
+        code.strip(),
+        passed=passed,
+        doc_no=doc_no,
+        reason=reason,
+        no_policy=no_policy,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("delist")
+@click.argument("code")
+@click.option("--reason-code", required=True, help=f"one of {', '.join(DELIST_REASONS)}")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@click.option("--no-policy", is_flag=True, help="do not apply the delisting's consequences")
+@recording
+def platform_delist(
+    ctx: Ctx,
+    code: str,
+    reason_code: str,
+    doc_no: str,
+    reason: str,
+    no_policy: bool,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Delist (摘牌) with a reason code; no-show, withdrawal and failed
+    rectification bar the host 3 years under lhasa-city (003 art. 24).
+
+    \b
+    Example:
+      ledger platform delist LS-KL-001 --reason-code no-show --doc-no "…" --reason "无故不参加评估"
+    """
+    run(
+        ctx,
+        "delist",
+        code.strip(),
+        reason_code=reason_code,
+        doc_no=doc_no,
+        reason=reason,
+        no_policy=no_policy,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("upgrade")
+@click.argument("code")
+@click.option("--level", required=True, help=f"one of {', '.join(LEVELS)}")
+@click.option("--doc-no", required=True)
+@click.option("--reason", default=None)
+@recording
+def platform_upgrade(
+    ctx: Ctx,
+    code: str,
+    level: str,
+    doc_no: str,
+    reason: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Record an upgrade (提档升级) to a higher level.
+
+    \b
+    Example:
+      ledger platform upgrade LS-KL-001 --level regional --doc-no "…"
+    """
+    run(
+        ctx,
+        "upgrade",
+        code.strip(),
+        level=level,
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@platform.command("report")
+@click.argument("code")
+@click.option("--year", required=True, type=int)
+@click.option("--doc-no", default=None)
+@recording
+def platform_report(
+    ctx: Ctx, code: str, year: int, doc_no: str | None, on: str | None, request_id: str | None
+) -> None:
+    """Record an annual report; a late one is recorded and flagged.
+
+    \b
+    Example:
+      ledger platform report LS-KL-001 --year 2025 --on 2025-11-20
+    """
+    run(
+        ctx,
+        "report",
+        code.strip(),
+        year=year,
+        doc_no=doc_no,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+# --- change requests ---------------------------------------------------------------------
+
+
+@main.group()
+def change() -> None:
+    """Major change requests: request, approve, reject, withdraw, list."""
+
+
+def _details(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in pairs:
+        if "=" not in p:
+            raise InvalidInput(f"invalid --detail {p!r}: expected KEY=VALUE")
+        k, v = p.split("=", 1)
+        if not k.strip():
+            raise InvalidInput(f"invalid --detail {p!r}: empty key")
+        out[k.strip()] = v.strip()
+    return out
+
+
+@change.command("request")
+@click.argument("code")
+@click.option("--type", "change_type", required=True, help=f"one of {', '.join(CHANGE_TYPES)}")
+@click.option("--detail", "details", multiple=True, metavar="KEY=VALUE")
+@click.option("--reason", required=True)
+@click.option("--doc-no", default=None)
+@recording
+def change_request(
+    ctx: Ctx,
+    code: str,
+    change_type: str,
+    details: tuple[str, ...],
+    reason: str,
+    doc_no: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Open a major change request; prints its id.
+
+    \b
+    Keys: rename name=…; host-change host=UNIT; lead-change lead=UNIT;
+    co-builder-change add=U1,U2 remove=U3; member-change add=… remove=… consents=U1,U2,…
+    Example:
+      ledger change request LS-KL-001 --type rename --detail name="新名称" --reason "依托单位更名"
+    """
+    run(
+        ctx,
+        "request_change",
+        code.strip(),
+        change_type=change_type,
+        details=_details(details),
+        reason=reason,
+        doc_no=doc_no,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@change.command("approve")
+@click.argument("change_id")
+@click.option("--doc-no", required=True)
+@click.option("--reason", default=None)
+@recording
+def change_approve(
+    ctx: Ctx,
+    change_id: str,
+    doc_no: str,
+    reason: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Approve a change request; only approval changes the platform.
+
+    \b
+    Example:
+      ledger change approve LS-KL-001:CR1 --doc-no "…"
+    """
+    run(
+        ctx,
+        "approve_change",
+        change_id.strip(),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@change.command("reject")
+@click.argument("change_id")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@recording
+def change_reject(
+    ctx: Ctx, change_id: str, doc_no: str, reason: str, on: str | None, request_id: str | None
+) -> None:
+    """Reject a change request.
+
+    \b
+    Example:
+      ledger change reject LS-KL-001:CR1 --doc-no "…" --reason "理由不充分"
+    """
+    run(
+        ctx,
+        "reject_change",
+        change_id.strip(),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@change.command("withdraw")
+@click.argument("change_id")
+@click.option("--reason", required=True)
+@recording
+def change_withdraw(
+    ctx: Ctx, change_id: str, reason: str, on: str | None, request_id: str | None
+) -> None:
+    """Withdraw a pending change request.
+
+    \b
+    Example:
+      ledger change withdraw LS-KL-001:CR1 --reason "申请单位撤回"
+    """
+    run(
+        ctx,
+        "withdraw_change",
+        change_id.strip(),
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+# --- funds -------------------------------------------------------------------------------
+
+
+@main.group()
+def funds() -> None:
+    """Funds: allocate, disburse, reverse, recover, suspend, resume; summary, reconcile."""
+
+
+@funds.command("allocate")
+@click.argument("code")
+@click.option("--category", required=True, help=f"one of {', '.join(CATEGORIES)}")
+@click.option("--amount", required=True, metavar="YUAN")
+@click.option("--fiscal-year", required=True, type=int)
+@click.option("--doc-no", required=True)
+@click.option(
+    "--entitlement",
+    default=None,
+    metavar="KEY",
+    help="which entitlement a reward/subsidy grants, e.g. grade-reward:2023-2025",
+)
+@click.option("--reason", default=None)
+@recording
+def funds_allocate(
+    ctx: Ctx,
+    code: str,
+    category: str,
+    amount: str,
+    fiscal_year: int,
+    doc_no: str,
+    entitlement: str | None,
+    reason: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Approve an allocation (下达) for platform × category × fiscal year.
+
+    \b
+    Example:
+      ledger funds allocate LS-KL-001 --category operation --amount 500000 \\
+        --fiscal-year 2026 --doc-no "…"
+    """
+    run(
+        ctx,
+        "allocate",
+        code.strip(),
+        category=category,
+        amount=_money(amount),
+        fiscal_year=fiscal_year,
+        doc_no=doc_no,
+        entitlement=entitlement,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@funds.command("disburse")
+@click.argument("code")
+@click.option("--category", required=True, help=f"one of {', '.join(CATEGORIES)}")
+@click.option("--amount", required=True, metavar="YUAN")
+@click.option("--fiscal-year", required=True, type=int)
+@click.option("--voucher", required=True)
+@click.option("--doc-no", default=None)
+@click.option("--reason", default=None)
+@recording
+def funds_disburse(
+    ctx: Ctx,
+    code: str,
+    category: str,
+    amount: str,
+    fiscal_year: int,
+    voucher: str,
+    doc_no: str | None,
+    reason: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Record a payment (拨付); the voucher is unique in the whole ledger.
+
+    \b
+    Example:
+      ledger funds disburse LS-KL-001 --category operation --amount 200000 \\
+        --fiscal-year 2026 --voucher PZ-2026-0001 --on 2026-03-15
+    """
+    run(
+        ctx,
+        "disburse",
+        code.strip(),
+        category=category,
+        amount=_money(amount),
+        fiscal_year=fiscal_year,
+        voucher=voucher,
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@funds.command("reverse")
+@click.argument("code")
+@click.option("--voucher", required=True)
+@click.option("--reason", required=True)
+@click.option("--doc-no", default=None)
+@recording
+def funds_reverse(
+    ctx: Ctx,
+    code: str,
+    voucher: str,
+    reason: str,
+    doc_no: str | None,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Reverse (冲销) one payment by voucher.
+
+    \b
+    Example:
+      ledger funds reverse LS-KL-001 --voucher PZ-2026-0001 --reason "重复拨付"
+    """
+    run(
+        ctx,
+        "reverse",
+        code.strip(),
+        voucher=voucher,
+        reason=reason,
+        doc_no=doc_no,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@funds.command("recover")
+@click.argument("code")
+@click.option("--category", required=True)
+@click.option("--fiscal-year", required=True, type=int)
+@click.option("--amount", required=True, metavar="YUAN")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@recording
+def funds_recover(
+    ctx: Ctx,
+    code: str,
+    category: str,
+    fiscal_year: int,
+    amount: str,
+    doc_no: str,
+    reason: str,
+    on: str | None,
+    request_id: str | None,
+) -> None:
+    """Record money clawed back (追回), at most what was paid net.
+
+    \b
+    Example:
+      ledger funds recover LS-KL-001 --category research --fiscal-year 2025 --amount 100000 \\
+        --doc-no "…" --reason "违规使用"
+    """
+    run(
+        ctx,
+        "recover",
+        code.strip(),
+        category=category,
+        fiscal_year=fiscal_year,
+        amount=_money(amount),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@funds.command("suspend")
+@click.argument("code")
+@click.option("--doc-no", required=True)
+@click.option("--reason", required=True)
+@recording
+def funds_suspend(
+    ctx: Ctx, code: str, doc_no: str, reason: str, on: str | None, request_id: str | None
+) -> None:
+    """Suspend funding (暂停拨付, 004 §4.3).
+
+    \b
+    Example:
+      ledger funds suspend KQ-CB-001 --doc-no "…" --reason "专项资金未单独核算"
+    """
+    run(
+        ctx,
+        "suspend",
+        code.strip(),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+@funds.command("resume")
+@click.argument("code")
+@click.option("--doc-no", required=True)
+@click.option("--reason", default=None)
+@recording
+def funds_resume(
+    ctx: Ctx, code: str, doc_no: str, reason: str | None, on: str | None, request_id: str | None
+) -> None:
+    """Resume funding (恢复拨付).
+
+    \b
+    Example:
+      ledger funds resume KQ-CB-001 --doc-no "…"
+    """
+    run(
+        ctx,
+        "resume",
+        code.strip(),
+        doc_no=doc_no,
+        reason=reason,
+        on=_date(on, "--on"),
+        request_id=request_id,
+    )
+
+
+# --- reconcile (issue 5) ---
+
+
+# --- query commands (issue 3) ---
+
+
+# --- audit commands (issue 4) ---
+
+
+# --- demo ---
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
