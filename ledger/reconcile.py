@@ -1,0 +1,1116 @@
+"""Reconcile the ledger's payments against a bank or treasury statement.
+
+The engine reads the ledger through :class:`ReconcileSource`, a narrow,
+read-only interface (an in-memory fake in unit tests, :class:`AppSource` over
+the real application), and a statement parsed by :mod:`ledger.statement`.
+docs/RECONCILE.md states every rule; in short:
+
+1. **By reference.** A line whose reference cell (``reference``/``voucher``/
+   ``凭证号``) equals a ledger voucher (after NFKC and case-folding) is that
+   payment's line. Otherwise, if exactly one ledger voucher occurs as a whole
+   token inside the line's reference or memo (``摘要``) text, it is.
+2. **By payee.** A line with no explicit reference (its memo, if any, names no
+   voucher) is matched to a payment not yet matched whose platform's host unit
+   is the payee (by credit code, or by a current or former name or alias),
+   with the same amount and dates at most ``tolerance_days`` apart; the closest
+   date wins, a live payment before a reversed one. A line whose explicit
+   reference names no voucher is not matched by payee: a wrong voucher must
+   show.
+3. **Findings.** Every ledger payment in scope that is not reversed ends in
+   exactly one of ``matched``, ``amount_mismatch``, ``ledger_only``; every
+   statement line in exactly one of a pairing, ``duplicates`` (a second line
+   for the same voucher), ``statement_only``, or out of scope (paired with a
+   payment of another fiscal year under ``--fiscal-year``). Flags come on top.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from aggregates.errors import InvalidInput
+from ledger.statement import BadLine, StatementLine, StatementParse, parse_statement
+
+CENT = Decimal("0.01")
+DEFAULT_TOLERANCE_DAYS = 3
+ACTIVE_STATUSES = frozenset({"construction", "operating", "rectification"})
+
+FlagKind = Literal[
+    "debarred-host",
+    "blacklisted-host",
+    "inactive-platform",
+    "over-allocation",
+    "reversed-but-paid",
+    "date-out-of-tolerance",
+]
+FLAG_KINDS: tuple[FlagKind, ...] = (
+    "reversed-but-paid",
+    "debarred-host",
+    "blacklisted-host",
+    "inactive-platform",
+    "over-allocation",
+    "date-out-of-tolerance",
+)
+FINDINGS = (
+    "matched",
+    "amount_mismatch",
+    "ledger_only",
+    "statement_only",
+    "duplicates",
+    "flags",
+    "bad_lines",
+)
+LABELS: dict[str, str] = {
+    "matched": "已匹配",
+    "amount_mismatch": "金额不符",
+    "ledger_only": "账面有、对账单无",
+    "statement_only": "对账单有、账面无",
+    "duplicates": "重复",
+    "flags": "异常标记",
+    "bad_lines": "无法读取的行",
+    "ledger": "账本",
+    "statement": "对账单",
+    "reference": "凭证号",
+    "payee": "收款单位",
+    "debarred-host": "依托单位被禁止申报",
+    "blacklisted-host": "依托单位列入诚信黑名单",
+    "inactive-platform": "平台不在建设期、运行期或整改期",
+    "over-allocation": "超出下达额度",
+    "reversed-but-paid": "已冲销但银行已支付",
+    "date-out-of-tolerance": "日期超出容差",
+}
+
+
+def money(value: Decimal) -> str:
+    """Money as CLI.md writes it: a string with two decimals."""
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+# --- the interface to the ledger --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerPayment:
+    """One disbursement as the ledger recorded it."""
+
+    voucher: str
+    platform: str
+    category: str
+    fiscal_year: int
+    amount: Decimal
+    paid_on: date
+    reversed: bool = False
+    host_unit: str | None = None  # credit code of the platform's host unit on ``paid_on``
+
+
+class ReconcileSource(Protocol):
+    """What reconciliation reads from the ledger. Read-only; nothing else."""
+
+    def payments(self) -> Sequence[LedgerPayment]:
+        """Every disbursement recorded, reversed ones included, of every fiscal year."""
+        ...
+
+    def allocated(self, platform: str, category: str, fiscal_year: int) -> Decimal:
+        """The amount approved for that line (0 when none)."""
+        ...
+
+    def platform_status_on(self, platform: str, on: date) -> str | None:
+        """The platform's status slug on that date (None if it did not exist yet)."""
+        ...
+
+    def debarment_on(self, unit: str, on: date) -> str | None:
+        """Why the unit is debarred on that date (any scope), or None if it is not."""
+        ...
+
+    def blacklisting_on(self, unit: str, on: date) -> str | None:
+        """Why the unit is on the integrity blacklist on that date, or None."""
+        ...
+
+    def unit_names(self) -> Mapping[str, str]:
+        """Every name a unit is known by (current, former, aliases) → its credit code."""
+        ...
+
+
+# --- findings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    payment: LedgerPayment
+    line: StatementLine
+    by: Literal["reference", "payee"]
+
+    @property
+    def days_apart(self) -> int:
+        return abs((self.line.date - self.payment.paid_on).days)
+
+
+@dataclass(frozen=True)
+class AmountMismatch:
+    voucher: str
+    platform: str
+    ledger_amount: Decimal
+    statement_amount: Decimal
+    paid_on: date
+    date: date
+    line: int
+
+
+@dataclass(frozen=True)
+class LedgerOnly:
+    voucher: str
+    platform: str
+    amount: Decimal
+    paid_on: date
+    category: str
+    fiscal_year: int
+
+
+@dataclass(frozen=True)
+class StatementOnly:
+    reference: str | None
+    payee: str | None
+    amount: Decimal
+    date: date
+    line: int
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    voucher: str
+    where: Literal["ledger", "statement"]
+    count: int
+    platform: str
+    amount: Decimal  # total of the copies
+    lines: tuple[int, ...] = ()  # statement lines, for where == "statement"
+
+
+@dataclass(frozen=True)
+class Flag:
+    voucher: str
+    platform: str
+    flag: FlagKind
+    detail: str
+    amount: Decimal  # the money concerned: the bank's figure where it shows one
+    paid_on: date
+
+
+@dataclass
+class ReconcileReport:
+    matches: list[Match] = field(default_factory=list)
+    amount_mismatch: list[AmountMismatch] = field(default_factory=list)
+    ledger_only: list[LedgerOnly] = field(default_factory=list)
+    statement_only: list[StatementOnly] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    bad_lines: list[BadLine] = field(default_factory=list)
+    out_of_scope: int = 0  # statement lines paired with payments of another fiscal year
+    fiscal_year: int | None = None
+    tolerance_days: int = DEFAULT_TOLERANCE_DAYS
+    statement: str | None = None
+    encoding: str | None = None
+
+    @property
+    def matched(self) -> int:
+        return len(self.matches)
+
+    @property
+    def has_discrepancies(self) -> bool:
+        """Anything unmatched, flagged or unreadable (``--fail-on-discrepancy``)."""
+        return bool(
+            self.amount_mismatch
+            or self.ledger_only
+            or self.statement_only
+            or self.duplicates
+            or self.flags
+            or self.bad_lines
+        )
+
+
+# --- matching ------------------------------------------------------------------------
+
+
+def _key(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def _name_key(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+
+_CREDIT_CODE = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{18}")
+
+
+class _VoucherFinder:
+    """Finds ledger vouchers inside free text, as whole tokens."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        ordered = sorted(set(keys), key=lambda k: (-len(k), k))
+        self._pattern: re.Pattern[str] | None = None
+        if ordered:
+            alternatives = "|".join(re.escape(k) for k in ordered)
+            self._pattern = re.compile(
+                rf"(?<![a-z0-9])(?<![a-z0-9][-_/.])(?:{alternatives})(?![a-z0-9]|[-_/.][a-z0-9])"
+            )
+
+    def find(self, text: str) -> set[str]:
+        if self._pattern is None:
+            return set()
+        return {m.group(0) for m in self._pattern.finditer(_key(text))}
+
+
+def _resolve_payee(payee: str | None, names: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    if payee is None:
+        return frozenset()
+    code = unicodedata.normalize("NFKC", payee).strip().upper()
+    if _CREDIT_CODE.fullmatch(code):
+        return frozenset({code})
+    return names.get(_name_key(payee), frozenset())
+
+
+def reconcile(
+    source: ReconcileSource,
+    statement: StatementParse | Sequence[StatementLine],
+    *,
+    fiscal_year: int | None = None,
+    tolerance_days: int = DEFAULT_TOLERANCE_DAYS,
+) -> ReconcileReport:
+    """Match the statement's lines to the ledger's payments and list what differs."""
+    if tolerance_days < 0:
+        raise InvalidInput(f"invalid tolerance {tolerance_days}: days cannot be negative")
+    if isinstance(statement, StatementParse):
+        lines = list(statement.lines)
+        report = ReconcileReport(bad_lines=list(statement.errors), encoding=statement.encoding)
+    else:
+        lines = list(statement)
+        report = ReconcileReport()
+    report.fiscal_year = fiscal_year
+    report.tolerance_days = tolerance_days
+    lines.sort(key=lambda ln: ln.line)
+
+    def in_scope(p: LedgerPayment) -> bool:
+        return fiscal_year is None or p.fiscal_year == fiscal_year
+
+    # The ledger side, by voucher. Vouchers are unique in a sound ledger.
+    by_voucher: dict[str, list[LedgerPayment]] = defaultdict(list)
+    for p in source.payments():
+        by_voucher[_key(p.voucher)].append(p)
+    primary = {k: ps[0] for k, ps in by_voucher.items()}
+    for ps in by_voucher.values():
+        if len(ps) > 1 and in_scope(ps[0]):
+            report.duplicates.append(
+                Duplicate(
+                    voucher=ps[0].voucher,
+                    where="ledger",
+                    count=len(ps),
+                    platform=ps[0].platform,
+                    amount=sum((p.amount for p in ps), Decimal(0)),
+                )
+            )
+
+    # 1. by reference: exact, then a voucher token inside the text.
+    finder = _VoucherFinder(primary)
+    by_ref: dict[str, list[StatementLine]] = defaultdict(list)
+    unreferenced: list[StatementLine] = []
+    unmatched: list[StatementLine] = []
+    for line in lines:
+        key = next((_key(r) for r in line.references if _key(r) in primary), None)
+        if key is None:
+            found: set[str] = set()
+            for text in (*line.references, line.memo):
+                if text:
+                    found |= finder.find(text)
+            if len(found) == 1:
+                key = found.pop()
+        if key is not None:
+            by_ref[key].append(line)
+        elif line.references:
+            unmatched.append(line)  # a reference that names no voucher: no payee fallback
+        else:
+            unreferenced.append(line)
+
+    pairs: list[Match] = []
+    for key, ref_lines in by_ref.items():
+        p = primary[key]
+        chosen = next((ln for ln in ref_lines if ln.amount == p.amount), ref_lines[0])
+        pairs.append(Match(p, chosen, "reference"))
+        if len(ref_lines) > 1 and in_scope(p):
+            report.duplicates.append(
+                Duplicate(
+                    voucher=p.voucher,
+                    where="statement",
+                    count=len(ref_lines),
+                    platform=p.platform,
+                    amount=sum((ln.amount for ln in ref_lines), Decimal(0)),
+                    lines=tuple(ln.line for ln in ref_lines),
+                )
+            )
+
+    # 2. by payee, amount and date, for lines without a reference.
+    names: dict[str, set[str]] = defaultdict(set)
+    for name, code in source.unit_names().items():
+        names[_name_key(name)].add(code)
+    frozen_names = {k: frozenset(v) for k, v in names.items()}
+    taken = {_key(m.payment.voucher) for m in pairs}
+    candidates: list[tuple[bool, int, int, date, str, StatementLine, LedgerPayment]] = []
+    for line in unreferenced:
+        codes = _resolve_payee(line.payee, frozen_names)
+        if not codes:
+            continue
+        for key, p in primary.items():
+            if key in taken or p.host_unit not in codes or p.amount != line.amount:
+                continue
+            days = abs((line.date - p.paid_on).days)
+            if days <= tolerance_days:
+                candidates.append((p.reversed, days, line.line, p.paid_on, key, line, p))
+    candidates.sort(key=lambda c: c[:5])
+    used_lines: set[int] = set()
+    for _, _, line_no, _, key, line, p in candidates:
+        if line_no in used_lines or key in taken:
+            continue
+        used_lines.add(line_no)
+        taken.add(key)
+        pairs.append(Match(p, line, "payee"))
+    unmatched.extend(ln for ln in unreferenced if ln.line not in used_lines)
+
+    # 3. classify the pairs.
+    paired: dict[str, Match] = {}
+    for m in pairs:
+        if not in_scope(m.payment):
+            report.out_of_scope += len(by_ref.get(_key(m.payment.voucher), [m.line]))
+            continue
+        paired[_key(m.payment.voucher)] = m
+        p, ln = m.payment, m.line
+        if p.reversed:
+            report.flags.append(
+                Flag(
+                    p.voucher,
+                    p.platform,
+                    "reversed-but-paid",
+                    f"reversed in the ledger, but the statement shows {money(ln.amount)} "
+                    f"paid on {ln.date.isoformat()} (line {ln.line})",
+                    ln.amount,
+                    p.paid_on,
+                )
+            )
+            continue
+        if ln.amount != p.amount:
+            report.amount_mismatch.append(
+                AmountMismatch(
+                    p.voucher, p.platform, p.amount, ln.amount, p.paid_on, ln.date, ln.line
+                )
+            )
+        else:
+            report.matches.append(m)
+        if m.by == "reference" and m.days_apart > tolerance_days:
+            report.flags.append(
+                Flag(
+                    p.voucher,
+                    p.platform,
+                    "date-out-of-tolerance",
+                    f"paid on {p.paid_on.isoformat()} in the ledger, {ln.date.isoformat()} "
+                    f"on the statement (line {ln.line}): {m.days_apart} days apart, "
+                    f"tolerance {tolerance_days}",
+                    ln.amount,
+                    p.paid_on,
+                )
+            )
+
+    for key, p in primary.items():
+        if in_scope(p) and not p.reversed and key not in paired:
+            report.ledger_only.append(
+                LedgerOnly(p.voucher, p.platform, p.amount, p.paid_on, p.category, p.fiscal_year)
+            )
+
+    for ln in unmatched:
+        report.statement_only.append(
+            StatementOnly(ln.reference, ln.payee, ln.amount, ln.date, ln.line)
+        )
+
+    # 4. flags on the payments that count: live ones, and reversed ones the bank paid.
+    for key, p in primary.items():
+        if not in_scope(p) or (p.reversed and key not in paired):
+            continue
+        report.flags.extend(_compliance_flags(source, p))
+    report.flags.extend(_allocation_flags(source, primary, paired, in_scope))
+
+    _sort(report)
+    return report
+
+
+def _compliance_flags(source: ReconcileSource, p: LedgerPayment) -> list[Flag]:
+    flags: list[Flag] = []
+    on = p.paid_on.isoformat()
+    status = source.platform_status_on(p.platform, p.paid_on)
+    if status not in ACTIVE_STATUSES:
+        flags.append(
+            Flag(
+                p.voucher,
+                p.platform,
+                "inactive-platform",
+                f"platform {p.platform} was {status or 'not yet proposed'} on {on}, "
+                "not in construction, operating or rectification",
+                p.amount,
+                p.paid_on,
+            )
+        )
+    if p.host_unit is not None:
+        debarment = source.debarment_on(p.host_unit, p.paid_on)
+        if debarment is not None:
+            flags.append(
+                Flag(
+                    p.voucher,
+                    p.platform,
+                    "debarred-host",
+                    f"host unit {p.host_unit} was debarred on {on}: {debarment}",
+                    p.amount,
+                    p.paid_on,
+                )
+            )
+        blacklisting = source.blacklisting_on(p.host_unit, p.paid_on)
+        if blacklisting is not None:
+            flags.append(
+                Flag(
+                    p.voucher,
+                    p.platform,
+                    "blacklisted-host",
+                    f"host unit {p.host_unit} was on the integrity blacklist on {on}: "
+                    f"{blacklisting}",
+                    p.amount,
+                    p.paid_on,
+                )
+            )
+    return flags
+
+
+def _allocation_flags(
+    source: ReconcileSource,
+    primary: Mapping[str, LedgerPayment],
+    paired: Mapping[str, Match],
+    in_scope: Callable[[LedgerPayment], bool],
+) -> list[Flag]:
+    """Payments that take the money paid on a budget line beyond its allocation.
+
+    Money paid counts the bank's figure where the statement shows the payment
+    (reversed payments the bank paid included), the ledger's figure for a live
+    payment the statement does not show, and nothing for a reversed payment it
+    does not show.
+    """
+    lines: dict[tuple[str, str, int], list[tuple[str, LedgerPayment]]] = defaultdict(list)
+    for key, p in primary.items():
+        lines[(p.platform, p.category, p.fiscal_year)].append((key, p))
+    flags: list[Flag] = []
+    for (platform, category, year), items in lines.items():
+        items.sort(key=lambda kp: (kp[1].paid_on, kp[1].voucher))
+        allocated = source.allocated(platform, category, year)
+        total = Decimal(0)
+        for key, p in items:
+            if key in paired:
+                paid = paired[key].line.amount
+            elif not p.reversed:
+                paid = p.amount
+            else:
+                continue
+            total += paid
+            if total > allocated and in_scope(p):
+                flags.append(
+                    Flag(
+                        p.voucher,
+                        platform,
+                        "over-allocation",
+                        f"paid {money(total)} on {platform} {category} {year} up to this "
+                        f"payment, allocated {money(allocated)}: {money(total - allocated)} "
+                        "beyond the allocation",
+                        paid,
+                        p.paid_on,
+                    )
+                )
+    return flags
+
+
+def _sort(report: ReconcileReport) -> None:
+    report.matches.sort(key=lambda m: (m.payment.paid_on, m.payment.voucher))
+    report.amount_mismatch.sort(key=lambda x: (x.paid_on, x.voucher))
+    report.ledger_only.sort(key=lambda x: (x.paid_on, x.voucher))
+    report.statement_only.sort(key=lambda x: x.line)
+    report.duplicates.sort(key=lambda x: (x.where, x.voucher))
+    report.flags.sort(key=lambda x: (x.paid_on, x.voucher, FLAG_KINDS.index(x.flag)))
+    report.bad_lines.sort(key=lambda x: x.line)
+
+
+def reconcile_file(
+    source: ReconcileSource,
+    path: str | Path,
+    *,
+    fiscal_year: int | None = None,
+    tolerance_days: int = DEFAULT_TOLERANCE_DAYS,
+) -> ReconcileReport:
+    """Parse a statement file and reconcile it."""
+    parsed = parse_statement(path)
+    report = reconcile(source, parsed, fiscal_year=fiscal_year, tolerance_days=tolerance_days)
+    report.statement = str(path)
+    return report
+
+
+# --- reports -------------------------------------------------------------------------
+
+
+def to_dict(report: ReconcileReport) -> dict[str, Any]:
+    """The JSON shape of CLI.md, plus ``bad_lines``."""
+    return {
+        "matched": report.matched,
+        "amount_mismatch": [
+            {
+                "voucher": x.voucher,
+                "platform": x.platform,
+                "ledger_amount": money(x.ledger_amount),
+                "statement_amount": money(x.statement_amount),
+            }
+            for x in report.amount_mismatch
+        ],
+        "ledger_only": [
+            {
+                "voucher": x.voucher,
+                "platform": x.platform,
+                "amount": money(x.amount),
+                "paid_on": x.paid_on.isoformat(),
+            }
+            for x in report.ledger_only
+        ],
+        "statement_only": [
+            {
+                "reference": x.reference,
+                "payee": x.payee,
+                "amount": money(x.amount),
+                "date": x.date.isoformat(),
+                "line": x.line,
+            }
+            for x in report.statement_only
+        ],
+        "duplicates": [
+            {"voucher": x.voucher, "where": x.where, "count": x.count} for x in report.duplicates
+        ],
+        "flags": [
+            {"voucher": x.voucher, "platform": x.platform, "flag": x.flag, "detail": x.detail}
+            for x in report.flags
+        ],
+        "bad_lines": [{"line": b.line, "reason": b.reason} for b in report.bad_lines],
+    }
+
+
+def to_json(report: ReconcileReport) -> str:
+    return json.dumps(to_dict(report), ensure_ascii=False, indent=2)
+
+
+CSV_COLUMNS = (
+    "finding",
+    "flag",
+    "voucher",
+    "platform",
+    "where",
+    "count",
+    "ledger_amount",
+    "statement_amount",
+    "paid_on",
+    "date",
+    "reference",
+    "payee",
+    "line",
+    "detail",
+)
+
+
+def rows(report: ReconcileReport) -> list[dict[str, str | int | Decimal | date | None]]:
+    """One flat row per finding (matched payments included), typed values."""
+    out: list[dict[str, str | int | Decimal | date | None]] = []
+
+    def add(**values: str | int | Decimal | date | None) -> None:
+        out.append({c: values.get(c) for c in CSV_COLUMNS})
+
+    for m in report.matches:
+        add(
+            finding="matched",
+            voucher=m.payment.voucher,
+            platform=m.payment.platform,
+            ledger_amount=m.payment.amount,
+            statement_amount=m.line.amount,
+            paid_on=m.payment.paid_on,
+            date=m.line.date,
+            reference=m.line.reference,
+            payee=m.line.payee,
+            line=m.line.line,
+            detail=f"by {m.by}",
+        )
+    for a in report.amount_mismatch:
+        add(
+            finding="amount_mismatch",
+            voucher=a.voucher,
+            platform=a.platform,
+            ledger_amount=a.ledger_amount,
+            statement_amount=a.statement_amount,
+            paid_on=a.paid_on,
+            date=a.date,
+            line=a.line,
+            detail=f"statement − ledger = {money(a.statement_amount - a.ledger_amount)}",
+        )
+    for lo in report.ledger_only:
+        add(
+            finding="ledger_only",
+            voucher=lo.voucher,
+            platform=lo.platform,
+            ledger_amount=lo.amount,
+            paid_on=lo.paid_on,
+            detail=f"{lo.category} {lo.fiscal_year}",
+        )
+    for so in report.statement_only:
+        add(
+            finding="statement_only",
+            statement_amount=so.amount,
+            date=so.date,
+            reference=so.reference,
+            payee=so.payee,
+            line=so.line,
+        )
+    for d in report.duplicates:
+        add(
+            finding="duplicates",
+            voucher=d.voucher,
+            platform=d.platform,
+            where=d.where,
+            count=d.count,
+            ledger_amount=d.amount if d.where == "ledger" else None,
+            statement_amount=d.amount if d.where == "statement" else None,
+            detail=("lines " + ", ".join(map(str, d.lines))) if d.lines else None,
+        )
+    for f in report.flags:
+        add(
+            finding="flags",
+            flag=f.flag,
+            voucher=f.voucher,
+            platform=f.platform,
+            ledger_amount=f.amount,
+            paid_on=f.paid_on,
+            detail=f.detail,
+        )
+    for b in report.bad_lines:
+        add(finding="bad_lines", line=b.line, detail=b.reason)
+    return out
+
+
+def _csv_value(value: str | int | Decimal | date | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return money(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def to_csv(report: ReconcileReport) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows(report):
+        writer.writerow([_csv_value(row[c]) for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def summary(report: ReconcileReport) -> list[tuple[str, str, int, Decimal | None, Decimal | None]]:
+    """(finding, label, count, ledger amount, statement amount) per kind and per flag."""
+    zero = Decimal(0)
+    out: list[tuple[str, str, int, Decimal | None, Decimal | None]] = [
+        (
+            "matched",
+            LABELS["matched"],
+            report.matched,
+            sum((m.payment.amount for m in report.matches), zero),
+            sum((m.line.amount for m in report.matches), zero),
+        ),
+        (
+            "amount_mismatch",
+            LABELS["amount_mismatch"],
+            len(report.amount_mismatch),
+            sum((a.ledger_amount for a in report.amount_mismatch), zero),
+            sum((a.statement_amount for a in report.amount_mismatch), zero),
+        ),
+        (
+            "ledger_only",
+            LABELS["ledger_only"],
+            len(report.ledger_only),
+            sum((x.amount for x in report.ledger_only), zero),
+            None,
+        ),
+        (
+            "statement_only",
+            LABELS["statement_only"],
+            len(report.statement_only),
+            None,
+            sum((x.amount for x in report.statement_only), zero),
+        ),
+        (
+            "duplicates",
+            LABELS["duplicates"],
+            len(report.duplicates),
+            sum((d.amount for d in report.duplicates if d.where == "ledger"), zero),
+            sum((d.amount for d in report.duplicates if d.where == "statement"), zero),
+        ),
+    ]
+    for kind in FLAG_KINDS:
+        flagged = [f for f in report.flags if f.flag == kind]
+        out.append(
+            (
+                f"flags: {kind}",
+                LABELS[kind],
+                len(flagged),
+                sum((f.amount for f in flagged), zero),
+                None,
+            )
+        )
+    out.append(("bad_lines", LABELS["bad_lines"], len(report.bad_lines), None, None))
+    return out
+
+
+def _table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    widths = [max([width(h), *(width(r[i]) for r in body)]) for i, h in enumerate(headers)]
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "  ".join(c + " " * (w - width(c)) for c, w in zip(cells, widths, strict=True))
+
+    return [fmt(headers).rstrip(), fmt(["-" * w for w in widths]).rstrip()] + [
+        fmt(r).rstrip() for r in body
+    ]
+
+
+def to_table(report: ReconcileReport) -> str:
+    """A terminal report: summary first, then each non-empty kind of finding."""
+
+    def label(slug: str) -> str:
+        return f"{slug} {LABELS[slug]}" if slug in LABELS else slug
+
+    out: list[str] = []
+    head = f"reconcile {report.statement or 'statement'}"
+    if report.encoding:
+        head += f" ({report.encoding})"
+    head += f" · fiscal year {report.fiscal_year or 'all'} · tolerance {report.tolerance_days} days"
+    out += [head, ""]
+    body = [
+        [
+            f"{k} {lab}",
+            str(n),
+            money(la) if la is not None else "",
+            money(sa) if sa is not None else "",
+        ]
+        for k, lab, n, la, sa in summary(report)
+        if n or not k.startswith("flags:")
+    ]
+    out += _table(["finding 类别", "count 笔数", "ledger 账面金额", "statement 对账单金额"], body)
+    if report.out_of_scope:
+        out.append(f"({report.out_of_scope} statement line(s) paid other fiscal years' payments)")
+    sections: list[tuple[str, list[str], list[list[str]]]] = [
+        (
+            "amount_mismatch",
+            ["voucher", "platform", "ledger_amount", "statement_amount", "line"],
+            [
+                [
+                    a.voucher,
+                    a.platform,
+                    money(a.ledger_amount),
+                    money(a.statement_amount),
+                    str(a.line),
+                ]
+                for a in report.amount_mismatch
+            ],
+        ),
+        (
+            "ledger_only",
+            ["voucher", "platform", "amount", "paid_on"],
+            [
+                [x.voucher, x.platform, money(x.amount), x.paid_on.isoformat()]
+                for x in report.ledger_only
+            ],
+        ),
+        (
+            "statement_only",
+            ["line", "date", "amount", "reference", "payee"],
+            [
+                [str(x.line), x.date.isoformat(), money(x.amount), x.reference or "", x.payee or ""]
+                for x in report.statement_only
+            ],
+        ),
+        (
+            "duplicates",
+            ["voucher", "where", "count"],
+            [[d.voucher, label(d.where), str(d.count)] for d in report.duplicates],
+        ),
+        (
+            "flags",
+            ["voucher", "platform", "flag", "detail"],
+            [[f.voucher, f.platform, label(f.flag), f.detail] for f in report.flags],
+        ),
+        (
+            "bad_lines",
+            ["line", "reason"],
+            [[str(b.line), b.reason] for b in report.bad_lines],
+        ),
+    ]
+    for slug, headers, body in sections:
+        if body:
+            out += ["", f"{label(slug)} ({len(body)})"]
+            out += _table(headers, body)
+    out.append("")
+    out.append(
+        "discrepancies found"
+        if report.has_discrepancies
+        else "no discrepancies: the statement agrees"
+    )
+    return "\n".join(out)
+
+
+XLSX_MONEY_FORMAT = "#,##0.00"
+XLSX_DATE_FORMAT = "yyyy-mm-dd"
+
+
+def to_xlsx(report: ReconcileReport, path: str | Path) -> None:
+    """A workbook: a summary sheet, then one sheet per kind of finding.
+
+    Header rows are frozen; amounts are numbers formatted ``#,##0.00``; dates
+    are dates.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    bold = Font(bold=True)
+    ws = wb.active
+    ws.title = "summary"
+
+    def put_row(sheet: object, r: int, values: Sequence[object]) -> None:
+        for c, value in enumerate(values, start=1):
+            cell = sheet.cell(row=r, column=c)  # type: ignore[attr-defined]
+            if isinstance(value, Decimal):
+                cell.value = value.quantize(CENT)  # stored as the exact decimal text
+                cell.number_format = XLSX_MONEY_FORMAT
+            elif isinstance(value, date):
+                cell.value = value
+                cell.number_format = XLSX_DATE_FORMAT
+            else:
+                cell.value = value
+
+    def header(sheet: object, names: Sequence[str]) -> None:
+        put_row(sheet, 1, names)
+        for c in range(1, len(names) + 1):
+            sheet.cell(row=1, column=c).font = bold  # type: ignore[attr-defined]
+        sheet.freeze_panes = "A2"  # type: ignore[attr-defined]
+
+    header(ws, ["finding", "label", "count", "ledger_amount", "statement_amount"])
+    r = 2
+    for k, lab, n, la, sa in summary(report):
+        put_row(ws, r, [k, lab, n, la, sa])
+        r += 1
+    r += 1
+    for name, value in (
+        ("statement", report.statement or ""),
+        ("encoding", report.encoding or ""),
+        ("fiscal_year", report.fiscal_year if report.fiscal_year is not None else "all"),
+        ("tolerance_days", report.tolerance_days),
+        ("out_of_scope_lines", report.out_of_scope),
+    ):
+        put_row(ws, r, [name, value])
+        r += 1
+
+    typed_rows = rows(report)
+    for kind in FINDINGS:
+        sheet = wb.create_sheet(kind)
+        kind_rows = [row for row in typed_rows if row["finding"] == kind]
+        columns = _SHEET_COLUMNS[kind]
+        header(sheet, columns)
+        for i, row in enumerate(kind_rows, start=2):
+            put_row(sheet, i, [row[c] for c in columns])
+    for sheet in wb.worksheets:
+        for col in sheet.columns:
+            letter = col[0].column_letter
+            longest = max((len(str(c.value)) for c in col if c.value is not None), default=8)
+            sheet.column_dimensions[letter].width = min(60, max(10, longest + 2))
+    wb.save(str(path))
+
+
+_SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
+    "matched": (
+        "voucher",
+        "platform",
+        "ledger_amount",
+        "statement_amount",
+        "paid_on",
+        "date",
+        "reference",
+        "payee",
+        "line",
+        "detail",
+    ),
+    "amount_mismatch": (
+        "voucher",
+        "platform",
+        "ledger_amount",
+        "statement_amount",
+        "paid_on",
+        "date",
+        "line",
+        "detail",
+    ),
+    "ledger_only": ("voucher", "platform", "ledger_amount", "paid_on", "detail"),
+    "statement_only": ("statement_amount", "date", "reference", "payee", "line"),
+    "duplicates": (
+        "voucher",
+        "platform",
+        "where",
+        "count",
+        "ledger_amount",
+        "statement_amount",
+        "detail",
+    ),
+    "flags": ("flag", "voucher", "platform", "ledger_amount", "paid_on", "detail"),
+    "bad_lines": ("line", "detail"),
+}
+
+
+# --- the demo statement ----------------------------------------------------------------
+
+DEMO_HEADER = ("交易日期", "摘要", "对方户名", "对方账号", "借方发生额", "贷方发生额", "余额")
+CATEGORY_LABELS = {
+    "startup": "开办费",
+    "operation": "运行费",
+    "research": "研究经费",
+    "subsidy": "扶持资助",
+    "reward": "奖励",
+    "matching": "配套资金",
+}
+
+
+def _grouped(value: Decimal) -> str:
+    return f"{value.quantize(CENT):,.2f}"
+
+
+def demo_statement_lines(
+    payments: Sequence[LedgerPayment],
+    unit_names: Mapping[str, str],
+    *,
+    account: str = "5400 1234 5678 0000 0001",
+    opening_balance: Decimal = Decimal("50000000.00"),
+) -> list[list[str]]:
+    """The rows of a bank statement for the demo's payments, with deliberate discrepancies.
+
+    ``unit_names`` maps a credit code to the unit's name (the payee the bank
+    shows). Of the live payments, in date order: the first is paid 1,000.00
+    short (amount_mismatch), the second is missing (ledger_only), the third
+    is paid twice (duplicates), the fourth shows no voucher and is matched by
+    payee (matched); the first reversed payment is still paid
+    (reversed-but-paid flag); one payment to an unknown company
+    (statement_only); one interest inflow (skipped); a preamble and a totals
+    line. Vouchers sit inside the 摘要 text, as banks write them.
+    """
+    live = sorted((p for p in payments if not p.reversed), key=lambda p: (p.paid_on, p.voucher))
+    reversed_ = sorted((p for p in payments if p.reversed), key=lambda p: (p.paid_on, p.voucher))
+
+    def payee(p: LedgerPayment) -> str:
+        return unit_names.get(p.host_unit or "", p.host_unit or "")
+
+    def acct(p: LedgerPayment) -> str:
+        digits = "".join(str(ord(c) % 10) for c in (p.host_unit or p.platform))
+        return f"6217 {digits[:4]:0<4} {digits[4:8]:0<4} {digits[8:12]:0<4}"
+
+    def memo(p: LedgerPayment) -> str:
+        return f"拨付{p.platform}{CATEGORY_LABELS.get(p.category, p.category)} 凭证号{p.voucher}"
+
+    entries: list[tuple[date, str, str, str, Decimal | None, Decimal | None]] = []
+    for i, p in enumerate(live):
+        if i == 1:
+            continue  # missing from the statement
+        amount = p.amount
+        if i == 0:
+            amount = p.amount - Decimal("1000.00") if p.amount > 1000 else p.amount / 2
+        text = memo(p)
+        when = p.paid_on
+        if i == 3:
+            text, when = "科技经费拨款", p.paid_on + timedelta(days=1)
+        entries.append((when, text, payee(p), acct(p), amount.quantize(CENT), None))
+        if i == 2:
+            entries.append((when, text, payee(p), acct(p), amount, None))
+    if reversed_:
+        p = reversed_[0]
+        entries.append((p.paid_on, memo(p), payee(p), acct(p), p.amount, None))
+    last = max((e[0] for e in entries), default=date(2026, 1, 5))
+    entries.append(
+        (
+            last,
+            "设备采购款 凭证号PZ-2026-9999",
+            "拉萨市雪域仪器设备有限公司",
+            "6217 0000 9999 0001",
+            Decimal("86400.00"),
+            None,
+        )
+    )
+    entries.append(
+        (
+            date(last.year, 6, 21) if last.month > 6 else last,
+            "结息 利息收入",
+            "-",
+            "-",
+            None,
+            Decimal("1234.56"),
+        )
+    )
+    entries.sort(key=lambda e: e[0])
+
+    first = min(e[0] for e in entries)
+    rows_: list[list[str]] = [
+        ["西藏某银行拉萨分行 对公账户交易明细", "", "", "", "", "", ""],
+        [f"账号：{account}", "", "户名：拉萨市科学技术局科技经费专户", "", "", "", ""],
+        [f"起止日期：{first.isoformat()} 至 {last.isoformat()}", "", "", "", "", "", ""],
+        [],
+        list(DEMO_HEADER),
+    ]
+    balance = opening_balance
+    out_total = in_total = Decimal(0)
+    for when, text, who, account_no, out, inn in entries:
+        balance = balance - (out or 0) + (inn or 0)
+        out_total += out or 0
+        in_total += inn or 0
+        rows_.append(
+            [
+                when.strftime("%Y%m%d"),
+                text,
+                who,
+                account_no,
+                _grouped(out) if out is not None else "-",
+                _grouped(inn) if inn is not None else "-",
+                _grouped(balance),
+            ]
+        )
+    rows_.append(["合计", "", "", "", _grouped(out_total), _grouped(in_total), ""])
+    return rows_
+
+
+def write_demo_statement(
+    path: str | Path, payments: Sequence[LedgerPayment], unit_names: Mapping[str, str]
+) -> Path:
+    """Write the demo statement as the bank would: GBK, Chinese headers, CRLF."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(demo_statement_lines(payments, unit_names))
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(buf.getvalue().encode("gbk"))
+    return target

@@ -1,0 +1,305 @@
+"""Statement files as banks and the treasury export them (ledger.statement)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from aggregates.errors import InvalidInput
+from ledger.statement import parse_amount, parse_statement, parse_statement_date
+
+
+def write(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "s.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# --- encodings and headers ------------------------------------------------------
+
+
+def test_utf8_english_headers(tmp_path: Path) -> None:
+    # given a plain UTF-8 export with English headers
+    path = write(
+        tmp_path,
+        "date,reference,payee,amount,account\n"
+        "2026-03-05,PZ-001,Lhasa University,500000.00,6217000011112222\n"
+        '2026-03-06,PZ-002,某科技有限公司,"1,250.50",\n',
+    )
+    # when it is parsed
+    parsed = parse_statement(path)
+    # then every line is read with exact money
+    assert parsed.errors == []
+    assert parsed.encoding == "utf-8"
+    assert [ln.reference for ln in parsed.lines] == ["PZ-001", "PZ-002"]
+    assert parsed.lines[0].amount == Decimal("500000.00")
+    assert parsed.lines[1].amount == Decimal("1250.50")
+    assert parsed.lines[1].payee == "某科技有限公司"
+    assert parsed.lines[0].account == "6217000011112222"
+    assert parsed.lines[1].account is None
+    assert [ln.line for ln in parsed.lines] == [2, 3]
+
+
+def test_utf8_with_bom(tmp_path: Path) -> None:
+    path = write(tmp_path, "date,voucher,amount\n2026-03-05,PZ-001,10.00\n", "utf-8-sig")
+    parsed = parse_statement(path)
+    assert parsed.encoding == "utf-8"
+    assert parsed.lines[0].references == ("PZ-001",)
+
+
+def test_gbk_chinese_headers_preamble_split_columns_and_totals(tmp_path: Path) -> None:
+    # given a GBK export as a Chinese bank writes it
+    text = (
+        "中国某银行 对公账户交易明细\r\n"
+        "账号：5400 1234 5678,,,,,\r\n"
+        "起止日期：2026-01-01 至 2026-03-31,,,,,\r\n"
+        "\r\n"
+        "交易日期 , 凭证号 ,摘要,对方户名,借方发生额,贷方发生额\r\n"
+        ' 2026-03-05 ,\tPZ-001\t,拨付运行费,西藏大学,"500,000.00",-\r\n'
+        '2026-03-06,-,利息收入,-,-,"1,234.56"\r\n'
+        '2026-03-07,,科技经费拨款,拉萨市某研究院,"20,000.00",\r\n'
+        '合计,,,,"520,000.00","1,234.56"\r\n'
+    )
+    path = write(tmp_path, text, "gbk")
+    # when it is parsed
+    parsed = parse_statement(path)
+    # then the encoding is detected, the preamble kept aside, the inflow and totals skipped
+    assert parsed.encoding == "gb18030"
+    assert parsed.header_line == 5
+    assert parsed.preamble[0] == "中国某银行 对公账户交易明细"
+    assert parsed.errors == []
+    assert parsed.skipped_inflows == 1
+    assert parsed.skipped_totals == 1
+    assert [(ln.line, ln.amount) for ln in parsed.lines] == [
+        (6, Decimal("500000.00")),
+        (8, Decimal("20000.00")),
+    ]
+    first, second = parsed.lines
+    assert first.references == ("PZ-001",)
+    assert first.memo == "拨付运行费"
+    assert first.payee == "西藏大学"
+    assert second.references == ()  # "" is no reference
+    assert second.reference == "科技经费拨款"  # shown as the memo
+
+
+@pytest.mark.parametrize(
+    ("outflow", "inflow"),
+    [
+        ("记账金额(支出)", "记账金额(收入)"),
+        ("记账金额（支出）", "记账金额（收入）"),  # full-width brackets, as exported
+        ("交易金额(支出)", "交易金额(收入)"),
+        ("借方发生额(元)", "贷方发生额(元)"),
+    ],
+)
+def test_split_outflow_inflow_columns(tmp_path: Path, outflow: str, inflow: str) -> None:
+    path = write(
+        tmp_path,
+        f"交易日期,摘要,对方户名,{outflow},{inflow}\n"
+        "2026-03-05,PZ-001,甲,100.00,\n"
+        "2026-03-06,退款,乙,,50.00\n"
+        "2026-03-07,PZ-002,丙,0.00,7.00\n",
+        "gbk",
+    )
+    parsed = parse_statement(path)
+    assert [ln.memo for ln in parsed.lines] == ["PZ-001"]
+    assert parsed.skipped_inflows == 2
+    assert parsed.errors == []
+
+
+def test_an_outflow_column_alone_is_the_amount(tmp_path: Path) -> None:
+    path = write(tmp_path, "交易日期,收款单位,借方发生额\n2026-03-05,甲,99.00\n", "gbk")
+    assert parse_statement(path).lines[0].amount == Decimal("99.00")
+
+
+def test_tab_separated_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "交易日期\t金额\t对方户名\n2026-03-05\t1,000.00\t甲\n", "gb18030")
+    parsed = parse_statement(path)
+    assert parsed.lines[0].amount == Decimal("1000.00")
+    assert parsed.lines[0].payee == "甲"
+
+
+def test_utf16_with_bom(tmp_path: Path) -> None:
+    path = write(tmp_path, "date\tamount\n2026-03-05\t12.30\n", "utf-16")
+    assert parse_statement(path).lines[0].amount == Decimal("12.30")
+
+
+def test_excel_text_guards_are_removed(tmp_path: Path) -> None:
+    path = write(tmp_path, 'date,voucher,amount,account\n2026-03-05,="PZ-001",1.00,\'6217\n')
+    line = parse_statement(path).lines[0]
+    assert line.references == ("PZ-001",)
+    assert line.account == "6217"
+
+
+def test_reference_columns_in_priority_order(tmp_path: Path) -> None:
+    path = write(tmp_path, "摘要,凭证号,date,voucher,amount\n说明,B,2026-03-05,A,1.00\n")
+    line = parse_statement(path).lines[0]
+    assert line.references == ("A", "B")  # voucher before 凭证号
+    assert line.memo == "说明"
+
+
+def test_no_header_row_is_invalid_input(tmp_path: Path) -> None:
+    path = write(tmp_path, "when,how much\n2026-03-05,1.00\n")
+    with pytest.raises(InvalidInput, match="no header row"):
+        parse_statement(path)
+
+
+def test_missing_file_is_invalid_input(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="cannot read statement"):
+        parse_statement(tmp_path / "nope.csv")
+
+
+# --- bad lines -----------------------------------------------------------------------
+
+
+def test_bad_lines_report_physical_line_numbers_and_do_not_stop_the_rest(tmp_path: Path) -> None:
+    # given a file whose second record spans two physical lines (a quoted newline)
+    text = (
+        "preamble: account 1\n"  # line 1
+        "date,reference,payee,amount\n"  # line 2
+        '2026-03-05,PZ-001,"Lhasa\nUniversity",10.00\n'  # lines 3-4
+        "2026-13-01,PZ-002,x,10.00\n"  # line 5: no such date
+        "2026-03-06,PZ-003,x,ten\n"  # line 6: unreadable amount
+        "2026-03-07,PZ-004,x,\n"  # line 7: no amount
+        "yesterday,PZ-005,x,1.00\n"  # line 8: unreadable date
+        "2026-03-08,PZ-006,x,1.005\n"  # line 9: three decimals
+        "2026-03-09,PZ-007,x,-5.00\n"  # line 10: negative
+        '2026-03-10,PZ-008,x,"1,2345.00"\n'  # line 11: bad grouping
+        "2026-03-11,PZ-009,x,7.00\n"  # line 12: fine
+    )
+    parsed = parse_statement(write(tmp_path, text))
+    assert [ln.line for ln in parsed.lines] == [3, 12]
+    assert parsed.lines[0].payee == "Lhasa\nUniversity"
+    reasons = {b.line: b.reason for b in parsed.errors}
+    assert sorted(reasons) == [5, 6, 7, 8, 9, 10, 11]
+    assert "no such date" in reasons[5]
+    assert "unreadable amount" in reasons[6]
+    assert reasons[7] == "no amount"
+    assert "unreadable date" in reasons[8]
+    assert "more than two decimal places" in reasons[9]
+    assert "negative amount" in reasons[10]
+    assert "thousands separator" in reasons[11]
+    assert str(parsed.errors[0]) == f"line 5: {reasons[5]}"
+
+
+def test_footer_after_totals_is_not_a_bad_line(tmp_path: Path) -> None:
+    text = (
+        "交易日期,摘要,金额\n"
+        "2026-03-05,PZ-001,10.00\n"
+        "本页合计,,10.00\n"
+        "打印日期：2026-04-01,,\n"
+        "经办人：张三,,\n"
+    )
+    parsed = parse_statement(write(tmp_path, text, "gbk"))
+    assert parsed.errors == []
+    assert parsed.skipped_totals == 1
+    assert len(parsed.lines) == 1
+
+
+def test_trailing_notes_without_totals_are_not_bad_lines(tmp_path: Path) -> None:
+    text = "date,reference,amount\n2026-03-05,PZ-001,10.00\nprinted by the bank,,\n"
+    parsed = parse_statement(write(tmp_path, text))
+    assert parsed.errors == []
+
+
+def test_a_note_followed_by_payments_is_reported(tmp_path: Path) -> None:
+    text = "date,reference,amount\nsomething odd,,\n2026-03-05,PZ-001,10.00\n"
+    parsed = parse_statement(write(tmp_path, text))
+    assert [b.line for b in parsed.errors] == [2]
+
+
+def test_multi_page_export_with_page_totals_and_repeated_header(tmp_path: Path) -> None:
+    text = (
+        "交易日期,凭证号,金额\n"
+        "2026-03-05,PZ-001,10.00\n"
+        "本页合计,,10.00\n"
+        "交易日期,凭证号,金额\n"
+        "2026-03-06,PZ-002,20.00\n"
+        "2026-03-07,PZ-003,abc\n"
+        "总计：2笔,,30.00\n"
+    )
+    parsed = parse_statement(write(tmp_path, text, "gbk"))
+    assert [ln.references for ln in parsed.lines] == [("PZ-001",), ("PZ-002",)]
+    assert [b.line for b in parsed.errors] == [6]
+    assert parsed.skipped_totals == 2
+
+
+def test_dated_totals_line_is_skipped(tmp_path: Path) -> None:
+    text = "交易日期,摘要,金额\n2026-03-05,PZ-001,10.00\n2026-03-31,本月合计,10.00\n"
+    parsed = parse_statement(write(tmp_path, text, "gbk"))
+    assert len(parsed.lines) == 1
+    assert parsed.skipped_totals == 1
+
+
+def test_english_total_line(tmp_path: Path) -> None:
+    text = "date,reference,amount\n2026-03-05,PZ-001,10.00\nTotal,,10.00\n"
+    parsed = parse_statement(write(tmp_path, text))
+    assert parsed.errors == [] and parsed.skipped_totals == 1
+
+
+# --- cells ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-05",
+        "2026/3/5",
+        "2026/03/05",
+        "20260305",
+        "2026.03.05",
+        "2026-3-5",
+        "2026年3月5日",
+        "2026年03月05日 10:22:33",
+        "2026-03-05 10:22",
+        "2026-03-05T10:22:33",
+        "2026/3/5 9:05:00",
+        "20260305 102233",
+        "\t 2026-03-05 \t",
+        "２０２６－０３－０５",  # full-width
+    ],
+)
+def test_dates_in_the_usual_forms(text: str) -> None:
+    assert parse_statement_date(text) == date(2026, 3, 5)
+
+
+@pytest.mark.parametrize("text", ["2026-02-30", "05/03/2026", "March 5", "2026-03", "-", ""])
+def test_bad_dates(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_statement_date(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,234,567.80", "1234567.80"),
+        ("1，234，567.80", "1234567.80"),  # full-width commas
+        ("¥1,234.50", "1234.50"),
+        ("￥1,234.50", "1234.50"),
+        ("1234.5元", "1234.50"),
+        ("RMB 100", "100.00"),
+        ("  500000  ", "500000.00"),
+        ("\t42.10\t", "42.10"),
+        ("0.30", "0.30"),
+        ("1234.500", "1234.50"),
+        ("(1,000.00)", "-1000.00"),
+        ("-12.00", "-12.00"),
+    ],
+)
+def test_amounts(text: str, expected: str) -> None:
+    value = parse_amount(text)
+    assert value == Decimal(expected)
+    assert value is not None and value.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize("text", ["-", "", "  ", "--", "—"])
+def test_empty_amount_cells(text: str) -> None:
+    assert parse_amount(text) is None
+
+
+@pytest.mark.parametrize("text", ["abc", "1.2.3", "12,34", "1.001", "1e5", "NaN"])
+def test_bad_amounts(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_amount(text)
