@@ -1326,5 +1326,69 @@ def funds_resume(
 # --- demo ---
 
 
+@main.command()
+@click.option("--statement", "statement_path", default="demo-bank-statement-2026.csv",
+              show_default=True, metavar="FILE",
+              help="where to write the demo's bank statement (GBK, as a bank exports it)")
+@common(prints=False)
+def demo(ctx: Ctx, statement_path: str) -> None:
+    """Load a realistic demo ledger into the configured, empty database
+    (initialising it if needed) and print what to try next.
+
+    \b
+    Example:
+      ledger demo
+      ledger --db postgresql://postgres@127.0.0.1/demo demo
+    """
+    from ledger import db
+    from ledger.app import LedgerService
+    from ledger.demo import UNITS, ensure_empty, load_demo, unit_code
+    from ledger.reconcile import LedgerPayment, write_demo_statement
+
+    cfg = db.parse_db_url(ctx.db)
+    db.migrate(cfg)
+    if db.get_setting(cfg, "default_policy") is None:
+        db.set_setting(cfg, "default_policy", "lhasa-city")
+    svc = LedgerService(ctx.db)
+    try:
+        ensure_empty(svc)
+        loaded = load_demo(svc)
+        events = svc.app.recorder.max_notification_id()
+    finally:
+        svc.close()
+    reversed_vouchers = {"PZ2026-0009"}
+    names = {unit_code(k): v[1] for k, v in UNITS.items()}
+    by_name = {name: code for code, name in names.items()}
+    hosts = {p.platform: by_name[p.payee] for p in loaded["payments"]}
+    payments = [
+        LedgerPayment(p.voucher, p.platform, p.category, p.fiscal_year, p.amount, p.paid_on,
+                      p.voucher in reversed_vouchers, hosts.get(p.platform))
+        for p in loaded["payments"]
+    ]
+    written = write_demo_statement(statement_path, payments, names)
+    u = loaded["units"]
+    click.echo(f"Loaded the demo ledger into {cfg.display_url}: {events} events, "
+               f"{len(u)} units, 11 platforms of every kind under all five policies.")
+    click.echo(f"Wrote a bank statement with deliberate discrepancies to {written}.")
+    click.echo(f"""
+Try next:
+  # the auditor: replay and prove
+  ledger history --platform LS-ERC-001
+  ledger platform show LS-KL-002 --as-of 2026-01-01
+  ledger audit verify
+  # the compliance officer: who is barred, and why
+  ledger debarred
+  ledger blacklist
+  ledger eligibility {u['jingtu']} --for platform-application
+  ledger eligibility {u['xj_auto']} --for project-application --as-of 2025-12-31
+  ledger unit search 医学研究
+  ledger compliance overdue --as-of 2026-12-01
+  # the finance bureau: budgets and the bank
+  ledger funds summary
+  ledger funds reconcile --statement {written}
+  # pending work
+  ledger change list --pending""")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

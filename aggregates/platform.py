@@ -769,12 +769,11 @@ class Platform(Aggregate):
         if voucher in self.payments:
             raise AlreadyExists(f"voucher {voucher} is already used (one voucher, one payment)")
         status_then = self.status_on(meta.effective_on)
-        if self.status not in ACTIVE_STATUSES or status_then not in ACTIVE_STATUSES:
-            shown = status_then if self.status in ACTIVE_STATUSES else self.status
+        if status_then not in ACTIVE_STATUSES:
             raise FundingRefused(
-                f"cannot pay platform {self.code} on {meta.effective_on}: it is "
-                f"{shown or 'not yet proposed'}; only a platform in construction, operating or "
-                "rectification may be paid (SPEC §6)",
+                f"cannot pay platform {self.code} on {meta.effective_on}: it was "
+                f"{status_then or 'not yet proposed'} on that date; only a platform in "
+                "construction, operating or rectification may be paid (SPEC §6)",
                 rule="inactive-platform",
             )
         if self.funding_suspended:
