@@ -1317,6 +1317,91 @@ def funds_resume(
 # --- reconcile (issue 5) ---
 
 
+@funds.command("reconcile")
+@click.option("--statement", required=True, metavar="FILE", help="bank / treasury statement (CSV)")
+@click.option("--fiscal-year", type=int, default=None, help="only payments of this fiscal year")
+@click.option(
+    "--tolerance-days",
+    type=int,
+    default=3,
+    show_default=True,
+    help="days a statement date may differ from the ledger's payment date",
+)
+@click.option("--out", default=None, metavar="FILE.csv|FILE.xlsx", help="also write the findings")
+@click.option(
+    "--fail-on-discrepancy", is_flag=True, help="exit 1 when anything is unmatched or flagged"
+)
+@common()
+def funds_reconcile(
+    ctx: Ctx,
+    statement: str,
+    fiscal_year: int | None,
+    tolerance_days: int,
+    out: str | None,
+    fail_on_discrepancy: bool,
+) -> None:
+    """Reconcile the ledger's payments against a bank or treasury statement (对账).
+
+    Lines are matched by voucher, then (lines without one) by payee, amount
+    and date within --tolerance-days. Unreadable lines go to stderr as
+    "line N: reason" and do not stop the run. See docs/RECONCILE.md.
+
+    \b
+    Example:
+      ledger funds reconcile --statement 对账单-2026.csv --fiscal-year 2026 \\
+        --out reconcile-2026.xlsx --fail-on-discrepancy
+    """
+    from aggregates.errors import Discrepancy
+    from ledger import reconcile as rc
+    from ledger.app import check_fiscal_year
+    from ledger.statement import parse_statement
+
+    if fiscal_year is not None:
+        check_fiscal_year(fiscal_year)
+    if tolerance_days < 0:
+        raise InvalidInput(f"invalid --tolerance-days {tolerance_days}: must be 0 or more")
+    out_kind = None
+    if out is not None:
+        out_kind = out.lower().rsplit(".", 1)[-1] if "." in out else ""
+        if out_kind not in ("csv", "xlsx"):
+            raise InvalidInput(f"invalid --out {out!r}: expected a .csv or .xlsx file name")
+    progress = sys.stderr.isatty()
+    if progress:
+        click.echo(f"reading {statement}…", err=True)
+    parsed = parse_statement(statement)
+    for bad in parsed.errors:
+        click.echo(f"line {bad.line}: {bad.reason}", err=True)
+    svc = open_service(ctx)
+    try:
+        if progress:
+            click.echo(f"matching {len(parsed.lines)} statement lines to the ledger…", err=True)
+        report = rc.reconcile(
+            rc.AppSource(svc), parsed, fiscal_year=fiscal_year, tolerance_days=tolerance_days
+        )
+    finally:
+        svc.close()
+    report.statement = statement
+    if out is not None:
+        if out_kind == "xlsx":
+            rc.to_xlsx(report, out)
+        else:
+            with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+                fh.write(rc.to_csv(report))
+        if progress:
+            click.echo(f"wrote {out}", err=True)
+    if ctx.format == "json":
+        click.echo(rc.to_json(report))
+    elif ctx.format == "csv":
+        click.echo(rc.to_csv(report), nl=False)
+    else:
+        click.echo(rc.to_table(report))
+    if fail_on_discrepancy and report.has_discrepancies:
+        raise Discrepancy(
+            "discrepancies found: "
+            + ", ".join(f"{n} {kind}" for kind, _, n, _, _ in rc.summary(report)[1:] if n)
+        )
+
+
 # --- query commands (issue 3) ---
 
 

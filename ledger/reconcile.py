@@ -31,15 +31,20 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aggregates.errors import InvalidInput
 from ledger.statement import BadLine, StatementLine, StatementParse, parse_statement
+
+if TYPE_CHECKING:
+    from aggregates.platform import Platform
+    from aggregates.unit import Unit
+    from ledger.app import LedgerService
 
 CENT = Decimal("0.01")
 DEFAULT_TOLERANCE_DAYS = 3
@@ -985,6 +990,157 @@ _SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
     "flags": ("flag", "voucher", "platform", "ledger_amount", "paid_on", "detail"),
     "bad_lines": ("line", "detail"),
 }
+
+
+# --- the adapter to the real application ---------------------------------------------
+
+
+class AppSource:
+    """:class:`ReconcileSource` over the real application.
+
+    It reads the aggregates themselves (replayed from the event store), not the
+    read models: reconciliation is an audit and answers from the source of
+    truth, never from a projection that may lag. Dates are business dates
+    ("as of" each payment date) with everything recorded up to now.
+    """
+
+    def __init__(self, service: LedgerService) -> None:
+        self._svc = service
+        self._platforms: dict[str, Platform] | None = None
+        self._original_host: dict[str, str] = {}
+        self._unit_codes: list[str] = []
+        self._units: dict[str, Unit | None] = {}
+
+    def _created(self, topic: str) -> Iterator[Any]:
+        recorder = self._svc.app.recorder
+        start = 1
+        while True:
+            batch = recorder.select_notifications(start, 500, topics=[topic])
+            if not batch:
+                return
+            for n in batch:
+                yield self._svc.app.mapper.to_domain_event(n)
+            start = batch[-1].id + 1
+
+    def _load(self) -> dict[str, Platform]:
+        if self._platforms is None:
+            from aggregates.platform import Platform
+            from aggregates.unit import Unit
+
+            platforms: dict[str, Platform] = {}
+            for ev in self._created(f"{Platform.__module__}:{Platform.__qualname__}.Proposed"):
+                platforms[ev.code] = self._svc.platform(ev.code)
+                self._original_host[ev.code] = ev.host
+            self._unit_codes = [
+                ev.code for ev in self._created(f"{Unit.__module__}:{Unit.__qualname__}.Registered")
+            ]
+            self._platforms = platforms
+        return self._platforms
+
+    def _unit(self, code: str) -> Unit | None:
+        if code not in self._units:
+            from aggregates.errors import UnitNotFound
+
+            try:
+                self._units[code] = self._svc.unit(code)
+            except (UnitNotFound, InvalidInput):
+                self._units[code] = None
+        return self._units[code]
+
+    def host_on(self, platform: str, on: date) -> str | None:
+        """The platform's host unit on a date: the proposed host, then approved changes."""
+        plat = self._load().get(platform)
+        if plat is None:
+            return None
+        host = self._original_host.get(platform, plat.host)
+        changes = [
+            cr
+            for cr in plat.changes.values()
+            if cr.status == "approved" and "host" in cr.applied and cr.decided_on is not None
+        ]
+        for cr in sorted(changes, key=lambda c: c.decided_on or on):
+            if cr.decided_on is not None and cr.decided_on <= on:
+                host = str(cr.applied["host"])
+        return host
+
+    def payments(self) -> Sequence[LedgerPayment]:
+        out: list[LedgerPayment] = []
+        for code, plat in sorted(self._load().items()):
+            for p in plat.payments.values():
+                out.append(
+                    LedgerPayment(
+                        voucher=p.voucher,
+                        platform=code,
+                        category=p.category,
+                        fiscal_year=p.fiscal_year,
+                        amount=Decimal(p.amount).quantize(CENT),
+                        paid_on=p.paid_on,
+                        reversed=p.reversed_on is not None,
+                        host_unit=self.host_on(code, p.paid_on),
+                    )
+                )
+        return out
+
+    def allocated(self, platform: str, category: str, fiscal_year: int) -> Decimal:
+        plat = self._load().get(platform)
+        line = plat.line(category, fiscal_year) if plat is not None else None
+        return Decimal(line.allocated) if line is not None else Decimal(0)
+
+    def platform_status_on(self, platform: str, on: date) -> str | None:
+        plat = self._load().get(platform)
+        return plat.status_on(on) if plat is not None else None
+
+    def debarment_on(self, unit: str, on: date) -> str | None:
+        u = self._unit(unit)
+        if u is None:
+            return None
+        active = [d for d in u.debarments.values() if d.active_on(on)]
+        if not active:
+            return None
+        return "; ".join(
+            f"{d.id} ({', '.join(d.scopes)}) from {d.start.isoformat()} until "
+            f"{d.until().isoformat()}"
+            + (f" ({d.basis or d.doc_no})" if d.basis or d.doc_no else "")
+            for d in active
+        )
+
+    def blacklisting_on(self, unit: str, on: date) -> str | None:
+        u = self._unit(unit)
+        if u is None:
+            return None
+        entry = next((b for b in u.blacklist.values() if b.active_on(on)), None)
+        if entry is None:
+            return None
+        cite = entry.basis or entry.doc_no
+        return f"{entry.id} since {entry.added_on.isoformat()}" + (f" ({cite})" if cite else "")
+
+    def unit_names(self) -> Mapping[str, str]:
+        self._load()
+        names: dict[str, str] = {}
+        for code in self._unit_codes:
+            u = self._unit(code)
+            if u is None:
+                continue
+            for former in u.former_names:
+                names[str(former["name"])] = code
+            for alias in u.aliases:
+                names[alias] = code
+            names[u.name] = code  # the current name wins a clash
+        return names
+
+    def current_names(self) -> dict[str, str]:
+        """Credit code → current name (the payee a bank shows)."""
+        self._load()
+        return {c: u.name for c in self._unit_codes if (u := self._unit(c)) is not None}
+
+
+def write_demo_statement_from_ledger(
+    service: LedgerService, path: str | Path, *, fiscal_year: int | None = None
+) -> Path:
+    """Write the demo statement for the payments recorded in the ledger (``ledger demo``)."""
+    source = AppSource(service)
+    payments = [p for p in source.payments() if fiscal_year is None or p.fiscal_year == fiscal_year]
+    return write_demo_statement(path, payments, source.current_names())
 
 
 # --- the demo statement ----------------------------------------------------------------
