@@ -232,7 +232,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     """PostgreSQL application recorder that chains every event it inserts.
 
     ``insert_events`` is overridden wholesale (no pipeline): in one transaction
-    it takes the library's EXCLUSIVE lock on the events table, NOTIFYs, inserts
+    it takes the library's EXCLUSIVE lock on the events table (through the
+    ``ledger_events_lock()`` function, see migration 0002), NOTIFYs, inserts
     the events, then reads the chain head (after the lock, so no other writer
     can be between) and inserts the chain rows and the request row.
     """
@@ -263,6 +264,24 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "recorded_at timestamptz NOT NULL DEFAULT now())"
             ).format(schema=schema)
         )
+        # The EXCLUSIVE lock is taken through an owner-run (SECURITY DEFINER)
+        # function, so the append-only clerk role needs no UPDATE privilege.
+        lock_function = Identifier(f"{self.events_table_name}_lock")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS void "
+                "LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog "
+                "AS $$BEGIN LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; END;$$"
+            ).format(
+                schema=schema,
+                function=lock_function,
+                table=Identifier(self.events_table_name),
+            )
+        )
+        self.lock_table_statements = [
+            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
+            SQL("SELECT {schema}.{function}()").format(schema=schema, function=lock_function),
+        ]
         self.select_chain_head_statement = SQL(
             "SELECT seq, chain_hash FROM {schema}.event_chain ORDER BY seq DESC LIMIT 1"
         ).format(schema=schema)

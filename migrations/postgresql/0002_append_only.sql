@@ -13,6 +13,22 @@ BEGIN
 END;
 $$;
 
+-- Writers serialise on an EXCLUSIVE lock of ledger_events (the library's
+-- scheme). PostgreSQL only lets a role take that lock mode if it holds
+-- UPDATE, DELETE or TRUNCATE on the table; the clerk role has none of those,
+-- so it takes the lock through this owner-run function instead (a lock lasts
+-- until the end of the caller's transaction). See ledger/chain.py.
+CREATE OR REPLACE FUNCTION public.ledger_events_lock() RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    LOCK TABLE public.ledger_events IN EXCLUSIVE MODE;
+END;
+$$;
+REVOKE ALL ON FUNCTION public.ledger_events_lock() FROM PUBLIC;
+
 DO $$
 DECLARE
     t text;
