@@ -76,6 +76,28 @@ def fail(message: str, code: int) -> NoReturn:
 class LedgerGroup(click.Group):
     """Maps every error to one line on stderr and CLI.md's exit code."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Usage errors (a missing option, an unknown command) are one line too, exit 2."""
+        kwargs["standalone_mode"] = False
+        try:
+            rv = super().main(*args, **kwargs)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.Abort:
+            fail("aborted", 1)
+        except click.UsageError as e:
+            where = (
+                f" (ledger {e.ctx.command_path.split(' ', 1)[1]})"
+                if e.ctx and " " in (e.ctx.command_path or "")
+                else ""
+            )
+            fail(f"{e.format_message()}{where}", 2)
+        except click.ClickException as e:
+            fail(e.format_message(), e.exit_code)
+        if isinstance(rv, int):
+            sys.exit(rv)
+        sys.exit(0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -1412,9 +1434,14 @@ def funds_reconcile(
 
 
 @main.command()
-@click.option("--statement", "statement_path", default="demo-bank-statement-2026.csv",
-              show_default=True, metavar="FILE",
-              help="where to write the demo's bank statement (GBK, as a bank exports it)")
+@click.option(
+    "--statement",
+    "statement_path",
+    default="demo-bank-statement-2026.csv",
+    show_default=True,
+    metavar="FILE",
+    help="where to write the demo's bank statement (GBK, as a bank exports it)",
+)
 @common(prints=False)
 def demo(ctx: Ctx, statement_path: str) -> None:
     """Load a realistic demo ledger into the configured, empty database
@@ -1446,14 +1473,24 @@ def demo(ctx: Ctx, statement_path: str) -> None:
     by_name = {name: code for code, name in names.items()}
     hosts = {p.platform: by_name[p.payee] for p in loaded["payments"]}
     payments = [
-        LedgerPayment(p.voucher, p.platform, p.category, p.fiscal_year, p.amount, p.paid_on,
-                      p.voucher in reversed_vouchers, hosts.get(p.platform))
+        LedgerPayment(
+            p.voucher,
+            p.platform,
+            p.category,
+            p.fiscal_year,
+            p.amount,
+            p.paid_on,
+            p.voucher in reversed_vouchers,
+            hosts.get(p.platform),
+        )
         for p in loaded["payments"]
     ]
     written = write_demo_statement(statement_path, payments, names)
     u = loaded["units"]
-    click.echo(f"Loaded the demo ledger into {cfg.display_url}: {events} events, "
-               f"{len(u)} units, 11 platforms of every kind under all five policies.")
+    click.echo(
+        f"Loaded the demo ledger into {cfg.display_url}: {events} events, "
+        f"{len(u)} units, 11 platforms of every kind under all five policies."
+    )
     click.echo(f"Wrote a bank statement with deliberate discrepancies to {written}.")
     click.echo(f"""
 Try next:
@@ -1464,8 +1501,8 @@ Try next:
   # the compliance officer: who is barred, and why
   ledger debarred
   ledger blacklist
-  ledger eligibility {u['jingtu']} --for platform-application
-  ledger eligibility {u['xj_auto']} --for project-application --as-of 2025-12-31
+  ledger eligibility {u["jingtu"]} --for platform-application
+  ledger eligibility {u["xj_auto"]} --for project-application --as-of 2025-12-31
   ledger unit search 医学研究
   ledger compliance overdue --as-of 2026-12-01
   # the finance bureau: budgets and the bank
