@@ -76,7 +76,7 @@ def fail(message: str, code: int) -> NoReturn:
 class LedgerGroup(click.Group):
     """Maps every error to one line on stderr and CLI.md's exit code."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         """Usage errors (a missing option, an unknown command) are one line too, exit 2."""
         kwargs["standalone_mode"] = False
         try:
@@ -341,7 +341,7 @@ def init(ctx: Ctx, policy: str | None, roles: bool) -> None:
     if roles:
         from ledger.audit import create_roles
 
-        click.echo(create_roles(cfg))
+        click.echo("\n".join(create_roles(cfg)))
     if applied:
         click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}")
     else:
@@ -1428,6 +1428,147 @@ def funds_reconcile(
 
 
 # --- audit commands (issue 4) ---
+
+
+@main.group()
+def audit() -> None:
+    """Prove the history: verify the hash chain, sign checkpoints, export.
+
+    \b
+    Example:
+      ledger audit verify
+      ledger audit keygen --out auditor.pem
+      ledger audit checkpoint --key auditor.pem --out checkpoint.json
+      ledger audit export --out ledger.jsonl
+      ledger audit verify --file ledger.jsonl --checkpoint checkpoint.json
+    """
+
+
+def _audit_format(ctx: Ctx, fmt: str | None) -> str:
+    return fmt or ("json" if ctx.format == "json" else "table")
+
+
+@audit.command("verify")
+@click.option(
+    "--checkpoint", "checkpoint_path", default=None, metavar="FILE",
+    help="a signed checkpoint the ledger must extend",
+)
+@click.option(
+    "--file", "export_path", default=None, metavar="EXPORT.jsonl",
+    help="verify an export file instead of the database (offline)",
+)
+@click.option("--format", "audit_fmt", type=click.Choice(["table", "json"]), default=None,
+              help="table (default) or json")
+@common(prints=False)
+def audit_verify(
+    ctx: Ctx, checkpoint_path: str | None, export_path: str | None, audit_fmt: str | None
+) -> None:
+    """Recompute the hash chain and name the first sequence number that no
+    longer matches; exit 4 if anything was altered, deleted, inserted or
+    reordered, or if the checkpoint does not hold.
+
+    \b
+    Example:
+      ledger audit verify --format json
+      ledger audit verify --checkpoint checkpoint.json
+      ledger audit verify --file ledger.jsonl --checkpoint checkpoint.json
+    """
+    from aggregates.errors import TamperDetected
+    from ledger import audit as audit_mod
+    from ledger import db
+
+    cp = audit_mod.load_checkpoint(checkpoint_path) if checkpoint_path else None
+    progress = audit_mod.terminal_progress()
+    if export_path:
+        result = audit_mod.verify_export(export_path, cp, progress=progress)
+    else:
+        result = audit_mod.verify(db.parse_db_url(ctx.db), checkpoint=cp, progress=progress)
+    if _audit_format(ctx, audit_fmt) == "json":
+        click.echo(output.to_json(result))
+    else:
+        shown = dict(result)
+        shown["ok"] = "yes" if result["ok"] else "NO"
+        cpr = result["checkpoint"]
+        shown["checkpoint"] = (
+            None if cpr is None else f"seq {cpr['seq']}: {'holds' if cpr['ok'] else 'FAILS'}"
+        )
+        click.echo(output.to_record(shown))
+    if not result["ok"]:
+        where = f" at seq {result['first_bad_seq']}" if result["first_bad_seq"] else ""
+        raise TamperDetected(f"verification failed{where}: {result['problem']}")
+
+
+@audit.command("keygen")
+@click.option("--out", "out_path", required=True, metavar="KEYFILE",
+              help="private key (PEM, mode 0600); the public key goes to KEYFILE.pub")
+@common(prints=False)
+def audit_keygen(ctx: Ctx, out_path: str) -> None:
+    """Make an Ed25519 signing key pair for checkpoints (never overwrites).
+
+    \b
+    Example:
+      ledger audit keygen --out auditor.pem
+    """
+    from ledger import audit as audit_mod
+
+    made = audit_mod.keygen(out_path)
+    click.echo(f"private key: {made['private_key']} (keep it secret)")
+    click.echo(f"public key:  {made['public_key']}")
+    click.echo(f"key id:      {made['key_id']}")
+
+
+@audit.command("checkpoint")
+@click.option("--key", "key_path", required=True, metavar="KEYFILE", help="private key (PEM)")
+@click.option("--out", "out_path", default=None, metavar="FILE",
+              help="write the signed checkpoint here (JSON) to publish or hand over")
+@click.option("--format", "audit_fmt", type=click.Choice(["table", "json"]), default=None,
+              help="table (default) or json")
+@common(prints=False)
+def audit_checkpoint(
+    ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: str | None
+) -> None:
+    """Verify the chain, then sign and record a checkpoint of its head
+    (sequence number, chain hash, time, key id).
+
+    \b
+    Example:
+      ledger audit checkpoint --key auditor.pem --out checkpoint-2026-11.json
+    """
+    from ledger import audit as audit_mod
+    from ledger import db
+
+    doc = audit_mod.checkpoint(
+        db.parse_db_url(ctx.db), key_path, out_path, progress=audit_mod.terminal_progress()
+    )
+    if _audit_format(ctx, audit_fmt) == "json":
+        click.echo(output.to_json(doc))
+    else:
+        click.echo(output.to_record({k: doc[k] for k in (
+            "seq", "chain_hash", "taken_at", "key_id", "ledger_id")}))
+        if out_path:
+            click.echo(f"written to {out_path}")
+
+
+@audit.command("export")
+@click.option("--out", "out_path", required=True, metavar="FILE.jsonl")
+@click.option("--since", type=int, default=None, metavar="SEQ",
+              help="only events after this sequence number (e.g. a checkpoint's)")
+@common(prints=False)
+def audit_export(ctx: Ctx, out_path: str, since: int | None) -> None:
+    """Write every event with its metadata and chain hash, in order, as JSON
+    Lines; `ledger audit verify --file` checks it without the database.
+
+    \b
+    Example:
+      ledger audit export --out ledger.jsonl
+      ledger audit export --out since-checkpoint.jsonl --since 1200
+    """
+    from ledger import audit as audit_mod
+    from ledger import db
+
+    summary = audit_mod.export(db.parse_db_url(ctx.db), out_path, since)
+    click.echo(f"exported {summary['events']} event(s) after seq {summary['since_seq']} "
+               f"to {summary['out']}")
 
 
 # --- demo ---
