@@ -1450,15 +1450,26 @@ def _audit_format(ctx: Ctx, fmt: str | None) -> str:
 
 @audit.command("verify")
 @click.option(
-    "--checkpoint", "checkpoint_path", default=None, metavar="FILE",
+    "--checkpoint",
+    "checkpoint_path",
+    default=None,
+    metavar="FILE",
     help="a signed checkpoint the ledger must extend",
 )
 @click.option(
-    "--file", "export_path", default=None, metavar="EXPORT.jsonl",
+    "--file",
+    "export_path",
+    default=None,
+    metavar="EXPORT.jsonl",
     help="verify an export file instead of the database (offline)",
 )
-@click.option("--format", "audit_fmt", type=click.Choice(["table", "json"]), default=None,
-              help="table (default) or json")
+@click.option(
+    "--format",
+    "audit_fmt",
+    type=click.Choice(["table", "json"]),
+    default=None,
+    help="table (default) or json",
+)
 @common(prints=False)
 def audit_verify(
     ctx: Ctx, checkpoint_path: str | None, export_path: str | None, audit_fmt: str | None
@@ -1499,8 +1510,13 @@ def audit_verify(
 
 
 @audit.command("keygen")
-@click.option("--out", "out_path", required=True, metavar="KEYFILE",
-              help="private key (PEM, mode 0600); the public key goes to KEYFILE.pub")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    metavar="KEYFILE",
+    help="private key (PEM, mode 0600); the public key goes to KEYFILE.pub",
+)
 @common(prints=False)
 def audit_keygen(ctx: Ctx, out_path: str) -> None:
     """Make an Ed25519 signing key pair for checkpoints (never overwrites).
@@ -1519,14 +1535,22 @@ def audit_keygen(ctx: Ctx, out_path: str) -> None:
 
 @audit.command("checkpoint")
 @click.option("--key", "key_path", required=True, metavar="KEYFILE", help="private key (PEM)")
-@click.option("--out", "out_path", default=None, metavar="FILE",
-              help="write the signed checkpoint here (JSON) to publish or hand over")
-@click.option("--format", "audit_fmt", type=click.Choice(["table", "json"]), default=None,
-              help="table (default) or json")
+@click.option(
+    "--out",
+    "out_path",
+    default=None,
+    metavar="FILE",
+    help="write the signed checkpoint here (JSON) to publish or hand over",
+)
+@click.option(
+    "--format",
+    "audit_fmt",
+    type=click.Choice(["table", "json"]),
+    default=None,
+    help="table (default) or json",
+)
 @common(prints=False)
-def audit_checkpoint(
-    ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: str | None
-) -> None:
+def audit_checkpoint(ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: str | None) -> None:
     """Verify the chain, then sign and record a checkpoint of its head
     (sequence number, chain hash, time, key id).
 
@@ -1543,16 +1567,24 @@ def audit_checkpoint(
     if _audit_format(ctx, audit_fmt) == "json":
         click.echo(output.to_json(doc))
     else:
-        click.echo(output.to_record({k: doc[k] for k in (
-            "seq", "chain_hash", "taken_at", "key_id", "ledger_id")}))
+        click.echo(
+            output.to_record(
+                {k: doc[k] for k in ("seq", "chain_hash", "taken_at", "key_id", "ledger_id")}
+            )
+        )
         if out_path:
             click.echo(f"written to {out_path}")
 
 
 @audit.command("export")
 @click.option("--out", "out_path", required=True, metavar="FILE.jsonl")
-@click.option("--since", type=int, default=None, metavar="SEQ",
-              help="only events after this sequence number (e.g. a checkpoint's)")
+@click.option(
+    "--since",
+    type=int,
+    default=None,
+    metavar="SEQ",
+    help="only events after this sequence number (e.g. a checkpoint's)",
+)
 @common(prints=False)
 def audit_export(ctx: Ctx, out_path: str, since: int | None) -> None:
     """Write every event with its metadata and chain hash, in order, as JSON
@@ -1567,8 +1599,10 @@ def audit_export(ctx: Ctx, out_path: str, since: int | None) -> None:
     from ledger import db
 
     summary = audit_mod.export(db.parse_db_url(ctx.db), out_path, since)
-    click.echo(f"exported {summary['events']} event(s) after seq {summary['since_seq']} "
-               f"to {summary['out']}")
+    click.echo(
+        f"exported {summary['events']} event(s) after seq {summary['since_seq']} "
+        f"to {summary['out']}"
+    )
 
 
 # --- demo ---

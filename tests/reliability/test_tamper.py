@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -765,3 +768,163 @@ def test_urls_parse() -> None:
         "ledger",
     )
     assert parse_db_url("postgresql://u@h/d").port == 5432
+
+
+# --- through the CLI (real subprocesses: exit codes and stderr matter) ------------------------
+
+
+def ledger_cli(*args: str, env_db: str | None = None) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "ledger"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from cli import main; main()"]
+    env = dict(os.environ)
+    if env_db:
+        env["LEDGER_DB"] = env_db
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def _tamper_state(cfg: DbConfig, conn: Any) -> int:
+    ev = event_at(conn, cfg, 3)
+    conn.execute(
+        q(cfg, f"UPDATE ledger_events SET state = ? WHERE {nid_col(cfg)} = ?"),
+        (bytes(ev["state"]) + b" ", ev["nid"]),
+    )
+    return 3
+
+
+def _tamper_delete(cfg: DbConfig, conn: Any) -> int:
+    ev = event_at(conn, cfg, 4)
+    conn.execute(q(cfg, f"DELETE FROM ledger_events WHERE {nid_col(cfg)} = ?"), (ev["nid"],))
+    return 4
+
+
+def _tamper_gap(cfg: DbConfig, conn: Any) -> int:
+    ev = event_at(conn, cfg, 5)
+    conn.execute(q(cfg, f"DELETE FROM ledger_events WHERE {nid_col(cfg)} = ?"), (ev["nid"],))
+    conn.execute(q(cfg, "DELETE FROM event_chain WHERE seq = ?"), (5,))
+    return 5
+
+
+def _tamper_insert(cfg: DbConfig, conn: Any) -> int:
+    ev = event_at(conn, cfg, 1)
+    new_id = uuid.uuid4()
+    conn.execute(
+        q(
+            cfg,
+            "INSERT INTO ledger_events (originator_id, originator_version, topic, state) "
+            "VALUES (?, ?, ?, ?)",
+        ),
+        (new_id.hex if cfg.backend == "sqlite" else new_id, 1, ev["topic"], bytes(ev["state"])),
+    )
+    return N_EVENTS + 1
+
+
+def _tamper_swap(cfg: DbConfig, conn: Any) -> int:
+    nid = nid_col(cfg)
+    a, b = event_at(conn, cfg, 2), event_at(conn, cfg, 6)
+    upd = q(cfg, f"UPDATE ledger_events SET {nid} = ? WHERE {nid} = ?")
+    conn.execute(upd, (-1, a["nid"]))
+    conn.execute(upd, (a["nid"], b["nid"]))
+    conn.execute(upd, (b["nid"], -1))
+    return 2
+
+
+def _tamper_hash(cfg: DbConfig, conn: Any) -> int:
+    conn.execute(q(cfg, "UPDATE event_chain SET chain_hash = ? WHERE seq = ?"), ("a" * 64, 7))
+    return 7
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [_tamper_state, _tamper_delete, _tamper_gap, _tamper_insert, _tamper_swap, _tamper_hash],
+    ids=["state", "delete", "gap", "insert", "swap", "hash"],
+)
+def test_cli_verify_exits_4_naming_the_first_bad_seq(ledger: DbConfig, tamper: Any) -> None:
+    ok = ledger_cli("--db", ledger.url, "audit", "verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "yes" in ok.stdout
+
+    with raw(ledger) as conn:
+        bad_seq = tamper(ledger, conn)
+    out = ledger_cli("audit", "verify", "--format", "json", env_db=ledger.url)
+    assert out.returncode == 4, (out.stdout, out.stderr)
+    result = json.loads(out.stdout)
+    assert result["ok"] is False and result["first_bad_seq"] == bad_seq
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"error: verification failed at seq {bad_seq}: ")
+    assert "Traceback" not in out.stderr
+
+
+def test_cli_checkpoint_export_and_offline_verification(ledger: DbConfig, tmp_path: Path) -> None:
+    key, cp, exp = tmp_path / "auditor.pem", tmp_path / "cp.json", tmp_path / "ledger.jsonl"
+    made = ledger_cli("--db", ledger.url, "audit", "keygen", "--out", str(key))
+    assert made.returncode == 0, made.stderr
+    assert key.stat().st_mode & 0o777 == 0o600
+    signed = ledger_cli(
+        "--db",
+        ledger.url,
+        "audit",
+        "checkpoint",
+        "--key",
+        str(key),
+        "--out",
+        str(cp),
+        "--format",
+        "json",
+    )
+    assert signed.returncode == 0, signed.stderr
+    assert json.loads(signed.stdout)["seq"] == N_EVENTS == json.loads(cp.read_text())["seq"]
+
+    record(ledger, grants=1, payments=1)
+    checked = ledger_cli(
+        "--db", ledger.url, "audit", "verify", "--checkpoint", str(cp), "--format", "json"
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)["checkpoint"] == {"seq": N_EVENTS, "ok": True}
+
+    exported = ledger_cli("--db", ledger.url, "audit", "export", "--out", str(exp))
+    assert exported.returncode == 0, exported.stderr
+    # Offline: no database at all (LEDGER_DB points nowhere).
+    offline = ledger_cli(
+        "audit",
+        "verify",
+        "--file",
+        str(exp),
+        "--checkpoint",
+        str(cp),
+        "--format",
+        "json",
+        env_db=f"sqlite:///{tmp_path / 'absent.db'}",
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert json.loads(offline.stdout)["events"] == N_EVENTS + 2
+    assert not (tmp_path / "absent.db").exists()
+
+    doc = json.loads(cp.read_text())
+    doc["chain_hash"] = "b" * 64
+    cp.write_text(json.dumps(doc))
+    forged = ledger_cli("--db", ledger.url, "audit", "verify", "--checkpoint", str(cp))
+    assert forged.returncode == 4
+    assert "bad signature" in forged.stderr
+
+
+def test_cli_verify_uninitialised_is_exit_3(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    out = ledger_cli("--db", url, "audit", "verify")
+    assert out.returncode == 3
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"error: the database at {url} is not initialised (no such file); run `ledger init`"
+    )
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_cli_init_roles(db_url: str) -> None:
+    out = ledger_cli("--db", db_url, "init", "--roles")
+    assert out.returncode == 0, out.stderr
+    if db_url.startswith("sqlite"):
+        assert "SQLite has no roles" in out.stdout
+    else:
+        assert "ledger_auditor: read-only" in out.stdout
+        again = ledger_cli("--db", db_url, "init", "--roles")
+        assert again.returncode == 0, again.stderr
