@@ -196,7 +196,7 @@ class Duplicate:
     where: Literal["ledger", "statement"]
     count: int
     platform: str
-    amount: Decimal  # total of the copies
+    amount: Decimal  # the copies beyond the one paired (the money paid or recorded twice)
     lines: tuple[int, ...] = ()  # statement lines, for where == "statement"
 
 
@@ -319,7 +319,7 @@ def reconcile(
                     where="ledger",
                     count=len(ps),
                     platform=ps[0].platform,
-                    amount=sum((p.amount for p in ps), Decimal(0)),
+                    amount=sum((p.amount for p in ps[1:]), Decimal(0)),
                 )
             )
 
@@ -356,7 +356,7 @@ def reconcile(
                     where="statement",
                     count=len(ref_lines),
                     platform=p.platform,
-                    amount=sum((ln.amount for ln in ref_lines), Decimal(0)),
+                    amount=sum((ln.amount for ln in ref_lines if ln is not chosen), Decimal(0)),
                     lines=tuple(ln.line for ln in ref_lines),
                 )
             )

@@ -1,0 +1,231 @@
+"""`ledger funds reconcile` end to end: CliRunner on SQLite and PostgreSQL, and a
+real subprocess where exit codes and stderr matter."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from openpyxl import load_workbook
+
+from cli import main
+from tests.reconcile_scenario import UNI, build_ledger, check, cli, expected, gbk_statement
+
+
+def reconcile(url: str, *args: str) -> Result:
+    return CliRunner().invoke(main, ["funds", "reconcile", *args], env={"LEDGER_DB": url})
+
+
+@pytest.fixture
+def statement(tmp_path: Path) -> tuple[Path, int, int]:
+    raw, only_line, bad_line = gbk_statement()
+    path = tmp_path / "对账单-2026.csv"
+    path.write_bytes(raw)
+    return path, only_line, bad_line
+
+
+def test_json_findings_and_bad_lines_on_stderr(
+    db_url: str, statement: tuple[Path, int, int]
+) -> None:
+    # given the scenario ledger and a GBK bank statement
+    build_ledger(db_url)
+    path, only_line, bad_line = statement
+    # when reconciled as JSON
+    result = reconcile(db_url, "--statement", str(path), "--format", "json")
+    # then stdout is exactly CLI.md's JSON, the bad line is on stderr, and it succeeds
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    check(data, expected(only_line))
+    assert f"line {bad_line}: no such date" in result.stderr
+    # and --fiscal-year narrows the ledger side
+    result = reconcile(
+        db_url, "--statement", str(path), "--format", "json", "--fiscal-year", "2026"
+    )
+    check(json.loads(result.stdout), expected(only_line, 2026))
+
+
+def test_fail_on_discrepancy_exits_1(db_url: str, statement: tuple[Path, int, int]) -> None:
+    build_ledger(db_url)
+    result = reconcile(db_url, "--statement", str(statement[0]), "--fail-on-discrepancy")
+    assert result.exit_code == 1
+    assert "error: discrepancies found" in result.stderr
+    assert "amount_mismatch 金额不符" in result.stdout  # the report is still printed
+
+
+def test_a_clean_statement_passes_fail_on_discrepancy(db_url: str, tmp_path: Path) -> None:
+    # given one payment and a statement (UTF-8, English) that shows it, with tolerance 0
+    cli(db_url, "init")
+    cli(
+        db_url,
+        "unit",
+        "register",
+        UNI,
+        "--name",
+        "西藏农牧学院",
+        "--type",
+        "university",
+        "--on",
+        "2025-01-01",
+    )
+    cli(
+        db_url,
+        "platform",
+        "propose",
+        "LS-KL-001",
+        "--name",
+        "实验室",
+        "--kind",
+        "key-laboratory",
+        "--level",
+        "city",
+        "--host",
+        UNI,
+        "--on",
+        "2025-02-01",
+    )
+    cli(db_url, "platform", "approve", "LS-KL-001", "--doc-no", "A1", "--on", "2025-03-01")
+    cli(
+        db_url,
+        "funds",
+        "allocate",
+        "LS-KL-001",
+        "--category",
+        "operation",
+        "--amount",
+        "500000",
+        "--fiscal-year",
+        "2026",
+        "--doc-no",
+        "F1",
+        "--on",
+        "2026-01-05",
+    )
+    cli(
+        db_url,
+        "funds",
+        "disburse",
+        "LS-KL-001",
+        "--category",
+        "operation",
+        "--amount",
+        "200000",
+        "--fiscal-year",
+        "2026",
+        "--voucher",
+        "PZ-2026-0001",
+        "--on",
+        "2026-03-15",
+    )
+    path = tmp_path / "s.csv"
+    path.write_text('date,reference,payee,amount\n2026-03-15,PZ-2026-0001,x,"200,000.00"\n')
+    # when reconciled with --fail-on-discrepancy
+    result = reconcile(
+        db_url, "--statement", str(path), "--tolerance-days", "0", "--fail-on-discrepancy"
+    )
+    # then it succeeds and says so
+    assert result.exit_code == 0, result.output
+    assert "no discrepancies" in result.stdout
+    assert result.stderr == ""
+
+
+def test_out_xlsx_and_csv(db_url: str, statement: tuple[Path, int, int], tmp_path: Path) -> None:
+    build_ledger(db_url)
+    path = statement[0]
+    data = json.loads(reconcile(db_url, "--statement", str(path), "--format", "json").stdout)
+    # an xlsx workbook reads back with the same figures
+    xlsx = tmp_path / "reconcile.xlsx"
+    assert reconcile(db_url, "--statement", str(path), "--out", str(xlsx)).exit_code == 0
+    wb = load_workbook(xlsx)
+    summary = {r[0]: r for r in wb["summary"].iter_rows(min_row=2, values_only=True) if r[0]}
+    assert summary["matched"][2] == data["matched"]
+    assert summary["amount_mismatch"][2] == len(data["amount_mismatch"])
+    assert Decimal(str(summary["amount_mismatch"][4])) == sum(
+        Decimal(x["statement_amount"]) for x in data["amount_mismatch"]
+    )
+    assert Decimal(str(summary["ledger_only"][3])) == Decimal("100000")
+    assert summary["flags: over-allocation"][2] == 1
+    sheet = wb["amount_mismatch"]
+    header = [c.value for c in sheet[1]]
+    got = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert [(g["voucher"], Decimal(str(g["statement_amount"]))) for g in got] == [
+        (x["voucher"], Decimal(x["statement_amount"])) for x in data["amount_mismatch"]
+    ]
+    assert sheet.freeze_panes == "A2"
+    # a csv file is one flat table, one row per finding
+    out_csv = tmp_path / "reconcile.csv"
+    assert reconcile(db_url, "--statement", str(path), "--out", str(out_csv)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out_csv.read_text(encoding="utf-8-sig"))))
+    kinds = [r["finding"] for r in rows]
+    assert kinds.count("matched") == 7
+    assert kinds.count("flags") == 6
+    assert kinds.count("statement_only") == 1
+    # --format csv prints the same table
+    printed = reconcile(db_url, "--statement", str(path), "--format", "csv").stdout
+    assert printed == out_csv.read_text(encoding="utf-8-sig")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", "report.pdf"], "invalid --out"),
+        (["--tolerance-days", "-1"], "invalid --tolerance-days"),
+        (["--fiscal-year", "1800"], "invalid fiscal year"),
+    ],
+)
+def test_bad_usage_exits_2(
+    sqlite_url: str, statement: tuple[Path, int, int], args: list[str], message: str
+) -> None:
+    cli(sqlite_url, "init")
+    result = reconcile(sqlite_url, "--statement", str(statement[0]), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_unreadable_statement_exits_2(sqlite_url: str, tmp_path: Path) -> None:
+    cli(sqlite_url, "init")
+    missing = reconcile(sqlite_url, "--statement", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 2 and "cannot read statement" in missing.stderr
+    headerless = tmp_path / "x.csv"
+    headerless.write_text("a,b\n1,2\n")
+    result = reconcile(sqlite_url, "--statement", str(headerless))
+    assert result.exit_code == 2 and "no header row" in result.stderr
+
+
+def test_subprocess_piped_output_has_no_progress(
+    sqlite_url: str, statement: tuple[Path, int, int]
+) -> None:
+    build_ledger(sqlite_url)
+    path, only_line, bad_line = statement
+    env = {**os.environ, "LEDGER_DB": sqlite_url}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "funds",
+            "reconcile",
+            "--statement",
+            str(path),
+            "--format",
+            "json",
+            "--fail-on-discrepancy",
+        ],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 1
+    check(json.loads(proc.stdout.decode("utf-8")), expected(only_line))
+    stderr = proc.stderr.decode("utf-8").splitlines()
+    assert stderr[0].startswith(f"line {bad_line}: ")
+    assert stderr[-1].startswith("error: discrepancies found")
+    assert len(stderr) == 2  # no progress when stderr is not a terminal
