@@ -55,15 +55,48 @@ from aggregates.errors import InvalidInput
 
 CENT = Decimal("0.01")
 
-# Header names, as CLI.md lists them (compared after :func:`normalize_header`).
-DATE_HEADERS = ("date", "交易日期")
-AMOUNT_HEADERS = ("amount", "金额", "借方发生额")
+# Header names (compared after :func:`normalize_header`): CLI.md's names first,
+# then a few spellings real exports use for the same column.
+DATE_HEADERS = ("date", "交易日期", "transactiondate", "记账日期", "日期")
+AMOUNT_HEADERS = ("amount", "金额", "借方发生额", "交易金额", "支出金额")
 # Explicit identifier columns: their text is a voucher number or nothing.
-REFERENCE_HEADERS = ("reference", "voucher", "凭证号")
+REFERENCE_HEADERS = (
+    "reference",
+    "voucher",
+    "凭证号",
+    "voucherno",
+    "referenceno",
+    "凭证号码",
+    "凭证编号",
+)
 # Free-text columns that may carry a voucher among other words.
-MEMO_HEADERS = ("摘要",)
-PAYEE_HEADERS = ("payee", "收款单位", "对方户名")
-ACCOUNT_HEADERS = ("account", "对方账号")
+MEMO_HEADERS = ("摘要", "用途", "附言", "memo", "description")
+PAYEE_HEADERS = (
+    "payee",
+    "收款单位",
+    "对方户名",
+    "收款人",
+    "收款人名称",
+    "收款单位名称",
+    "对方单位",
+    "对方名称",
+    "对方账户名称",
+)
+ACCOUNT_HEADERS = ("account", "对方账号", "收款账号", "收款人账号", "对方账户")
+# A debit/credit flag beside a single amount column: only outflows are payments.
+DIRECTION_HEADERS = (
+    "借贷标志",
+    "借贷方向",
+    "收支标志",
+    "收支方向",
+    "交易方向",
+    "direction",
+    "dr/cr",
+)
+OUTFLOW_MARKS = frozenset(
+    {"借", "支", "支出", "出", "付", "付款", "转出", "d", "dr", "debit", "out"}
+)
+INFLOW_MARKS = frozenset({"贷", "收", "收入", "入", "收款", "转入", "c", "cr", "credit", "in"})
 # (outflow, inflow) pairs: the outflow is the payment.
 SPLIT_HEADERS = (
     ("借方发生额", "贷方发生额"),
@@ -127,6 +160,7 @@ class Columns:
     memo: int | None = None
     payee: int | None = None
     account: int | None = None
+    direction: int | None = None
     names: tuple[str, ...] = ()  # the header row as found
 
     @property
@@ -168,8 +202,7 @@ def cell_or_none(text: str) -> str | None:
 
 def normalize_header(text: str) -> str:
     s = clean_cell(text).casefold()
-    s = re.sub(r"\s+", "", s)
-    s = s.rstrip(":")
+    s = re.sub(r"[\s_.#:-]+", "", s)
     return _UNIT_SUFFIX.sub("", s)
 
 
@@ -272,6 +305,7 @@ def find_columns(cells: Sequence[str]) -> Columns | None:
         memo=first(MEMO_HEADERS),
         payee=first(PAYEE_HEADERS),
         account=first(ACCOUNT_HEADERS),
+        direction=first(DIRECTION_HEADERS) if inflow is None else None,
         names=tuple(clean_cell(c) for c in cells),
     )
 
@@ -440,6 +474,13 @@ def _parse_line(line_no: int, row: Sequence[str], cols: Columns) -> StatementLin
         if outflow < 0:
             raise ValueError(f"negative outflow {outflow}: expected a positive payment")
     else:
+        if cols.direction is not None:
+            mark = (cell_or_none(_cell(row, cols.direction)) or "").casefold()
+            if mark in INFLOW_MARKS:
+                parse_statement_date(_cell(row, cols.date))  # an undated row is still bad
+                return None
+            if mark not in OUTFLOW_MARKS:
+                raise ValueError(f"unknown debit/credit flag {mark!r}")
         if outflow is None:
             raise ValueError("no amount")
         if outflow < 0:

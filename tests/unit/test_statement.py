@@ -303,3 +303,30 @@ def test_empty_amount_cells(text: str) -> None:
 def test_bad_amounts(text: str) -> None:
     with pytest.raises(ValueError):
         parse_amount(text)
+
+
+def test_a_debit_credit_flag_beside_one_amount_column(tmp_path: Path) -> None:
+    text = (
+        "交易日期,摘要,金额,借贷标志\n"
+        "2026-03-05,PZ-001,100.00,借\n"
+        "2026-03-06,利息,5.00,贷\n"
+        "2026-03-07,PZ-002,7.00,?\n"
+    )
+    parsed = parse_statement(write(tmp_path, text, "gbk"))
+    assert [ln.memo for ln in parsed.lines] == ["PZ-001"]
+    assert parsed.skipped_inflows == 1
+    assert [(b.line, b.reason) for b in parsed.errors] == [(4, "unknown debit/credit flag '?'")]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Date,Voucher No.,Payee,Amount",
+        "记账日期,凭证号码,收款人名称,交易金额",
+        "DATE , REFERENCE , PAYEE , AMOUNT (CNY)",
+    ],
+)
+def test_common_header_spellings(tmp_path: Path, header: str) -> None:
+    parsed = parse_statement(write(tmp_path, f"{header}\n2026-03-05,PZ-001,甲,1.00\n", "gbk"))
+    line = parsed.lines[0]
+    assert (line.references, line.payee, line.amount) == (("PZ-001",), "甲", Decimal("1.00"))
