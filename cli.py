@@ -1629,8 +1629,8 @@ def demo(ctx: Ctx, statement_path: str) -> None:
     """
     from ledger import db
     from ledger.app import LedgerService
-    from ledger.demo import UNITS, ensure_empty, load_demo, unit_code
-    from ledger.reconcile import LedgerPayment, write_demo_statement
+    from ledger.demo import ensure_empty, load_demo
+    from ledger.reconcile import write_demo_statement_from_ledger
 
     cfg = db.parse_db_url(ctx.db)
     db.migrate(cfg)
@@ -1641,26 +1641,9 @@ def demo(ctx: Ctx, statement_path: str) -> None:
         ensure_empty(svc)
         loaded = load_demo(svc)
         events = svc.app.recorder.max_notification_id()
+        written = write_demo_statement_from_ledger(svc, statement_path)
     finally:
         svc.close()
-    reversed_vouchers = {"PZ2026-0009"}
-    names = {unit_code(k): v[1] for k, v in UNITS.items()}
-    by_name = {name: code for code, name in names.items()}
-    hosts = {p.platform: by_name[p.payee] for p in loaded["payments"]}
-    payments = [
-        LedgerPayment(
-            p.voucher,
-            p.platform,
-            p.category,
-            p.fiscal_year,
-            p.amount,
-            p.paid_on,
-            p.voucher in reversed_vouchers,
-            hosts.get(p.platform),
-        )
-        for p in loaded["payments"]
-    ]
-    written = write_demo_statement(statement_path, payments, names)
     u = loaded["units"]
     click.echo(
         f"Loaded the demo ledger into {cfg.display_url}: {events} events, "
