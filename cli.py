@@ -334,6 +334,8 @@ def init(ctx: Ctx, policy: str | None, roles: bool) -> None:
 
     cfg = db.parse_db_url(ctx.db)
     chosen = load_policy(policy).id if policy else None
+    if db.create_database_if_missing(cfg):
+        click.echo(f"created database {cfg.dbname}")
     applied = db.migrate(cfg)
     current = db.get_setting(cfg, "default_policy")
     if chosen or current is None:
@@ -1633,6 +1635,7 @@ def demo(ctx: Ctx, statement_path: str) -> None:
     from ledger.reconcile import write_demo_statement_from_ledger
 
     cfg = db.parse_db_url(ctx.db)
+    db.create_database_if_missing(cfg)
     db.migrate(cfg)
     if db.get_setting(cfg, "default_policy") is None:
         db.set_setting(cfg, "default_policy", "lhasa-city")

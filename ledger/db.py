@@ -21,13 +21,14 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
+import psycopg.sql
 import structlog
 from psycopg.rows import DictRow, dict_row
 
@@ -532,3 +533,29 @@ def set_setting(cfg: DbConfig, key: str, value: str) -> bool:
             return False
         execute(conn, "INSERT INTO ledger_settings (key, value) VALUES (?, ?)", (key, value))
         return True
+
+
+def create_database_if_missing(cfg: DbConfig) -> bool:
+    """`ledger init` / `ledger demo` on PostgreSQL: create the database itself when
+    the server is reachable but the database does not exist yet (the user asked
+    to initialise it). Returns True when it created one. SQLite files are
+    created by :func:`migrate`."""
+    if cfg.backend != "postgresql":
+        return False
+    try:
+        pg_connect(cfg).close()
+        return False
+    except DatabaseUnavailable as e:
+        if "does not exist" not in e.message:
+            raise
+    admin = replace(cfg, dbname="postgres")
+    with pg_connect(admin, autocommit=True) as conn:
+        try:
+            conn.execute(
+                psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(cfg.dbname))
+            )
+        except psycopg.errors.DuplicateDatabase:
+            return False
+        except psycopg.Error as e:
+            raise unavailable(cfg, f"could not create the database: {_pg_reason(e)}") from None
+    return True
