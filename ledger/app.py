@@ -472,17 +472,21 @@ class LedgerService:
                 if plat.status in ACTIVE_STATUSES:
                     plat.delist(c.reason_code or "other", cmeta, violation=violation)
                     touched.append(plat)
-                    touched += self._release_lead(plat, cmeta)
+                    touched += self._release_lead(plat, cmeta, unit)
                 else:
                     warnings.append(
                         f"platform {plat.code} is {plat.status}; it was not delisted ({c.basis})"
                     )
         return touched, warnings
 
-    def _release_lead(self, plat: Platform, meta: Meta) -> list[Aggregate]:
+    def _release_lead(
+        self, plat: Platform, meta: Meta, loaded: Unit | None = None
+    ) -> list[Aggregate]:
         if plat.kind != "innovation-consortium":
             return []
-        lead = self.unit(plat.host)
+        # the lead may be the unit already being changed (a consortium breach):
+        # one instance, or the save collides with itself
+        lead = loaded if loaded is not None and loaded.code == plat.host else self.unit(plat.host)
         lead.release_consortium_lead(plat.code, meta)
         return [lead] if lead.pending_events else []
 
