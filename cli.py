@@ -234,8 +234,11 @@ def recording(f: F) -> F:
 
 def open_service(ctx: Ctx) -> Any:
     from ledger.app import LedgerService
+    from projections.api import install
 
-    return LedgerService(ctx.db)
+    svc = LedgerService(ctx.db)
+    install(svc, warn=lambda m: click.echo(m, err=True))
+    return svc
 
 
 def print_result(ctx: Ctx, result: Any) -> None:
@@ -1427,6 +1430,448 @@ def funds_reconcile(
 
 
 # --- query commands (issue 3) ---
+
+
+def _as_of(value: str | None) -> date:
+    """--as-of: any date, future included; default today."""
+    from ledger.app import today
+
+    return _date(value, "--as-of") or today()
+
+
+def _reading(ctx: Ctx) -> Any:
+    """The read models, caught up first (read-only: as they are, with a warning)."""
+    from projections.api import open_read
+
+    return open_read(ctx.db, warn=lambda m: click.echo(m, err=True))
+
+
+def _emit(
+    ctx: Ctx,
+    data: Any,
+    columns: Sequence[str] | None = None,
+    *,
+    record: bool = False,
+) -> None:
+    """Print a record (dict) or records (list) as table, JSON or CSV."""
+    if ctx.format == "json":
+        click.echo(output.to_json(data))
+    elif ctx.format == "csv":
+        rows = [data] if record else data
+        flat = [
+            {k: (output.plain(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()}
+            for r in rows
+        ]
+        click.echo(output.to_csv(flat, columns))
+    elif record:
+        click.echo(output.to_record(data))
+    else:
+        click.echo(output.to_table(data, columns))
+
+
+def _platform_code(code: str) -> str:
+    from aggregates.values import validate_platform_code
+
+    return validate_platform_code(code.strip())
+
+
+def _unit_code(code: str) -> str:
+    from aggregates.values import validate_credit_code
+
+    return validate_credit_code(code.strip().upper())
+
+
+@platform.command("show")
+@click.argument("code")
+@click.option("--as-of", default=None, metavar="DATE", help="state on this date (default today)")
+@click.option("--known-at", default=None, metavar="TS", help="only what was recorded by then")
+@common()
+def platform_show(ctx: Ctx, code: str, as_of: str | None, known_at: str | None) -> None:
+    """Show a platform as of a date, as the ledger knew it at a moment.
+
+    \b
+    Example:
+      ledger platform show LS-KL-001 --as-of 2026-06-30 --known-at 2026-07-01T00:00:00Z
+    """
+    code, day, ts = _platform_code(code), _as_of(as_of), _timestamp(known_at)
+    with _reading(ctx) as rm:
+        data = rm.platform_show(code, day, ts)
+    _emit(ctx, data, record=True)
+
+
+@platform.command("list")
+@click.option("--status", default=None)
+@click.option("--kind", default=None)
+@click.option("--level", default=None)
+@click.option("--as-of", default=None, metavar="DATE")
+@common()
+def platform_list(
+    ctx: Ctx, status: str | None, kind: str | None, level: str | None, as_of: str | None
+) -> None:
+    """List platforms with their status on a date.
+
+    \b
+    Example:
+      ledger platform list --status rectification --as-of 2026-06-30
+    """
+    from aggregates.values import STATUSES
+    from ledger.app import today
+
+    _choice(status, STATUSES, "status")
+    _choice(kind, KINDS, "platform kind")
+    _choice(level, LEVELS, "level")
+    day = _as_of(as_of)
+    with _reading(ctx) as rm:
+        rows = rm.platform_list(day, today=today(), status=status, kind=kind, level=level)
+    _emit(
+        ctx,
+        rows,
+        ["code", "name", "kind", "level", "status", "status_since", "host_unit", "policy"],
+    )
+
+
+@unit.command("show")
+@click.argument("code")
+@click.option("--as-of", default=None, metavar="DATE")
+@click.option("--known-at", default=None, metavar="TS")
+@common()
+def unit_show(ctx: Ctx, code: str, as_of: str | None, known_at: str | None) -> None:
+    """Show a unit: names, violations, debarments, blacklist, as of a date.
+
+    \b
+    Example:
+      ledger unit show 91540100MA6T0000X1 --as-of 2027-01-01
+    """
+    code, day, ts = _unit_code(code), _as_of(as_of), _timestamp(known_at)
+    with _reading(ctx) as rm:
+        data = rm.unit_show(code, day, ts)
+    if ctx.format != "table":
+        _emit(ctx, data, record=True)
+        return
+    head = {k: v for k, v in data.items() if k not in ("violations", "debarments", "blacklist")}
+    click.echo(output.to_record(head))
+    for title, key, cols in (
+        (
+            "violations",
+            "violations",
+            ["id", "kind", "occurred_on", "found_on", "platform", "doc_no"],
+        ),
+        (
+            "debarments",
+            "debarments",
+            ["id", "scopes", "years", "start", "end", "status", "lifted_on", "basis", "doc_no"],
+        ),
+        ("blacklist", "blacklist", ["id", "start", "removed_on", "status", "basis", "doc_no"]),
+    ):
+        click.echo(f"\n{title}:")
+        click.echo(output.to_table(data[key], cols))
+
+
+@unit.command("search")
+@click.argument("text")
+@click.option("--as-of", default=None, metavar="DATE")
+@common()
+def unit_search(ctx: Ctx, text: str, as_of: str | None) -> None:
+    """Screen by name (current, former, aliases; fuzzy, Chinese included) or code.
+
+    \b
+    Example:
+      ledger unit search 医学研究 --as-of 2026-06-30
+    """
+    day = _as_of(as_of)
+    with _reading(ctx) as rm:
+        hits = rm.unit_search(text, day)
+    _emit(ctx, hits, ["code", "name", "matched", "score", "debarred", "blacklisted"])
+
+
+DEBARMENT_COLUMNS = [
+    "unit", "unit_name", "id", "scopes", "years", "start", "end", "status", "basis", "doc_no",
+]
+
+
+@main.command()
+@click.option("--as-of", default=None, metavar="DATE")
+@click.option("--scope", default=None, help=f"one of {', '.join(SCOPES)}")
+@click.option("--name", default=None, metavar="TEXT", help="only units whose name matches")
+@common()
+def debarred(ctx: Ctx, as_of: str | None, scope: str | None, name: str | None) -> None:
+    """Units debarred on a date (start ≤ date < end, not lifted).
+
+    \b
+    Example:
+      ledger debarred --as-of 2027-01-01 --scope platform-application
+    """
+    _choice(scope, SCOPES, "debarment scope")
+    day = _as_of(as_of)
+    with _reading(ctx) as rm:
+        rows = rm.debarred(day, scope=scope, name=name)
+    _emit(ctx, rows, DEBARMENT_COLUMNS)
+
+
+@main.command("blacklist")
+@click.option("--as-of", default=None, metavar="DATE")
+@common()
+def blacklist_cmd(ctx: Ctx, as_of: str | None) -> None:
+    """Units on the integrity blacklist on a date.
+
+    \b
+    Example:
+      ledger blacklist --as-of 2026-06-30
+    """
+    day = _as_of(as_of)
+    with _reading(ctx) as rm:
+        rows = rm.blacklist(day)
+    _emit(ctx, rows, ["unit", "unit_name", "id", "start", "status", "basis", "doc_no"])
+
+
+@main.command()
+@click.argument("unit_code", metavar="UNIT")
+@click.option(
+    "--for", "purpose", default="platform-application", show_default=True,
+    help=f"one of {', '.join(SCOPES)}",
+)
+@click.option("--as-of", default=None, metavar="DATE")
+@click.option(
+    "--policy", default=None, metavar="ID", help="look-back of this policy (default: the ledger's)"
+)
+@click.option("--check", is_flag=True, help="exit 1 when not eligible")
+@common()
+def eligibility(
+    ctx: Ctx, unit_code: str, purpose: str, as_of: str | None, policy: str | None, check: bool
+) -> None:
+    """Is a unit eligible on a date, for a purpose — and every reason it is not.
+
+    \b
+    Example:
+      ledger eligibility 91540100MA6T0000X1 --for consortium-lead --as-of 2027-01-01 --check
+    """
+    from aggregates.errors import Ineligible
+    from ledger import db
+    from ledger.app import DEFAULT_POLICY
+    from ledger.policies import load_policy
+
+    _choice(purpose, SCOPES, "purpose")
+    code, day = _unit_code(unit_code), _as_of(as_of)
+    with _reading(ctx) as rm:
+        pol = load_policy(policy or db.get_setting(rm.cfg, "default_policy") or DEFAULT_POLICY)
+        eligible, reasons = rm.eligibility(code, purpose, day, pol)
+    data = {
+        "unit": code,
+        "purpose": purpose,
+        "as_of": day.isoformat(),
+        "eligible": eligible,
+        "reasons": [r.as_json() for r in reasons],
+        "policy": pol.id,
+    }
+    if ctx.format == "table":
+        verdict = "eligible" if eligible else "NOT eligible"
+        click.echo(f"{code}: {verdict} for {output.labelled(purpose)} on {day} (policy {pol.id})")
+        if reasons:
+            click.echo(output.to_table(data["reasons"], ["rule", "basis", "until", "detail"]))
+    else:
+        _emit(ctx, data if ctx.format == "json" else data["reasons"],
+              None if ctx.format == "json" else ["rule", "basis", "until", "detail"])
+    if check and not eligible:
+        raise Ineligible(f"unit {code} is not eligible for {purpose} on {day}")
+
+
+@funds.command("summary")
+@click.argument("code", required=False)
+@click.option("--fiscal-year", type=int, default=None)
+@click.option("--as-of", default=None, metavar="DATE")
+@common()
+def funds_summary(ctx: Ctx, code: str | None, fiscal_year: int | None, as_of: str | None) -> None:
+    """Allocated, disbursed, reversed, recovered, net and remaining per line.
+
+    \b
+    Example:
+      ledger funds summary LS-KL-001 --fiscal-year 2026 --as-of 2026-06-30
+    """
+    from aggregates.errors import PlatformNotFound
+    from ledger.app import today
+
+    plat = _platform_code(code) if code else None
+    day = _as_of(as_of)
+    with _reading(ctx) as rm:
+        if plat is not None and not rm.platform_exists(plat):
+            raise PlatformNotFound(plat)
+        rows = rm.funds_summary(day, today=today(), platform=plat, fiscal_year=fiscal_year)
+    _emit(
+        ctx,
+        rows,
+        [
+            "platform", "category", "fiscal_year", "allocated", "entitled", "disbursed",
+            "reversed", "recovered", "net", "remaining",
+        ],
+    )
+
+
+@main.group()
+def compliance() -> None:
+    """Compliance: overdue rectifications and reports, platforms due for termination."""
+
+
+@compliance.command("overdue")
+@click.option("--as-of", default=None, metavar="DATE")
+@common()
+def compliance_overdue(ctx: Ctx, as_of: str | None) -> None:
+    """Rectifications past due, annual reports missing, platforms due for
+    termination, late filings — on a date.
+
+    \b
+    Example:
+      ledger compliance overdue --as-of 2026-12-01
+    """
+    from ledger.app import today
+
+    day = _as_of(as_of)
+    with _reading(ctx) as rm:
+        rows = rm.compliance_overdue(day, today=today())
+    _emit(ctx, rows, ["platform", "name", "status", "issue", "due", "basis", "detail"])
+
+
+@main.command()
+@click.option("--platform", "platform_code", default=None, metavar="CODE")
+@click.option("--unit", "unit_code", default=None, metavar="CODE")
+@click.option("--since", default=None, metavar="DATE", help="effective on or after")
+@click.option("--until", default=None, metavar="DATE", help="effective on or before")
+@common()
+def history(
+    ctx: Ctx,
+    platform_code: str | None,
+    unit_code: str | None,
+    since: str | None,
+    until: str | None,
+) -> None:
+    """The events of a platform, a unit, or the ledger, oldest first.
+
+    \b
+    Example:
+      ledger history --platform LS-KL-001 --since 2026-01-01 --format json
+    """
+    from aggregates.errors import PlatformNotFound, UnitNotFound
+
+    if platform_code and unit_code:
+        raise InvalidInput("give --platform or --unit, not both")
+    start, end = _date(since, "--since"), _date(until, "--until")
+    with _reading(ctx) as rm:
+        if platform_code:
+            code = _platform_code(platform_code)
+            if not rm.platform_exists(code):
+                raise PlatformNotFound(code)
+            rows = rm.history(aggregate="platform", code=code, since=start, until=end)
+        elif unit_code:
+            code = _unit_code(unit_code)
+            if not rm.unit_exists(code):
+                raise UnitNotFound(code)
+            rows = rm.history(aggregate="unit", code=code, since=start, until=end)
+        else:
+            rows = rm.history(since=start, until=end)
+    _emit(
+        ctx,
+        rows,
+        [
+            "seq", "aggregate", "code", "version", "event", "effective_on", "recorded_at",
+            "actor", "doc_no", "basis", "reason", "data",
+        ],
+    )
+
+
+@change.command("list")
+@click.option("--pending", is_flag=True, help="only requests not yet decided")
+@click.option("--platform", "platform_code", default=None, metavar="CODE")
+@common()
+def change_list(ctx: Ctx, pending: bool, platform_code: str | None) -> None:
+    """Major change requests, by platform.
+
+    \b
+    Example:
+      ledger change list --pending
+    """
+    from aggregates.errors import PlatformNotFound
+
+    code = _platform_code(platform_code) if platform_code else None
+    with _reading(ctx) as rm:
+        if code is not None and not rm.platform_exists(code):
+            raise PlatformNotFound(code)
+        rows = rm.change_list(pending=pending, platform=code)
+    _emit(
+        ctx,
+        rows,
+        ["id", "platform", "type", "status", "requested_on", "decided_on", "details", "reason"],
+    )
+
+
+@main.group()
+def projections() -> None:
+    """Read models: status, rebuild, verify."""
+
+
+@projections.command("status")
+@common()
+def projections_status(ctx: Ctx) -> None:
+    """Position, head and lag (in events) of each read model.
+
+    \b
+    Example:
+      ledger projections status
+    """
+    from ledger import db
+    from projections.catchup import status
+
+    cfg = db.parse_db_url(ctx.db)
+    db.ensure_ready(cfg)
+    _emit(ctx, status(cfg), ["model", "position", "head", "lag"])
+
+
+@projections.command("rebuild")
+@common(prints=False)
+def projections_rebuild(ctx: Ctx) -> None:
+    """Empty the read models and replay every event (one transaction;
+    progress on stderr when it is a terminal).
+
+    \b
+    Example:
+      ledger projections rebuild
+    """
+    from ledger import db
+    from projections.catchup import rebuild
+
+    cfg = db.parse_db_url(ctx.db)
+    db.ensure_ready(cfg)
+    result = rebuild(cfg)
+    click.echo(f"rebuilt the read models from {result.applied} events (head {result.head})")
+
+
+@projections.command("verify")
+@common()
+def projections_verify(ctx: Ctx) -> None:
+    """Rebuild the read models aside (in memory) and compare them with the
+    live tables; exit 1 if anything differs, 0 if they are equal.
+
+    \b
+    Example:
+      ledger projections verify
+    """
+    from ledger import db
+    from projections.api import lag_warning
+    from projections.catchup import catch_up, verify
+
+    cfg = db.parse_db_url(ctx.db)
+    db.ensure_ready(cfg)
+    message = lag_warning(catch_up(cfg))
+    if message:
+        click.echo(message, err=True)
+    report = verify(cfg)
+    if ctx.format == "json":
+        click.echo(output.to_json(report.as_json()))
+    else:
+        for d in report.differences:
+            click.echo(d)
+        verdict = "equal to a rebuild" if report.ok else f"{len(report.differences)} difference(s)"
+        click.echo(f"read models: {verdict} ({report.rows_compared} rows compared)")
+    if not report.ok:
+        sys.exit(1)
 
 
 # --- audit commands (issue 4) ---

@@ -1,0 +1,256 @@
+"""The machinery every read model shares: the tracking view (a library
+``TrackingRecorder`` over our own connections), value conversions, and the
+list of read-model tables.
+
+A read model is a library ``Projection`` whose handlers write rows through the
+view's open connection; the catch-up (``projections.catchup``) opens one
+transaction per batch of events, runs the handlers, and records each model's
+tracking position in that same transaction. So rows and position are written
+together or not at all, and a model can always resume from its position or be
+rebuilt from zero.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from aggregates.values import CENT
+from ledger.db import DbConnection, execute, fetchall, fetchone
+
+# The tables of each read model (derived data: emptied by a rebuild).
+MODEL_TABLES: dict[str, tuple[str, ...]] = {
+    "registry": ("rm_aggregate",),
+    "platforms": ("rm_platform", "rm_platform_snapshot", "rm_platform_status"),
+    "units": (
+        "rm_unit",
+        "rm_unit_name",
+        "rm_violation",
+        "rm_debarment",
+        "rm_blacklist",
+        "rm_consortium_lead",
+    ),
+    "funds": ("rm_fund_event", "rm_fund_line", "rm_payment"),
+    "changes": ("rm_change_request",),
+    "history": ("rm_history",),
+    "compliance": ("rm_report", "rm_evaluation"),
+}
+
+# Primary keys, for comparing a rebuild with the live tables (projections verify).
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "rm_aggregate": ("originator_id",),
+    "rm_platform": ("code",),
+    "rm_platform_snapshot": ("code", "version"),
+    "rm_platform_status": ("code", "version"),
+    "rm_unit": ("code",),
+    "rm_unit_name": ("code", "version", "source", "name"),
+    "rm_violation": ("id",),
+    "rm_debarment": ("id",),
+    "rm_blacklist": ("id",),
+    "rm_consortium_lead": ("unit", "platform"),
+    "rm_fund_event": ("notification_id",),
+    "rm_fund_line": ("platform", "category", "fiscal_year"),
+    "rm_payment": ("voucher",),
+    "rm_change_request": ("id",),
+    "rm_history": ("seq",),
+    "rm_report": ("platform", "year"),
+    "rm_evaluation": ("platform", "cycle"),
+}
+
+# Money columns (INTEGER cents on SQLite, numeric(18,2) on PostgreSQL).
+MONEY_COLUMNS = frozenset({"amount", "entitled", "allocated", "disbursed", "reversed", "recovered"})
+
+
+class ViewNotOpen(RuntimeError):
+    """A handler ran outside a catch-up transaction (a programming error)."""
+
+
+class ReadModelView(TrackingRecorder):
+    """The materialised view of the read models: the library's tracking
+    recorder interface over the ledger's own tables (``rm_tracking``).
+
+    During a catch-up it holds the batch's connection (``conn``); handlers
+    write through it, and ``insert_tracking`` records the position in the
+    same transaction.
+    """
+
+    def __init__(self, conn: DbConnection | None = None) -> None:
+        self._conn = conn
+        # originator id -> (aggregate, code); deterministic ids, so never stale
+        self.codes: dict[str, tuple[str, str]] = {}
+        # the seq (event_chain) and notification id of the event being processed
+        self.seq: int = 0
+        self.notification_id: int = 0
+
+    @property
+    def conn(self) -> DbConnection:
+        if self._conn is None:
+            raise ViewNotOpen("the read-model view has no open transaction")
+        return self._conn
+
+    def bind(self, conn: DbConnection | None) -> None:
+        self._conn = conn
+
+    @property
+    def is_sqlite(self) -> bool:
+        return isinstance(self.conn, sqlite3.Connection)
+
+    # --- the library's TrackingRecorder interface ------------------------------------
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        set_position(self.conn, tracking.application_name, tracking.notification_id)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        row = fetchone(
+            self.conn,
+            "SELECT notification_id FROM rm_tracking WHERE projection = ?",
+            (application_name,),
+        )
+        return None if row is None else int(row["notification_id"])
+
+    # --- writing helpers ------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return execute(self.conn, sql, params)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        return fetchone(self.conn, sql, params)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return fetchall(self.conn, sql, params)
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        cols = list(row)
+        self.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+            [row[c] for c in cols],
+        )
+
+    def upsert(self, table: str, row: dict[str, Any], key: Sequence[str]) -> None:
+        cols = list(row)
+        updates = [c for c in cols if c not in key]
+        self.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in updates),
+            [row[c] for c in cols],
+        )
+
+    def update(self, table: str, values: dict[str, Any], where: dict[str, Any]) -> None:
+        self.execute(
+            f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in values)} "
+            f"WHERE {' AND '.join(f'{c} = ?' for c in where)}",
+            [*values.values(), *where.values()],
+        )
+
+    def money(self, value: Decimal | None) -> Any:
+        return money_to_db(self.conn, value)
+
+    def money_out(self, value: Any) -> Decimal | None:
+        return money_from_db(self.conn, value)
+
+    def aggregate_of(self, originator_id: Any) -> tuple[str, str]:
+        """(aggregate, code) of an originator id, from the registry model."""
+        key = str(originator_id)
+        found = self.codes.get(key)
+        if found is None:
+            row = self.one(
+                "SELECT aggregate, code FROM rm_aggregate WHERE originator_id = ?", (key,)
+            )
+            if row is None:
+                raise LookupError(f"no aggregate registered for originator {key}")
+            found = (str(row["aggregate"]), str(row["code"]))
+            self.codes[key] = found
+        return found
+
+    def code_of(self, domain_event: Any) -> str:
+        return self.aggregate_of(domain_event.originator_id)[1]
+
+
+# --- positions -------------------------------------------------------------------------
+
+
+def set_position(conn: DbConnection, projection: str, notification_id: int) -> None:
+    execute(
+        conn,
+        "INSERT INTO rm_tracking (projection, notification_id) VALUES (?, ?) "
+        "ON CONFLICT (projection) DO UPDATE SET notification_id = excluded.notification_id",
+        (projection, notification_id),
+    )
+
+
+def positions(conn: DbConnection, names: Sequence[str]) -> dict[str, int]:
+    rows = fetchall(conn, "SELECT projection, notification_id FROM rm_tracking")
+    have = {str(r["projection"]): int(r["notification_id"]) for r in rows}
+    return {n: have.get(n, 0) for n in names}
+
+
+# --- values ------------------------------------------------------------------------------
+
+
+def iso_date(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+def iso_ts(ts: datetime) -> str:
+    """A recorded-at moment as fixed-width UTC text (sorts as it compares)."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_date(value: Any) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def money_to_db(conn: DbConnection, value: Decimal | None) -> Any:
+    """Decimal yuan → INTEGER cents (SQLite) or the Decimal itself (PostgreSQL)."""
+    if value is None:
+        return None
+    q = Decimal(value).quantize(CENT)
+    if isinstance(conn, sqlite3.Connection):
+        return int(q * 100)
+    return q
+
+
+def money_from_db(conn: DbConnection, value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(conn, sqlite3.Connection):
+        return (Decimal(int(value)) / 100).quantize(CENT)
+    return Decimal(value).quantize(CENT)
+
+
+def dumps(value: Any) -> str:
+    """Stable JSON text for a column (sorted keys, UTF-8)."""
+    return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value.quantize(CENT))
+    if isinstance(value, datetime):
+        return iso_ts(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def loads(text: Any) -> Any:
+    return None if text is None else json.loads(str(text))

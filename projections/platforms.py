@@ -1,0 +1,423 @@
+"""The platform read model: the current row of each platform (``platform
+list``), one snapshot per event that changes what ``platform show`` prints
+(``--as-of`` / ``--known-at``), and the status history by effective date.
+
+As of D is the newest snapshot with ``effective_on <= D``; known at T adds
+``recorded_at <= T``. The domain makes every state-changing event of a
+platform non-decreasing in ``effective_on`` (SPEC §3, docs/DESIGN.md), so the
+newest such snapshot is exact. Events that change none of those fields
+(reports, change requests, funds, entitlements) write no snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import singledispatchmethod
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+
+from aggregates.errors import PlatformNotFound
+from aggregates.platform import Platform
+from aggregates.values import ACTIVE_STATUSES
+from ledger.db import DbConnection, fetchall, fetchone
+from projections.base import ReadModelView, dumps, iso_date, iso_ts, loads, to_date
+from projections.registry import PROPOSED
+
+SNAPSHOT_FIELDS = (
+    "code",
+    "version",
+    "effective_on",
+    "recorded_at",
+    "event",
+    "name",
+    "kind",
+    "level",
+    "policy",
+    "status",
+    "status_since",
+    "host_unit",
+    "co_builders",
+    "proposed_on",
+    "approved_on",
+    "construction_ends",
+    "term_ends",
+    "rectification_due",
+    "delist_reason",
+    "funding_suspended",
+    "consecutive_poor",
+    "due_for_termination",
+    "agreement_on",
+    "filing_due",
+    "filing_late",
+)
+
+
+class PlatformProjection(Projection[ReadModelView]):
+    name = "platforms"
+
+    # --- helpers ----------------------------------------------------------------
+
+    def _current(self, code: str) -> dict[str, Any]:
+        row = self.view.one("SELECT * FROM rm_platform WHERE code = ?", (code,))
+        if row is None:
+            raise LookupError(f"platform {code} has no current row")
+        return row
+
+    def _snapshot(self, e: Any, changes: dict[str, Any], *, status_changed: bool) -> None:
+        code = self.view.code_of(e)
+        row = self._current(code)
+        row.update(changes)
+        row.update(
+            version=e.originator_version,
+            effective_on=iso_date(e.effective_on),
+            recorded_at=iso_ts(e.timestamp),
+            event=type(e).__name__,
+            last_version=e.originator_version,
+        )
+        self.view.upsert("rm_platform", row, ("code",))
+        self.view.insert("rm_platform_snapshot", {k: row[k] for k in SNAPSHOT_FIELDS})
+        if status_changed:
+            self.view.insert(
+                "rm_platform_status",
+                {
+                    "code": code,
+                    "version": e.originator_version,
+                    "effective_on": row["effective_on"],
+                    "recorded_at": row["recorded_at"],
+                    "status": row["status"],
+                },
+            )
+
+    def _status(self, e: Any, **extra: Any) -> None:
+        self._snapshot(
+            e,
+            {"status": e.status, "status_since": iso_date(e.effective_on), **extra},
+            status_changed=True,
+        )
+
+    # --- handlers -------------------------------------------------------------------
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Events of other aggregates change nothing here."""
+
+    @process_event.register
+    def _any(self, domain_event: Platform.Event, tracking: Tracking) -> None:
+        # reports, change requests, funds, entitlements: no snapshot
+        self.view.update(
+            "rm_platform",
+            {"last_version": domain_event.originator_version},
+            {"code": self.view.code_of(domain_event)},
+        )
+
+    @process_event.register(PROPOSED)
+    def _proposed(self, domain_event: Any, tracking: Tracking) -> None:
+        e: Any = domain_event
+        on = iso_date(e.effective_on)
+        row = {
+            "code": e.code,
+            "version": e.originator_version,
+            "effective_on": on,
+            "recorded_at": iso_ts(e.timestamp),
+            "event": type(e).__name__,
+            "name": e.name,
+            "kind": e.kind,
+            "level": e.level,
+            "policy": e.policy,
+            "status": "proposed",
+            "status_since": on,
+            "host_unit": e.host,
+            "co_builders": dumps(list(e.co_builders)),
+            "proposed_on": on,
+            "approved_on": None,
+            "construction_ends": None,
+            "term_ends": None,
+            "rectification_due": None,
+            "delist_reason": None,
+            "funding_suspended": 0,
+            "consecutive_poor": 0,
+            "due_for_termination": 0,
+            "agreement_on": iso_date(e.agreement_on),
+            "filing_due": iso_date(e.filing_due),
+            "filing_late": int(bool(e.filing_late)),
+            "last_version": e.originator_version,
+        }
+        self.view.insert("rm_platform", row)
+        self.view.insert("rm_platform_snapshot", {k: row[k] for k in SNAPSHOT_FIELDS})
+        self.view.insert(
+            "rm_platform_status",
+            {
+                "code": e.code,
+                "version": e.originator_version,
+                "effective_on": on,
+                "recorded_at": row["recorded_at"],
+                "status": "proposed",
+            },
+        )
+
+    @process_event.register
+    def _status_event(self, domain_event: Platform.StatusEvent, tracking: Tracking) -> None:
+        # Rejected, Withdrawn, Accepted
+        self._status(domain_event)
+
+    @process_event.register
+    def _approved(self, domain_event: Platform.Approved, tracking: Tracking) -> None:
+        e: Any = domain_event
+        self._status(
+            e,
+            approved_on=iso_date(e.effective_on),
+            construction_ends=iso_date(e.construction_ends),
+            term_ends=iso_date(e.term_ends),
+        )
+
+    @process_event.register
+    def _acceptance_failed(
+        self, domain_event: Platform.AcceptanceFailed, tracking: Tracking
+    ) -> None:
+        e: Any = domain_event
+        self._status(e, rectification_due=iso_date(e.rectification_due))
+
+    @process_event.register
+    def _evaluated(self, domain_event: Platform.Evaluated, tracking: Tracking) -> None:
+        e: Any = domain_event
+        code = self.view.code_of(e)
+        before = self._current(code)
+        changes: dict[str, Any] = {
+            "consecutive_poor": int(e.consecutive_poor),
+            "due_for_termination": int(bool(e.due_for_termination)),
+        }
+        if e.rectification_due is not None:
+            changes["rectification_due"] = iso_date(e.rectification_due)
+        changed = e.status != before["status"]
+        if changed:
+            changes.update(status=e.status, status_since=iso_date(e.effective_on))
+        self._snapshot(e, changes, status_changed=changed)
+
+    @process_event.register
+    def _rectification_passed(
+        self, domain_event: Platform.RectificationPassed, tracking: Tracking
+    ) -> None:
+        self._status(domain_event, rectification_due=None)
+
+    @process_event.register
+    def _rectification_failed(
+        self, domain_event: Platform.RectificationFailed, tracking: Tracking
+    ) -> None:
+        e: Any = domain_event
+        self._status(e, delist_reason=e.reason_code)
+
+    @process_event.register
+    def _delisted(self, domain_event: Platform.Delisted, tracking: Tracking) -> None:
+        e: Any = domain_event
+        self._status(e, delist_reason=e.reason_code)
+
+    @process_event.register
+    def _upgraded(self, domain_event: Platform.Upgraded, tracking: Tracking) -> None:
+        e: Any = domain_event
+        self._snapshot(e, {"level": e.level}, status_changed=False)
+
+    @process_event.register
+    def _change_approved(self, domain_event: Platform.ChangeApproved, tracking: Tracking) -> None:
+        e: Any = domain_event
+        changes: dict[str, Any] = {}
+        for key, value in dict(e.applied).items():
+            if key == "name":
+                changes["name"] = value
+            elif key == "host":
+                changes["host_unit"] = value
+            elif key == "co_builders":
+                changes["co_builders"] = dumps(list(value))
+        self._snapshot(e, changes, status_changed=False)
+
+    @process_event.register
+    def _suspended(self, domain_event: Platform.FundingSuspended, tracking: Tracking) -> None:
+        self._snapshot(domain_event, {"funding_suspended": 1}, status_changed=False)
+
+    @process_event.register
+    def _resumed(self, domain_event: Platform.FundingResumed, tracking: Tracking) -> None:
+        self._snapshot(domain_event, {"funding_suspended": 0}, status_changed=False)
+
+
+# --- queries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlatformState:
+    """What ``platform show`` prints, as of a date and known at a moment."""
+
+    row: dict[str, Any]
+    version: int
+    as_of: date
+    known_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        r = self.row
+        return {
+            "code": r["code"],
+            "name": r["name"],
+            "kind": r["kind"],
+            "level": r["level"],
+            "policy": r["policy"],
+            "status": r["status"],
+            "status_since": r["status_since"],
+            "host_unit": r["host_unit"],
+            "co_builders": loads(r["co_builders"]),
+            "construction_ends": r["construction_ends"],
+            "rectification_due": r["rectification_due"],
+            "funding_suspended": bool(r["funding_suspended"]),
+            "version": self.version,
+            "as_of": self.as_of.isoformat(),
+            "known_at": iso_ts(self.known_at) if self.known_at else None,
+            # beyond CLI.md's shape
+            "proposed_on": r["proposed_on"],
+            "approved_on": r["approved_on"],
+            "term_ends": r["term_ends"],
+            "delist_reason": r["delist_reason"],
+            "consecutive_poor": int(r["consecutive_poor"]),
+            "due_for_termination": bool(r["due_for_termination"]),
+            "agreement_on": r["agreement_on"],
+            "filing_due": r["filing_due"],
+            "filing_late": bool(r["filing_late"]),
+        }
+
+
+def snapshot_on(
+    conn: DbConnection, code: str, as_of: date, known_at: datetime | None = None
+) -> dict[str, Any] | None:
+    """The newest snapshot of a platform effective on or before `as_of`
+    (and recorded by `known_at`), or None."""
+    sql = "SELECT * FROM rm_platform_snapshot WHERE code = ? AND effective_on <= ?"
+    params: list[Any] = [code, as_of.isoformat()]
+    if known_at is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(iso_ts(known_at))
+    sql += " ORDER BY effective_on DESC, version DESC LIMIT 1"
+    return fetchone(conn, sql, params)
+
+
+def platform_exists(conn: DbConnection, code: str) -> bool:
+    return fetchone(conn, "SELECT 1 AS x FROM rm_platform WHERE code = ?", (code,)) is not None
+
+
+def platform_state(
+    conn: DbConnection, code: str, as_of: date, known_at: datetime | None = None
+) -> PlatformState:
+    """``platform show``. PlatformNotFound if the platform is unknown, or did
+    not exist on that date (or was not yet recorded at that moment)."""
+    current = fetchone(conn, "SELECT * FROM rm_platform WHERE code = ?", (code,))
+    if current is None:
+        raise PlatformNotFound(code)
+    row = snapshot_on(conn, code, as_of, known_at)
+    if row is None:
+        when = f"on {as_of}" if known_at is None else f"on {as_of} as known at {iso_ts(known_at)}"
+        raise PlatformNotFound(f"{code} (it was not yet proposed {when})")
+    sql = (
+        "SELECT MAX(version) AS v FROM rm_history WHERE aggregate = 'platform' AND code = ? "
+        "AND effective_on <= ?"
+    )
+    params: list[Any] = [code, as_of.isoformat()]
+    if known_at is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(iso_ts(known_at))
+    found = fetchone(conn, sql, params)
+    version = int(found["v"]) if found and found["v"] is not None else int(row["version"])
+    return PlatformState(row, max(version, int(row["version"])), as_of, known_at)
+
+
+def platform_status_on(
+    conn: DbConnection, code: str, on: date, known_at: datetime | None = None
+) -> str | None:
+    """The platform's status slug on a date (None before it was proposed)."""
+    sql = "SELECT status FROM rm_platform_status WHERE code = ? AND effective_on <= ?"
+    params: list[Any] = [code, on.isoformat()]
+    if known_at is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(iso_ts(known_at))
+    sql += " ORDER BY effective_on DESC, version DESC LIMIT 1"
+    row = fetchone(conn, sql, params)
+    return None if row is None else str(row["status"])
+
+
+def status_history(conn: DbConnection, code: str) -> list[dict[str, Any]]:
+    return fetchall(
+        conn,
+        "SELECT effective_on, status, version, recorded_at FROM rm_platform_status "
+        "WHERE code = ? ORDER BY version",
+        (code,),
+    )
+
+
+def platform_list(
+    conn: DbConnection,
+    as_of: date,
+    *,
+    today: date,
+    status: str | None = None,
+    kind: str | None = None,
+    level: str | None = None,
+) -> list[dict[str, Any]]:
+    """``platform list``: every platform that existed on the date, with its
+    state then, filtered; ordered by code."""
+    if as_of >= today:
+        # every recorded decision is effective by today: the current rows
+        sql = "SELECT * FROM rm_platform WHERE 1 = 1"
+        params: list[Any] = []
+        for col, value in (("status", status), ("kind", kind), ("level", level)):
+            if value is not None:
+                sql += f" AND {col} = ?"
+                params.append(value)
+        rows = fetchall(conn, sql + " ORDER BY code", params)
+    else:
+        sql = "SELECT code FROM rm_platform WHERE proposed_on <= ?"
+        params = [as_of.isoformat()]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        rows = []
+        for c in fetchall(conn, sql + " ORDER BY code", params):
+            snap = snapshot_on(conn, str(c["code"]), as_of)
+            if snap is None:
+                continue
+            if status is not None and snap["status"] != status:
+                continue
+            if level is not None and snap["level"] != level:
+                continue
+            rows.append(snap)
+    return [list_item(r, as_of) for r in rows]
+
+
+def list_item(r: dict[str, Any], as_of: date) -> dict[str, Any]:
+    return {
+        "code": r["code"],
+        "name": r["name"],
+        "kind": r["kind"],
+        "level": r["level"],
+        "policy": r["policy"],
+        "status": r["status"],
+        "status_since": r["status_since"],
+        "host_unit": r["host_unit"],
+        "rectification_due": r["rectification_due"],
+        "funding_suspended": bool(r["funding_suspended"]),
+        "as_of": as_of.isoformat(),
+    }
+
+
+def active_on(conn: DbConnection, as_of: date) -> list[dict[str, Any]]:
+    """Snapshots of every platform in construction, operating or rectification on a date."""
+    out = []
+    for c in fetchall(
+        conn,
+        "SELECT code FROM rm_platform WHERE proposed_on <= ? ORDER BY code",
+        (as_of.isoformat(),),
+    ):
+        snap = snapshot_on(conn, str(c["code"]), as_of)
+        if snap is not None and snap["status"] in ACTIVE_STATUSES:
+            out.append(snap)
+    return out
+
+
+def platform_dates(row: dict[str, Any], *fields: str) -> list[date | None]:
+    return [to_date(row[f]) for f in fields]
