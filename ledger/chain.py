@@ -298,60 +298,88 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         request = _request_from(kwargs)
+        if not stored_events and request is None:
+            return None
         pg_events = [
             self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
             for s in stored_events
         ]
-        if not stored_events and request is None:
-            return None
         by_key = {
             (canonical_originator_id(s.originator_id), s.originator_version): s
             for s in stored_events
         }
         ids_by_key: dict[tuple[str, int], int] = {}
-        with (
-            self.datastore.get_connection() as conn,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
-            # Hook kept for subclasses (the library's process recorder uses it).
-            self._insert_events(curs, stored_events, **kwargs)
-            if stored_events:
-                self._lock_table(curs)
-                self._notify_channel(curs)
-                curs.execute(self.insert_events_statement, (pg_events,), prepare=True)
-                for row in curs.fetchall():
-                    key = (canonical_originator_id(row["originator_id"]), row["originator_version"])
-                    ids_by_key[key] = int(row["notification_id"])
-            if request is not None:
-                curs.execute(
-                    self.insert_request_statement,
-                    (request.request_id, request.fingerprint, request.result),
-                    prepare=True,
-                )
-            if stored_events:
-                curs.execute(self.select_chain_head_statement, prepare=True)
-                head = curs.fetchone()
-                seq, prev = (
-                    (int(head["seq"]), str(head["chain_hash"])) if head else (0, GENESIS_HASH)
-                )
-                seqs: list[int] = []
-                nids: list[int] = []
-                hashes: list[str] = []
-                for key, nid in sorted(ids_by_key.items(), key=lambda kv: kv[1]):
-                    s = by_key[key]
-                    seq += 1
-                    prev = next_chain_hash(
-                        prev, seq, nid, s.originator_id, s.originator_version, s.topic, s.state
-                    )
-                    seqs.append(seq)
-                    nids.append(nid)
-                    hashes.append(prev)
-                curs.execute(self.insert_chain_statement, (seqs, nids, hashes), prepare=True)
+        exc: Exception | None = None
+        with self.datastore.get_connection() as conn:
+            # Pipelined like the library's own insert: lock, notify, insert the
+            # events, read the chain head (after the lock) and insert the request
+            # row go in one round trip; then the chain rows, then COMMIT.
+            with conn.pipeline() as pipeline, conn.transaction():
+                with conn.cursor() as curs:
+                    # Hook kept for subclasses (the library's process recorder uses it).
+                    self._insert_events(curs, stored_events, **kwargs)
+                    if stored_events:
+                        self._lock_table(curs)
+                        self._notify_channel(curs)
+                try:
+                    with conn.cursor() as ins, conn.cursor() as head_curs:
+                        if stored_events:
+                            ins.execute(self.insert_events_statement, (pg_events,), prepare=True)
+                            head_curs.execute(self.select_chain_head_statement, prepare=True)
+                        if request is not None:
+                            conn.execute(
+                                self.insert_request_statement,
+                                (request.request_id, request.fingerprint, request.result),
+                                prepare=True,
+                            )
+                        # Sync now, so a uniqueness violation (a version conflict or
+                        # a reused request id) raises IntegrityError here.
+                        pipeline.sync()
+                        if stored_events:
+                            for row in ins.fetchall():
+                                key = (
+                                    canonical_originator_id(row["originator_id"]),
+                                    row["originator_version"],
+                                )
+                                ids_by_key[key] = int(row["notification_id"])
+                            head = head_curs.fetchone()
+                            conn.execute(
+                                self.insert_chain_statement,
+                                self._chain_rows(head, ids_by_key, by_key),
+                                prepare=True,
+                            )
+                except Exception as e:
+                    # Re-raised after the pipeline has exited (as the library does).
+                    exc = e
+            if exc:
+                raise exc
         return [
             ids_by_key[(canonical_originator_id(s.originator_id), s.originator_version)]
             for s in stored_events
         ]
+
+    @staticmethod
+    def _chain_rows(
+        head: Any,
+        ids_by_key: dict[tuple[str, int], int],
+        by_key: dict[tuple[str, int], StoredEvent],
+    ) -> tuple[list[int], list[int], list[str]]:
+        """Chain rows (seqs, notification ids, hashes) for the new events,
+        in notification-id order, continuing from the chain head."""
+        seq, prev = (int(head["seq"]), str(head["chain_hash"])) if head else (0, GENESIS_HASH)
+        seqs: list[int] = []
+        nids: list[int] = []
+        hashes: list[str] = []
+        for key, nid in sorted(ids_by_key.items(), key=lambda kv: kv[1]):
+            s = by_key[key]
+            seq += 1
+            prev = next_chain_hash(
+                prev, seq, nid, s.originator_id, s.originator_version, s.topic, s.state
+            )
+            seqs.append(seq)
+            nids.append(nid)
+            hashes.append(prev)
+        return seqs, nids, hashes
 
 
 class LedgerPostgresFactory(PostgresFactory):

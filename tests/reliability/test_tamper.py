@@ -928,3 +928,23 @@ def test_cli_init_roles(db_url: str) -> None:
         assert "ledger_auditor: read-only" in out.stdout
         again = ledger_cli("--db", db_url, "init", "--roles")
         assert again.returncode == 0, again.stderr
+
+
+def test_chain_encoding_matches_the_documented_test_vector() -> None:
+    """docs/AUDIT.md gives these bytes and hashes; code and document must agree."""
+    from ledger.chain import GENESIS_HASH, encode_event, next_chain_hash
+
+    oid = uuid.UUID("6f1c0a52-8d0e-5b8e-9c43-2a9e0f6c1b7d")
+    state = '{"name":"拉萨"}'.encode()
+    assert encode_event(1, 1, oid, 1, "aggregates.unit:Unit.Registered", state).hex() == (
+        "0000000000000001310000000000000001310000000000000024"
+        "36663163306135322d386430652d356238652d396334332d326139653066366331623764"
+        "000000000000000131000000000000001f"
+        "616767726567617465732e756e69743a556e69742e52656769737465726564"
+        "00000000000000117b226e616d65223a22e68b89e890a8227d"
+    )
+    h1 = next_chain_hash(GENESIS_HASH, 1, 1, oid, 1, "aggregates.unit:Unit.Registered", state)
+    assert h1 == "0070d8706de2e15cd2ba55601052d6722766035d2e5400d9204d6ea5a46c6e1b"
+    # SQLite stores the id as 32 hex digits: the same canonical text.
+    h2 = next_chain_hash(h1, 2, 3, oid.hex, 2, "aggregates.unit:Unit.Renamed", b"{}")
+    assert h2 == "5cd55eb0ed1a69d0367604f5bcb3353053dba04736f32e3ac53dfcd701ba6094"
