@@ -948,3 +948,57 @@ def test_chain_encoding_matches_the_documented_test_vector() -> None:
     # SQLite stores the id as 32 hex digits: the same canonical text.
     h2 = next_chain_hash(h1, 2, 3, oid.hex, 2, "aggregates.unit:Unit.Renamed", b"{}")
     assert h2 == "5cd55eb0ed1a69d0367604f5bcb3353053dba04736f32e3ac53dfcd701ba6094"
+
+
+WRITER = """
+import sys, uuid
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from ledger.db import app_environment, parse_db_url
+
+class Grant(Aggregate):
+    @event("Opened")
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @event("Paid")
+    def pay(self, amount: str) -> None:
+        pass
+
+class Ledger(Application[uuid.UUID]):
+    name = "Ledger"
+
+app = Ledger(env=app_environment(parse_db_url(sys.argv[1])))
+for i in range(int(sys.argv[2])):
+    g = Grant(f"writer {sys.argv[3]} grant {i}")
+    g.pay("1.00")
+    app.save(g)
+app.close()
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_writer_processes_never_fork_the_chain(db_url: str) -> None:
+    """Several processes recording at once (SQLite's file lock, PostgreSQL's
+    table lock) leave one dense, valid chain."""
+    cfg = parse_db_url(db_url)
+    migrate(cfg)
+    writers, saves = 4, 25
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, db_url, str(saves), str(w)],
+            cwd=str(Path(__file__).resolve().parents[2]),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(writers)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    result = audit.verify(cfg)
+    assert result["ok"] is True, result
+    assert result["events"] == writers * saves * 2
+    with connect(cfg) as conn:
+        row = fetchone(conn, "SELECT COUNT(*) AS n, MAX(seq) AS top FROM event_chain")
+    assert row == {"n": writers * saves * 2, "top": writers * saves * 2}
