@@ -1,0 +1,227 @@
+"""The query commands of CLI.md: exact JSON shapes, table and CSV output,
+exit codes, reading one's own writes, and the read-only role."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from ledger.app import LedgerService
+from ledger.demo import load_demo
+from tests.scenario import credit_code, init_ledger
+
+ROOT = Path(__file__).resolve().parents[2]
+LEDGER = str(ROOT / ".venv/bin/ledger")
+
+
+@pytest.fixture
+def demo(db_url: str) -> Iterator[dict[str, Any]]:
+    init_ledger(db_url)
+    svc = LedgerService(db_url)
+    try:
+        loaded = load_demo(svc)
+    finally:
+        svc.close()
+    yield {"url": db_url, **loaded}
+
+
+def run(url: str, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--db", url, *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def js(url: str, *args: str) -> Any:
+    code, out, err = run(url, *args, "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_platform_show_and_list_shapes(demo: dict[str, Any]) -> None:
+    url = demo["url"]
+    shown = js(url, "platform", "show", "LS-KL-002", "--as-of", "2026-01-01")
+    assert list(shown)[:15] == [
+        "code", "name", "kind", "level", "policy", "status", "status_since", "host_unit",
+        "co_builders", "construction_ends", "rectification_due", "funding_suspended",
+        "version", "as_of", "known_at",
+    ]  # fmt: skip
+    assert (shown["status"], shown["as_of"], shown["known_at"]) == (
+        "operating",
+        "2026-01-01",
+        None,
+    )
+    code, _, err = run(url, "platform", "show", "LS-KL-002", "--known-at", "2000-01-01")
+    assert code == 1 and "LS-KL-002" in err
+
+
+def test_unknown_and_malformed_codes(demo: dict[str, Any]) -> None:
+    url = demo["url"]
+    code, _, err = run(url, "platform", "show", "NO-SUCH-1")
+    assert code == 1 and err.count("\n") == 1 and "unknown platform NO-SUCH-1" in err
+    code, _, err = run(url, "unit", "show", "91540100MA6T0A0B1X")
+    assert code == 2
+    code, _, err = run(url, "platform", "show", "LS-KL-001", "--known-at", "yesterday")
+    assert code == 2
+    code, _, err = run(url, "history", "--unit", credit_code("91110000MA0000001"))
+    assert code == 1 and "unknown unit" in err
+
+
+def test_unit_queries_shapes(demo: dict[str, Any]) -> None:
+    url = demo["url"]
+    med = "12540000MB00000114"
+    shown = js(url, "unit", "show", med)
+    for key in (
+        "code", "name", "type", "high_tech", "aliases", "former_names", "violations",
+        "debarments", "blacklisted", "as_of",
+    ):  # fmt: skip
+        assert key in shown
+    assert set(shown["violations"][0]) >= {
+        "id", "kind", "occurred_on", "found_on", "platform", "doc_no",
+    }  # fmt: skip
+    keys = [
+        "unit",
+        "unit_name",
+        "id",
+        "scopes",
+        "years",
+        "start",
+        "end",
+        "basis",
+        "doc_no",
+        "status",
+    ]
+    assert list(shown["debarments"][0])[:10] == keys
+    debarred = js(url, "debarred", "--as-of", "2027-01-01")
+    assert debarred and all(list(x)[:10] == keys for x in debarred)
+    assert all(x["status"] == "active" for x in debarred)
+    assert js(url, "debarred", "--as-of", "2027-01-01", "--scope", "consortium-lead") == [
+        x for x in debarred if "consortium-lead" in x["scopes"]
+    ]
+    black = js(url, "blacklist")
+    assert black and all(list(x)[:10] == keys and x["end"] is None for x in black)
+    hits = js(url, "unit", "search", "医学研究")
+    assert hits[0]["code"] == med
+    assert list(hits[0]) == ["code", "name", "matched", "score", "debarred", "blacklisted"]
+    assert 0 <= hits[0]["score"] <= 100 and hits[0]["debarred"] is True
+
+
+def test_eligibility_shape_and_check(demo: dict[str, Any]) -> None:
+    url = demo["url"]
+    med = "12540000MB00000114"
+    data = js(url, "eligibility", med, "--as-of", "2027-01-01")
+    assert list(data)[:5] == ["unit", "purpose", "as_of", "eligible", "reasons"]
+    assert data["purpose"] == "platform-application" and data["eligible"] is False
+    assert list(data["reasons"][0]) == ["rule", "basis", "detail", "until"]
+    assert {r["rule"] for r in data["reasons"]} <= {
+        "debarment", "blacklist", "look-back", "leads-consortium",
+    }  # fmt: skip
+    code, out, _ = run(url, "eligibility", med, "--as-of", "2027-01-01", "--check")
+    assert code == 1 and "NOT eligible" in out
+    code, _, _ = run(url, "eligibility", med, "--for", "project-application", "--check")
+    assert code == 0
+    code, _, _ = run(url, "eligibility", med, "--for", "nonsense")
+    assert code == 2
+
+
+def test_funds_history_change_compliance_shapes(demo: dict[str, Any]) -> None:
+    url = demo["url"]
+    summary = js(url, "funds", "summary")
+    assert list(summary[0]) == [
+        "platform", "category", "fiscal_year", "allocated", "entitled", "disbursed",
+        "reversed", "recovered", "net", "remaining",
+    ]  # fmt: skip
+    assert all(isinstance(x["allocated"], str) and "." in x["allocated"] for x in summary)
+    one = js(url, "funds", "summary", "LS-KL-001", "--fiscal-year", "2026", "--as-of", "2026-06-30")
+    assert {x["platform"] for x in one} <= {"LS-KL-001"}
+    assert run(url, "funds", "summary", "NO-SUCH-1")[0] == 1
+    hist = js(url, "history", "--platform", "LS-ERC-001")
+    assert list(hist[0]) == [
+        "seq", "aggregate", "code", "version", "event", "effective_on", "recorded_at",
+        "actor", "doc_no", "reason", "basis", "data",
+    ]  # fmt: skip
+    assert [h["seq"] for h in hist] == sorted(h["seq"] for h in hist)
+    assert hist[0]["event"] == "Proposed" and isinstance(hist[0]["data"], dict)
+    since = js(url, "history", "--platform", "LS-ERC-001", "--since", "2025-01-01")
+    assert all(h["effective_on"] >= "2025-01-01" for h in since) and len(since) < len(hist)
+    pending = js(url, "change", "list", "--pending")
+    assert pending and all(c["status"] == "pending" for c in pending)
+    overdue = js(url, "compliance", "overdue", "--as-of", "2026-12-01")
+    issues = {o["issue"] for o in overdue}
+    assert {"annual-report-missing", "due-for-termination", "late-filing"} <= issues
+    code, out, _ = run(url, "funds", "summary", "--format", "csv")
+    assert code == 0 and out.splitlines()[0].startswith("platform,category,fiscal_year")
+    code, out, _ = run(url, "platform", "list")
+    assert code == 0 and "运行期" in out
+
+
+def test_recording_then_querying_reads_its_own_writes(demo: dict[str, Any]) -> None:
+    url = demo["url"]
+    code, _, err = run(
+        url, "--actor", "clerk", "platform", "upgrade", "LS-KL-001", "--level", "regional",
+        "--doc-no", "拉科发〔2026〕99号",
+    )  # fmt: skip
+    assert code == 0, err
+    assert js(url, "platform", "show", "LS-KL-001")["level"] == "regional"
+    status = js(url, "projections", "status")
+    assert {s["lag"] for s in status} == {0}
+    code, out, _ = run(url, "projections", "rebuild")
+    assert code == 0 and "rebuilt" in out
+    assert js(url, "projections", "verify")["ok"] is True
+
+
+def test_real_subprocesses_exit_codes_and_piped_output(demo: dict[str, Any]) -> None:
+    url = demo["url"]
+    ok = subprocess.run(
+        [LEDGER, "--db", url, "platform", "show", "LS-KL-001", "--format", "json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ok.returncode == 0 and json.loads(ok.stdout)["code"] == "LS-KL-001"
+    assert ok.stderr == ""
+    bad = subprocess.run(
+        [LEDGER, "--db", url, "eligibility", "12540000MB00000114", "--check", "--as-of",
+         "2027-01-01"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    rebuild = subprocess.run(
+        [LEDGER, "--db", url, "projections", "rebuild"], capture_output=True, text=True, timeout=60
+    )
+    assert rebuild.returncode == 0 and rebuild.stderr == ""  # no progress when piped
+
+
+def test_read_only_role_answers_with_a_warning_when_lagging(pg_url: str) -> None:
+    init_ledger(pg_url)
+    svc = LedgerService(pg_url)
+    try:
+        load_demo(svc)  # no catch-up hook: the models lag
+    finally:
+        svc.close()
+    role = f"rm_ro_{uuid.uuid4().hex[:8]}"
+    dbname = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT CONNECT ON DATABASE "{dbname}" TO "{role}"')
+        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
+    try:
+        ro = pg_url.replace("postgresql://postgres@", f"postgresql://{role}@")
+        code, out, err = run(ro, "platform", "list", "--format", "json")
+        assert code == 0 and json.loads(out) == []
+        assert err.count("warning:") == 1 and "read-only" in err
+        assert run(pg_url, "platform", "list")[0] == 0  # the owner catches up
+        code, out, err = run(ro, "platform", "list", "--format", "json")
+        assert code == 0 and len(json.loads(out)) == 10 and err == ""
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
+            conn.execute(f'REVOKE ALL ON DATABASE "{dbname}" FROM "{role}"')
+        with psycopg.connect(pg_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
