@@ -1436,7 +1436,10 @@ def composition_rules(pol: Policy) -> tuple[Any, Any, Any]:
     policies = [pol, *[p for p in all_policies().values() if p.id != pol.id]]
     consortium = next((p.consortium for p in policies if p.consortium), None)
     centre = next((p.centre for p in policies if p.centre), None)
-    term = next((p.term_years for p in policies if p.term_years), None)
+    # the co-built term (004 §3.1), not a consortium's formation period (002 §3.2)
+    term = next(
+        (p.term_years for p in policies if p.term_years and "co-built-platform" in p.kinds), None
+    )
     return consortium, centre, term
 
 

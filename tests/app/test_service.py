@@ -900,3 +900,29 @@ def test_two_clerks_paying_the_same_platform_at_once_both_succeed(db_url: str) -
     assert line is not None and line.disbursed == Decimal("1000.00")
     for s in [*clerks, setup]:
         s.close()
+
+
+@pytest.mark.parametrize("policy", ["keqiao-co-built", "lhasa-city"])
+def test_a_co_built_term_is_at_most_ten_years_whatever_the_policy(
+    svc: LedgerService, policy: str
+) -> None:
+    for n in range(2):
+        svc.propose(
+            f"KQ-CB-00{n}",
+            name="柯桥纺织共建平台",
+            kind="co-built-platform",
+            level="district",
+            host=code("keqiao"),
+            co_builders=[code("zstu")],
+            policy=policy,
+            actor=CLERK,
+            on=date(2026, 1, 5),
+        )
+    svc.approve("KQ-CB-000", doc_no="柯科发〔2026〕1号", term_years=8, actor=CLERK)
+    assert svc.platform("KQ-CB-000").term_ends == date(2034, 11, 23)
+    err = refused(
+        svc,
+        lambda: svc.approve("KQ-CB-001", doc_no="d", term_years=11, actor=CLERK),
+        CompositionRuleBroken,
+    )
+    assert "004 §3.1" in str(err)

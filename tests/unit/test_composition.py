@@ -218,3 +218,12 @@ def test_a_co_built_term_over_ten_years_is_refused(term: int) -> None:
 def test_a_term_must_be_positive() -> None:
     with pytest.raises(InvalidInput):
         approve_term(co_built(), 0)
+
+
+@pytest.mark.parametrize("policy", ["lhasa-city", "xinjiang-consortium", "keqiao-co-built"])
+def test_a_co_built_platform_term_is_004_under_any_policy(policy: str) -> None:
+    # a co-built platform filed under another programme is still bound by 004 §3.1,
+    # not by the consortium's 3–5 year formation period (002 §3.2)
+    _, _, term = composition_rules(load_policy(policy))
+    assert term is not None
+    assert (term.basis, term.max) == ("004 §3.1", 10)
