@@ -926,3 +926,61 @@ def test_a_co_built_term_is_at_most_ten_years_whatever_the_policy(
         CompositionRuleBroken,
     )
     assert "004 §3.1" in str(err)
+
+
+@pytest.mark.parametrize("reason_code", ["no-show", "withdrawal"])
+def test_delisting_for_no_show_or_withdrawal_bars_the_host_three_years(
+    svc: LedgerService, reason_code: str
+) -> None:
+    key_lab(svc)
+    result = svc.delist(
+        "LS-KL-001",
+        reason_code=reason_code,
+        doc_no="拉科发〔2026〕20号",
+        reason="无故不参加评估",
+        actor=CLERK,
+        on=date(2026, 4, 1),
+    )
+    assert ("Debarred", "003 art. 24") in [(e["event"], e["basis"]) for e in result.events]
+    [d] = svc.unit(BIO).debarments.values()
+    assert (d.start, d.end, d.scopes) == (
+        date(2026, 4, 1),
+        date(2029, 4, 1),
+        ["platform-application"],
+    )
+
+
+def test_delisting_for_other_reasons_bars_nobody(svc: LedgerService) -> None:
+    key_lab(svc)
+    svc.delist("LS-KL-001", reason_code="other", doc_no="d", reason="注销", actor=CLERK)
+    assert svc.unit(BIO).debarments == {}
+
+
+def test_the_same_voucher_on_two_platforms_at_once_is_paid_once(db_url: str) -> None:
+    init_ledger(db_url)
+    setup = LedgerService(db_url)
+    register_all(setup)
+    funded(setup, "LS-KL-001", BIO)
+    funded(setup, "LS-KL-002", JINGTU)
+    clerks = [LedgerService(db_url), LedgerService(db_url)]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def clerk(n: int) -> None:
+        barrier.wait()
+        try:
+            pay(clerks[n], "100.00", "PZ-SAME", f"LS-KL-00{n + 1}")
+            outcomes.append("paid")
+        except AlreadyExists:
+            outcomes.append("already")
+
+    threads = [threading.Thread(target=clerk, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["already", "paid"]
+    paid = [c for c in ("LS-KL-001", "LS-KL-002") if "PZ-SAME" in setup.platform(c).payments]
+    assert len(paid) == 1
+    for s in [*clerks, setup]:
+        s.close()
