@@ -835,6 +835,16 @@ class Platform(Aggregate):
                 f"cannot reverse payment {voucher} on {meta.effective_on}: "
                 f"it was paid on {payment.paid_on}"
             )
+        line = self.lines[f"{payment.category}:{payment.fiscal_year}"]
+        if payment.amount > line.net:
+            # money already recovered cannot also be un-paid: net would fall below zero
+            raise OverAllocation(
+                f"cannot reverse payment {voucher} of {money_str(payment.amount)}: only "
+                f"{money_str(line.net)} of {payment.category} {payment.fiscal_year} of platform "
+                f"{self.code} is still paid net after recoveries",
+                rule="reversal",
+                basis="SPEC §6",
+            )
         self.trigger_event(
             self.DisbursementReversed,
             voucher=voucher,

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -831,3 +831,54 @@ def test_the_same_entitlement_is_never_earned_twice() -> None:
     version = p.version
     earn(p, "approval")
     assert p.version == version
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["pay", "reverse", "recover"]),
+            st.decimals(min_value=Decimal("0.01"), max_value=Decimal("400.00"), places=2),
+        ),
+        max_size=30,
+    )
+)
+def test_money_never_goes_over_the_allocation_or_below_zero(
+    steps: list[tuple[str, Decimal]],
+) -> None:
+    # given 1,000.00 allocated; when any sequence of payments, reversals and recoveries is tried
+    p = funded("1000.00")
+    vouchers: list[str] = []
+    for n, (action, amount) in enumerate(steps):
+        try:
+            if action == "pay":
+                pay(p, str(amount), f"V{n}")
+                vouchers.append(f"V{n}")
+            elif action == "reverse" and vouchers:
+                p.reverse(vouchers.pop(0), meta(LATER, reason="r"))
+            elif action == "recover":
+                p.recover("operation", 2023, amount, meta(LATER, doc_no="d", reason="r"))
+        except (OverAllocation, IllegalTransition):
+            pass
+        # then what is paid and not reversed never exceeds the allocation, and net ≥ 0
+        line = p.line("operation", 2023)
+        assert line is not None
+        assert line.disbursed - line.reversed <= line.allocated
+        assert line.remaining >= 0 and line.net >= 0
+        live = sum(
+            (x.amount for x in p.payments.values() if x.reversed_on is None), Decimal("0.00")
+        )
+        assert line.disbursed - line.reversed == live
+
+
+def test_a_payment_whose_money_was_recovered_cannot_also_be_reversed() -> None:
+    # given 100.00 paid and 60.00 of it recovered: 40.00 is still paid net
+    p = funded()
+    pay(p, "100.00", "V1")
+    p.recover("operation", 2023, Decimal("60.00"), meta(LATER, doc_no="d", reason="r"))
+    # when the payment is reversed, then it is refused: net would be −60.00
+    with pytest.raises(OverAllocation, match=r"only 40\.00") as err:
+        p.reverse("V1", meta(LATER, reason="r"))
+    assert "SPEC §6" in str(err.value)
+    line = p.line("operation", 2023)
+    assert line is not None and line.net == Decimal("40.00")
