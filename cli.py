@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -114,12 +115,33 @@ class LedgerGroup(click.Group):
                 raise
             from eventsourcing.persistence import OperationalError, PersistenceError
 
+            denied = permission_denied(e)
+            if denied is not None:
+                fail(denied, 1)
             if isinstance(e, (OperationalError, PersistenceError)):
                 fail(f"database error: {first_line(e)}", 3)
             fail(
                 f"unexpected {type(e).__name__}: {first_line(e)} (set LEDGER_DEBUG=1 for details)",
                 1,
             )
+
+
+def permission_denied(e: BaseException) -> str | None:
+    """One line for a database that refuses this connection's role (the
+    read-only auditor recording, the clerk changing the schema), or None."""
+    import psycopg
+
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, psycopg.errors.InsufficientPrivilege):
+            return (
+                f"permission denied: this database role may not do that ({first_line(seen)}); "
+                "record as the clerk role, run `ledger init` and `ledger demo` as the owner"
+            )
+        if isinstance(seen, sqlite3.OperationalError) and "readonly" in str(seen):
+            return f"permission denied: the SQLite file is read-only ({first_line(seen)})"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def first_line(e: BaseException) -> str:
@@ -1585,7 +1607,16 @@ def unit_search(ctx: Ctx, text: str, as_of: str | None) -> None:
 
 
 DEBARMENT_COLUMNS = [
-    "unit", "unit_name", "id", "scopes", "years", "start", "end", "status", "basis", "doc_no",
+    "unit",
+    "unit_name",
+    "id",
+    "scopes",
+    "years",
+    "start",
+    "end",
+    "status",
+    "basis",
+    "doc_no",
 ]
 
 
@@ -1627,7 +1658,10 @@ def blacklist_cmd(ctx: Ctx, as_of: str | None) -> None:
 @main.command()
 @click.argument("unit_code", metavar="UNIT")
 @click.option(
-    "--for", "purpose", default="platform-application", show_default=True,
+    "--for",
+    "purpose",
+    default="platform-application",
+    show_default=True,
     help=f"one of {', '.join(SCOPES)}",
 )
 @click.option("--as-of", default=None, metavar="DATE")
@@ -1669,8 +1703,11 @@ def eligibility(
         if reasons:
             click.echo(output.to_table(data["reasons"], ["rule", "basis", "until", "detail"]))
     else:
-        _emit(ctx, data if ctx.format == "json" else data["reasons"],
-              None if ctx.format == "json" else ["rule", "basis", "until", "detail"])
+        _emit(
+            ctx,
+            data if ctx.format == "json" else data["reasons"],
+            None if ctx.format == "json" else ["rule", "basis", "until", "detail"],
+        )
     if check and not eligible:
         raise Ineligible(f"unit {code} is not eligible for {purpose} on {day}")
 
@@ -1700,8 +1737,16 @@ def funds_summary(ctx: Ctx, code: str | None, fiscal_year: int | None, as_of: st
         ctx,
         rows,
         [
-            "platform", "category", "fiscal_year", "allocated", "entitled", "disbursed",
-            "reversed", "recovered", "net", "remaining",
+            "platform",
+            "category",
+            "fiscal_year",
+            "allocated",
+            "entitled",
+            "disbursed",
+            "reversed",
+            "recovered",
+            "net",
+            "remaining",
         ],
     )
 
@@ -1771,8 +1816,18 @@ def history(
         ctx,
         rows,
         [
-            "seq", "aggregate", "code", "version", "event", "effective_on", "recorded_at",
-            "actor", "doc_no", "basis", "reason", "data",
+            "seq",
+            "aggregate",
+            "code",
+            "version",
+            "event",
+            "effective_on",
+            "recorded_at",
+            "actor",
+            "doc_no",
+            "basis",
+            "reason",
+            "data",
         ],
     )
 
@@ -1911,6 +1966,13 @@ def _audit_format(ctx: Ctx, fmt: str | None) -> str:
     help="verify an export file instead of the database (offline)",
 )
 @click.option(
+    "--key-id",
+    "key_id",
+    default=None,
+    metavar="ID",
+    help="the signer's published key id: the checkpoint must be signed by that key",
+)
+@click.option(
     "--format",
     "audit_fmt",
     type=click.Choice(["table", "json"]),
@@ -1919,7 +1981,11 @@ def _audit_format(ctx: Ctx, fmt: str | None) -> str:
 )
 @common(prints=False)
 def audit_verify(
-    ctx: Ctx, checkpoint_path: str | None, export_path: str | None, audit_fmt: str | None
+    ctx: Ctx,
+    checkpoint_path: str | None,
+    export_path: str | None,
+    key_id: str | None,
+    audit_fmt: str | None,
 ) -> None:
     """Recompute the hash chain and name the first sequence number that no
     longer matches; exit 4 if anything was altered, deleted, inserted or
@@ -1928,19 +1994,23 @@ def audit_verify(
     \b
     Example:
       ledger audit verify --format json
-      ledger audit verify --checkpoint checkpoint.json
+      ledger audit verify --checkpoint checkpoint.json --key-id 5734acc5723e623f
       ledger audit verify --file ledger.jsonl --checkpoint checkpoint.json
     """
     from aggregates.errors import TamperDetected
     from ledger import audit as audit_mod
     from ledger import db
 
+    if key_id is not None and not checkpoint_path:
+        raise InvalidInput("--key-id pins the signer of a checkpoint: give --checkpoint FILE too")
     cp = audit_mod.load_checkpoint(checkpoint_path) if checkpoint_path else None
     progress = audit_mod.terminal_progress()
     if export_path:
-        result = audit_mod.verify_export(export_path, cp, progress=progress)
+        result = audit_mod.verify_export(export_path, cp, progress=progress, trusted_key_id=key_id)
     else:
-        result = audit_mod.verify(db.parse_db_url(ctx.db), checkpoint=cp, progress=progress)
+        result = audit_mod.verify(
+            db.parse_db_url(ctx.db), checkpoint=cp, progress=progress, trusted_key_id=key_id
+        )
     if _audit_format(ctx, audit_fmt) == "json":
         click.echo(output.to_json(result))
     else:
@@ -1952,7 +2022,8 @@ def audit_verify(
         )
         click.echo(output.to_record(shown))
     if not result["ok"]:
-        where = f" at seq {result['first_bad_seq']}" if result["first_bad_seq"] else ""
+        bad = result["first_bad_seq"]
+        where = f" at seq {bad}" if bad is not None else ""
         raise TamperDetected(f"verification failed{where}: {result['problem']}")
 
 
@@ -2021,6 +2092,12 @@ def audit_checkpoint(ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: s
         )
         if out_path:
             click.echo(f"written to {out_path}")
+    if doc.get("recorded") is False:
+        click.echo(
+            "warning: signed, but not recorded in the ledger's audit_checkpoints "
+            "(this database role is read-only); publish the file",
+            err=True,
+        )
 
 
 @audit.command("export")
@@ -2089,6 +2166,11 @@ def demo(ctx: Ctx, statement_path: str) -> None:
         ensure_empty(svc)
         loaded = load_demo(svc)
         events = svc.app.recorder.max_notification_id()
+        # the demo records without the per-command hook; bring the read models
+        # up to date now, so that the first query (under any role) sees it all
+        from projections.catchup import catch_up
+
+        catch_up(svc)
         written = write_demo_statement_from_ledger(svc, statement_path)
     finally:
         svc.close()

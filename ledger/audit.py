@@ -66,6 +66,7 @@ class ChainRow:
     topic: str | None = None
     state: bytes | None = None
     has_event: bool = True
+    problem: str | None = None
 
 
 @dataclass
@@ -98,9 +99,17 @@ class ChainVerifier:
             if row.chain_hash != self.checkpoint_hash:
                 self.checkpoint_problem = (
                     f"the chain hash at seq {row.seq} is not the checkpoint's: "
-                    "the ledger does not extend the checkpoint"
+                    "the ledger does not extend the checkpoint (an event at or before "
+                    f"seq {row.seq} was changed, removed or inserted, and the chain recomputed)"
                 )
         if self._failed:
+            return
+        if row.seq < 1:
+            self.fail(
+                row.seq,
+                f"chain row with seq {row.seq} (notification id {row.notification_id}): "
+                "sequence numbers start at 1, so it was inserted outside the chain",
+            )
             return
         if row.seq != self.expected_seq:
             if row.seq > self.expected_seq:
@@ -129,6 +138,9 @@ class ChainVerifier:
             return
         if row.originator_id is None or row.originator_version is None or row.topic is None:
             self.fail(row.seq, f"event at seq {row.seq} has missing fields")
+            return
+        if row.problem is not None:
+            self.fail(row.seq, f"event at seq {row.seq} was altered: {row.problem}")
             return
         expected = next_chain_hash(
             self.prev_hash,
@@ -167,14 +179,20 @@ class ChainVerifier:
         return {"seq": self.checkpoint_seq, "ok": self.checkpoint_problem is None}
 
 
-def _result(v: ChainVerifier, events: int, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+def _result(
+    v: ChainVerifier, events: int, checkpoint: dict[str, Any] | None, last_seq: int = 0
+) -> dict[str, Any]:
     ok = v.problem is None and (checkpoint is None or bool(checkpoint["ok"]))
     problem = v.problem
     first_bad = v.first_bad_seq
     if problem is None and v.checkpoint_problem is not None:
         problem = f"checkpoint: {v.checkpoint_problem}"
         if v.checkpoint_seen:
+            # a rewritten and re-chained history: the change is at or before here
             first_bad = v.checkpoint_seq
+        elif v.checkpoint_seq is not None and v.checkpoint_seq > last_seq:
+            # events cut off the end: the first one missing
+            first_bad = last_seq + 1
     return {
         "ok": ok,
         "events": events,
@@ -203,8 +221,12 @@ def checkpoint_message(doc: dict[str, Any]) -> bytes:
     )
 
 
-def check_checkpoint_document(doc: dict[str, Any], ledger_id: str | None) -> str | None:
-    """The problem with a checkpoint's form, key, signature or ledger, or None."""
+def check_checkpoint_document(
+    doc: dict[str, Any], ledger_id: str | None, trusted_key_id: str | None = None
+) -> str | None:
+    """The problem with a checkpoint's form, key, signature or ledger, or None.
+    ``trusted_key_id``: the signer's key id as published (``--key-id``); the
+    key embedded in the file proves only that *some* key signed it."""
     if doc.get("format") != CHECKPOINT_FORMAT or doc.get("version") != 1:
         return "not a ledger checkpoint file (format ledger-checkpoint, version 1)"
     seq = doc.get("seq")
@@ -221,11 +243,18 @@ def check_checkpoint_document(doc: dict[str, Any], ledger_id: str | None) -> str
         return "the checkpoint's public key or signature is malformed"
     if key_id_of(public_key) != doc.get("key_id"):
         return "the checkpoint's key id does not match its public key"
+    if trusted_key_id is not None and doc.get("key_id") != trusted_key_id.strip().lower():
+        return (
+            f"the checkpoint was signed by key {doc.get('key_id')}, "
+            f"not by the trusted key {trusted_key_id}"
+        )
     try:
         public_key.verify(signature, checkpoint_message(doc))
     except InvalidSignature:
         return "bad signature: the checkpoint was not signed by its key, or was altered"
-    if ledger_id is not None and doc.get("ledger_id") not in (None, ledger_id):
+    if ledger_id is not None and doc.get("ledger_id") is None:
+        return f"the checkpoint names no ledger (this ledger is {ledger_id})"
+    if ledger_id is not None and doc.get("ledger_id") != ledger_id:
         return (
             f"the checkpoint is from another ledger (ledger id {doc.get('ledger_id')}, "
             f"this ledger is {ledger_id})"
@@ -252,9 +281,13 @@ def terminal_progress(label: str = "verifying") -> Progress | None:
         return None
 
     def show(done: int, total: int) -> None:
-        pct = f" {100 * done // total:3d}%" if total else ""
-        end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r{label}: {done}/{total}{pct}{end}")
+        """``total`` 0 while it is not known (an export file being read)."""
+        if total <= 0 and done > 0:
+            sys.stderr.write(f"\r{label}: {done}")
+        else:
+            pct = f" {100 * done // total:3d}%" if total else ""
+            end = "\n" if done >= total else ""
+            sys.stderr.write(f"\r{label}: {done}/{total}{pct}{end}")
         sys.stderr.flush()
 
     return show
@@ -284,27 +317,73 @@ def _stream(conn: Any, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[
             yield from cur
 
 
-def _chain_rows(conn: Any, since: int = 0) -> Iterator[ChainRow]:
+_HEX32 = frozenset("0123456789abcdef")
+
+
+def _stored_row(r: dict[str, Any], sqlite: bool) -> ChainRow:
+    """A chain row read from the database. A value stored with another type or
+    in another form than the recorder writes (state as text, an id as bytes or
+    re-spelt) is reported as altered, never crashes the verification."""
+    problem: str | None = None
+    state: Any = r["state"]
+    if isinstance(state, str):
+        problem = "its state is stored as text, not as the recorded bytes"
+        state = state.encode("utf-8")
+    elif state is not None:
+        state = bytes(state)
+    oid: Any = r["originator_id"]
+    if isinstance(oid, (bytes, bytearray, memoryview)):
+        problem = problem or "its originator id is stored as bytes, not as recorded"
+        oid = bytes(oid).hex()
+    elif sqlite and oid is not None:
+        # the library's SQLite recorder stores a UUID as its 32 lowercase hex
+        # digits, and reads events back by exactly that text
+        text = str(oid)
+        if len(text) != 32 or not set(text) <= _HEX32:
+            problem = problem or (
+                f"its originator id is stored as {text!r}, not in the form the recorder "
+                "writes (32 lowercase hex digits)"
+            )
+            oid = f"altered:{text}"
+    version: Any = r["originator_version"]
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        problem = problem or f"its version is stored as {version!r}, not as an integer"
+        version = -1
+    topic: Any = r["topic"]
+    if topic is not None and not isinstance(topic, str):
+        problem = problem or "its topic is not stored as text"
+        topic = repr(topic)
+    return ChainRow(
+        seq=int(r["seq"]),
+        notification_id=int(r["notification_id"]),
+        chain_hash=str(r["chain_hash"]),
+        originator_id=oid,
+        originator_version=version,
+        topic=topic,
+        state=state,
+        has_event=bool(r["has_event"]),
+        problem=problem,
+    )
+
+
+def _chain_rows(conn: Any, since: int | None = None) -> Iterator[ChainRow]:
+    """The chain in seq order joined with its events; every row when ``since``
+    is None (rows at seq 0 or below included: they can only be forged)."""
     nid = _nid_column(conn)
     sql = (
         "SELECT c.seq, c.notification_id, c.chain_hash, e.originator_id, "
         "e.originator_version, e.topic, e.state, "
         f"CASE WHEN e.{nid} IS NULL THEN 0 ELSE 1 END AS has_event "
         f"FROM event_chain c LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
-        "WHERE c.seq > ? ORDER BY c.seq"
     )
-    for r in _stream(conn, sql, (since,)):
-        state = r["state"]
-        yield ChainRow(
-            seq=int(r["seq"]),
-            notification_id=int(r["notification_id"]),
-            chain_hash=str(r["chain_hash"]),
-            originator_id=r["originator_id"],
-            originator_version=r["originator_version"],
-            topic=r["topic"],
-            state=None if state is None else bytes(state),
-            has_event=bool(r["has_event"]),
-        )
+    params: tuple[Any, ...] = ()
+    if since is not None:
+        sql += "WHERE c.seq > ? "
+        params = (since,)
+    sql += "ORDER BY c.seq"
+    sqlite = isinstance(conn, sqlite3.Connection)
+    for r in _stream(conn, sql, params):
+        yield _stored_row(r, sqlite)
 
 
 def _first_unchained_event(conn: Any) -> tuple[int, int] | None:
@@ -338,7 +417,8 @@ def _count(conn: Any, table: str) -> int:
 def _ledger_id(conn: Any) -> str | None:
     row = fetchone(
         conn,
-        "SELECT value FROM ledger_settings WHERE key = 'ledger_id' ORDER BY id DESC LIMIT 1",
+        # the id given by the first `ledger init`: a later row cannot re-identify the ledger
+        "SELECT value FROM ledger_settings WHERE key = 'ledger_id' ORDER BY id LIMIT 1",
     )
     return None if row is None else str(row["value"])
 
@@ -371,36 +451,59 @@ def verify(
     *,
     checkpoint: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    trusted_key_id: str | None = None,
 ) -> dict[str, Any]:
     """Recompute the whole chain; CLI.md's ``audit verify`` shape:
     ``{"ok", "events", "first_bad_seq", "problem", "checkpoint"}``."""
     with connect(cfg) as conn:
         _begin_snapshot(conn)
         _require_schema(cfg, conn)
-        total = _count(conn, "event_chain")
-        events = _count(conn, "ledger_events")
-        v = ChainVerifier()
-        cp_problem: str | None = None
-        if checkpoint is not None:
-            cp_problem = check_checkpoint_document(checkpoint, _ledger_id(conn))
-            v.checkpoint_seq = (
-                checkpoint.get("seq") if isinstance(checkpoint.get("seq"), int) else -1
-            )
-            v.checkpoint_hash = str(checkpoint.get("chain_hash"))
-        last_seq = 0
-        for row in _chain_rows(conn):
-            v.feed(row)
-            last_seq = row.seq
-            if progress is not None and (v.checked % BATCH == 0 or v.checked == total):
-                progress(v.checked, total)
-        orphan = _first_unchained_event(conn)
-        if orphan is not None:
-            nid, at_seq = orphan
-            v.fail(
-                at_seq,
-                f"event inserted: notification id {nid} is in ledger_events but not in "
-                f"the chain (before seq {at_seq})",
-            )
+        result, _ = _verify_in(conn, checkpoint, progress, trusted_key_id)
+    log.info(
+        "audit verify",
+        ok=result["ok"],
+        events=result["events"],
+        first_bad_seq=result["first_bad_seq"],
+    )
+    return result
+
+
+def _verify_in(
+    conn: Any,
+    checkpoint: dict[str, Any] | None,
+    progress: Progress | None,
+    trusted_key_id: str | None = None,
+) -> tuple[dict[str, Any], ChainVerifier]:
+    """Verify inside the caller's snapshot; the result, and the verifier (whose
+    ``head_hash`` and ``expected_seq - 1`` are the verified head)."""
+    total = _count(conn, "event_chain")
+    events = _count(conn, "ledger_events")
+    v = ChainVerifier()
+    cp_problem: str | None = None
+    if checkpoint is not None:
+        cp_problem = check_checkpoint_document(checkpoint, _ledger_id(conn), trusted_key_id)
+        v.checkpoint_seq = checkpoint.get("seq") if isinstance(checkpoint.get("seq"), int) else -1
+        v.checkpoint_hash = str(checkpoint.get("chain_hash"))
+    last_seq = 0
+    for row in _chain_rows(conn):
+        v.feed(row)
+        last_seq = row.seq
+        if progress is not None and (v.checked % BATCH == 0 or v.checked == total):
+            progress(v.checked, total)
+    orphan = _first_unchained_event(conn)
+    if orphan is not None:
+        nid, at_seq = orphan
+        v.fail(
+            at_seq,
+            f"event inserted: notification id {nid} is in ledger_events but not in "
+            f"the chain (before seq {at_seq})",
+        )
+    if v.problem is None and events != v.checked:
+        # every event has exactly one chain row and every chain row one event
+        v.fail(
+            last_seq + 1,
+            f"ledger_events holds {events} events but the chain has {v.checked} positions",
+        )
     if progress is not None and total == 0:
         progress(0, 0)
     cp = v.finish_checkpoint(last_seq)
@@ -408,14 +511,7 @@ def verify(
         v.checkpoint_problem = cp_problem
         v.checkpoint_seen = False
         cp = {"seq": checkpoint.get("seq") if checkpoint else None, "ok": False}
-    result = _result(v, events, cp)
-    log.info(
-        "audit verify",
-        ok=result["ok"],
-        events=events,
-        first_bad_seq=result["first_bad_seq"],
-    )
-    return result
+    return _result(v, events, cp, last_seq), v
 
 
 # --- export ---------------------------------------------------------------------------
@@ -473,7 +569,7 @@ def export(cfg: DbConfig, out_path: str | Path, since: int | None = None) -> dic
         try:
             with tmp.open("w", encoding="utf-8") as f:
                 f.write(json.dumps(header, ensure_ascii=False) + "\n")
-                for r in _chain_rows(conn, since):
+                for r in _chain_rows(conn, since or None):
                     line: dict[str, Any] = {
                         "seq": r.seq,
                         "notification_id": r.notification_id,
@@ -519,15 +615,28 @@ def _export_rows(lines: Iterable[str], path: Path) -> Iterator[ChainRow]:
                 state = str(state_text).encode("utf-8")
             else:
                 raise ValueError(f"unknown state_encoding {enc!r}")
+            oid = obj.get("originator_id")
+            problem = None
+            if oid is not None and (
+                not isinstance(oid, str) or canonical_originator_id(oid) != oid
+            ):
+                # the export writes the canonical form, which is what is hashed
+                problem = f"its originator id {oid!r} is not in the exported (canonical) form"
+                oid = f"altered:{oid}"
+            for name in ("seq", "notification_id", "version"):
+                value = obj.get(name)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise ValueError(f"{name} is {value!r}, not an integer")
             yield ChainRow(
                 seq=int(obj["seq"]),
                 notification_id=int(obj["notification_id"]),
                 chain_hash=str(obj["chain_hash"]),
-                originator_id=obj.get("originator_id"),
+                originator_id=oid,
                 originator_version=obj.get("version"),
                 topic=obj.get("topic"),
                 state=state,
                 has_event=obj.get("originator_id") is not None,
+                problem=problem,
             )
         except (ValueError, KeyError, TypeError) as e:
             raise InvalidInput(f"{path} line {lineno}: not an export line ({e})") from None
@@ -538,6 +647,7 @@ def verify_export(
     checkpoint: dict[str, Any] | None = None,
     *,
     progress: Progress | None = None,
+    trusted_key_id: str | None = None,
 ) -> dict[str, Any]:
     """Verify an export file offline (no database): same checks, same shape."""
     p = Path(path)
@@ -557,7 +667,9 @@ def verify_export(
         v.head_hash = v.prev_hash
         cp_problem: str | None = None
         if checkpoint is not None:
-            cp_problem = check_checkpoint_document(checkpoint, header.get("ledger_id"))
+            cp_problem = check_checkpoint_document(
+                checkpoint, header.get("ledger_id"), trusted_key_id
+            )
             seq = checkpoint.get("seq")
             v.checkpoint_seq = seq if isinstance(seq, int) else -1
             v.checkpoint_hash = str(checkpoint.get("chain_hash"))
@@ -579,13 +691,15 @@ def verify_export(
             v.feed(row)
             last_seq = row.seq
             if progress is not None and v.checked % BATCH == 0:
-                progress(v.checked, v.checked)
+                progress(v.checked, 0)
+        if progress is not None:
+            progress(v.checked, v.checked)
     cp = v.finish_checkpoint(last_seq)
     if cp is not None and cp_problem is not None:
         v.checkpoint_problem = cp_problem
         v.checkpoint_seen = False
         cp = {"seq": checkpoint.get("seq") if checkpoint else None, "ok": False}
-    return _result(v, v.checked, cp)
+    return _result(v, v.checked, cp, last_seq)
 
 
 # --- keys and checkpoints -------------------------------------------------------------
@@ -642,37 +756,61 @@ def checkpoint(
     record it in ``audit_checkpoints`` and write it as JSON to ``out_path``.
     Refuses (TamperDetected, exit 4) to sign a chain that does not verify."""
     key = _load_private_key(key_path)
-    result = verify(cfg, progress=progress)
+    # Verify and take the head in one snapshot: what is signed is exactly the
+    # head that was verified, whatever is recorded meanwhile.
+    with connect(cfg) as conn:
+        _begin_snapshot(conn)
+        _require_schema(cfg, conn)
+        result, verified = _verify_in(conn, None, progress)
+        ledger_id = _ledger_id(conn)
     if not result["ok"]:
         raise TamperDetected(
             "refusing to sign a checkpoint: the chain does not verify "
             f"(first bad seq {result['first_bad_seq']}: {result['problem']})"
         )
+    seq, chain_hash = verified.expected_seq - 1, verified.head_hash
     public_raw = key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
+    doc: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "version": 1,
+        "ledger_id": ledger_id,
+        "seq": seq,
+        "chain_hash": chain_hash,
+        "taken_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+    doc["key_id"] = key_id_of(key.public_key())
+    doc["public_key"] = base64.b64encode(public_raw).decode("ascii")
+    doc["signature"] = base64.b64encode(key.sign(checkpoint_message(doc))).decode("ascii")
+    try:
+        _record_checkpoint(cfg, doc)
+    except psycopg.errors.InsufficientPrivilege:
+        # a read-only role (the auditor) may still sign what it verified
+        doc["recorded"] = False
+        log.info("checkpoint signed but not recorded in audit_checkpoints: read-only role")
+    if out_path is not None:
+        text = json.dumps(
+            {k: v for k, v in doc.items() if k != "recorded"}, indent=2, ensure_ascii=False
+        )
+        try:
+            Path(out_path).write_text(text + "\n", encoding="utf-8")
+        except OSError as e:
+            raise InvalidInput(f"cannot write checkpoint {out_path}: {e}") from None
+    log.info("audit checkpoint", seq=seq, key_id=doc["key_id"])
+    return doc
+
+
+def _record_checkpoint(cfg: DbConfig, doc: dict[str, Any]) -> None:
     with connect(cfg, write=True) as conn:
-        head = fetchone(conn, "SELECT seq, chain_hash FROM event_chain ORDER BY seq DESC LIMIT 1")
-        seq, chain_hash = (int(head["seq"]), str(head["chain_hash"])) if head else (0, GENESIS_HASH)
-        doc: dict[str, Any] = {
-            "format": CHECKPOINT_FORMAT,
-            "version": 1,
-            "ledger_id": _ledger_id(conn),
-            "seq": seq,
-            "chain_hash": chain_hash,
-            "taken_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        }
-        doc["key_id"] = key_id_of(key.public_key())
-        doc["public_key"] = base64.b64encode(public_raw).decode("ascii")
-        doc["signature"] = base64.b64encode(key.sign(checkpoint_message(doc))).decode("ascii")
         execute(
             conn,
             "INSERT INTO audit_checkpoints "
             "(seq, chain_hash, taken_at, key_id, signature, public_key, ledger_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                seq,
-                chain_hash,
+                doc["seq"],
+                doc["chain_hash"],
                 doc["taken_at"],
                 doc["key_id"],
                 doc["signature"],
@@ -680,15 +818,6 @@ def checkpoint(
                 doc["ledger_id"],
             ),
         )
-    if out_path is not None:
-        try:
-            Path(out_path).write_text(
-                json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-        except OSError as e:
-            raise InvalidInput(f"cannot write checkpoint {out_path}: {e}") from None
-    log.info("audit checkpoint", seq=seq, key_id=doc["key_id"])
-    return doc
 
 
 def list_checkpoints(cfg: DbConfig) -> list[dict[str, Any]]:

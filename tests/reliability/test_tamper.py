@@ -353,6 +353,77 @@ def test_truncated_ledger_is_caught_by_a_checkpoint(ledger: DbConfig, tmp_path: 
     assert result["ok"] is False
     assert result["checkpoint"] == {"seq": N_EVENTS, "ok": False}
     assert "events were removed" in result["problem"]
+    assert result["first_bad_seq"] == N_EVENTS  # the first event missing
+
+
+def test_event_forged_before_the_chain_is_detected(ledger: DbConfig) -> None:
+    """A forged event hidden behind a chain row at seq 0 (where the library's
+    repository would still load it) is reported, not skipped."""
+    with raw(ledger) as conn:
+        ev = event_at(conn, ledger, 2)
+        nid = nid_col(ledger)
+        conn.execute(
+            q(
+                ledger,
+                "INSERT INTO ledger_events "
+                f"(originator_id, originator_version, topic, state, {nid}) VALUES (?, ?, ?, ?, ?)",
+            ),
+            (ev["originator_id"], 99, ev["topic"], bytes(ev["state"]), -1),
+        )
+        conn.execute(
+            q(ledger, "INSERT INTO event_chain (seq, notification_id, chain_hash) VALUES (?,?,?)"),
+            (0, -1, "0" * 64),
+        )
+    result = assert_tampered(ledger, 0, "inserted outside the chain")
+    assert result["events"] == N_EVENTS + 1
+
+
+def test_positions_below_one_are_refused_on_insert(ledger: DbConfig) -> None:
+    """With the protection in place, such a row cannot even be written."""
+    for sql in (
+        "INSERT INTO event_chain (seq, notification_id, chain_hash) VALUES (0, 999, 'x')",
+        "INSERT INTO event_chain (seq, notification_id, chain_hash) VALUES (99, -3, 'x')",
+    ):
+        with pytest.raises(Exception, match="start at 1"):
+            run_sql(ledger, sql)
+    assert audit.verify(ledger)["ok"] is True
+
+
+def test_respelt_originator_id_is_detected(sqlite_url: str) -> None:
+    """SQLite stores a UUID as 32 hex digits and loads events by exactly that
+    text: an id re-spelt with hyphens hides the event from its aggregate."""
+    cfg = parse_db_url(sqlite_url)
+    migrate(cfg)
+    record(cfg, grants=2, payments=3)
+    with raw(cfg) as conn:
+        ev = event_at(conn, cfg, 5)
+        conn.execute(
+            "UPDATE ledger_events SET originator_id = ? WHERE rowid = ?",
+            (str(uuid.UUID(ev["originator_id"])), ev["nid"]),
+        )
+    assert_tampered(cfg, 5, "not in the form the recorder writes")
+
+
+@pytest.mark.parametrize(
+    "update, words",
+    [
+        ("UPDATE ledger_events SET state = CAST(state AS TEXT) WHERE rowid = ?", "as text"),
+        (
+            "UPDATE ledger_events SET originator_id = CAST(originator_id AS BLOB) WHERE rowid = ?",
+            "as bytes",
+        ),
+    ],
+)
+def test_values_stored_with_another_type_are_reported_not_crashed(
+    sqlite_url: str, update: str, words: str
+) -> None:
+    cfg = parse_db_url(sqlite_url)
+    migrate(cfg)
+    record(cfg, grants=2, payments=3)
+    with raw(cfg) as conn:
+        ev = event_at(conn, cfg, 4)
+        conn.execute(update, (ev["nid"],))
+    assert_tampered(cfg, 4, words)
 
 
 # --- checkpoints ------------------------------------------------------------------------------
@@ -420,6 +491,52 @@ def test_checkpoint_from_another_ledger_fails(ledger: DbConfig, tmp_path: Path) 
     # Even without the ledger id, its hash is not this ledger's.
     anonymous = dict(foreign, ledger_id=None)
     assert audit.verify(ledger, checkpoint=anonymous)["ok"] is False
+
+
+def test_checkpoint_signed_by_an_untrusted_key_fails_when_the_key_is_pinned(
+    ledger: DbConfig, tmp_path: Path
+) -> None:
+    """A file re-signed with any key is self-consistent; pinning the published
+    key id (``--key-id``) is what makes it prove who signed."""
+    trusted = audit.keygen(tmp_path / "auditor.pem")
+    other = audit.keygen(tmp_path / "intruder.pem")
+    genuine = audit.checkpoint(ledger, tmp_path / "auditor.pem")
+    forged = audit.checkpoint(ledger, tmp_path / "intruder.pem")
+    assert audit.verify(ledger, checkpoint=forged)["ok"] is True  # unpinned: any key
+    pinned = audit.verify(ledger, checkpoint=forged, trusted_key_id=trusted["key_id"])
+    assert pinned["ok"] is False
+    assert f"not by the trusted key {trusted['key_id']}" in pinned["problem"]
+    assert other["key_id"] in pinned["problem"]
+    ok = audit.verify(ledger, checkpoint=genuine, trusted_key_id=trusted["key_id"])
+    assert ok["ok"] is True
+
+
+def test_the_ledger_id_cannot_be_changed_by_a_later_setting(
+    ledger: DbConfig, tmp_path: Path
+) -> None:
+    audit.keygen(tmp_path / "k.pem")
+    cp = audit.checkpoint(ledger, tmp_path / "k.pem")
+    with connect(ledger, write=True) as conn:  # allowed: settings are insert-only
+        execute(
+            conn,
+            "INSERT INTO ledger_settings (key, value) VALUES (?, ?)",
+            ("ledger_id", str(uuid.uuid4())),
+        )
+    assert audit.verify(ledger, checkpoint=cp)["ok"] is True
+    assert audit.checkpoint(ledger, tmp_path / "k.pem")["ledger_id"] == cp["ledger_id"]
+    # re-signed without a ledger id, it no longer says which ledger it is of
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key((tmp_path / "k.pem").read_bytes(), password=None)
+    anonymous = dict(cp, ledger_id=None)
+    anonymous["signature"] = base64.b64encode(
+        key.sign(audit.checkpoint_message(anonymous))  # type: ignore[union-attr, call-arg]
+    ).decode()
+    result = audit.verify(ledger, checkpoint=anonymous)
+    assert result["ok"] is False
+    assert "names no ledger" in result["problem"]
 
 
 def test_checkpoint_refuses_to_sign_a_tampered_chain(ledger: DbConfig, tmp_path: Path) -> None:
@@ -907,6 +1024,54 @@ def test_cli_checkpoint_export_and_offline_verification(ledger: DbConfig, tmp_pa
     forged = ledger_cli("--db", ledger.url, "audit", "verify", "--checkpoint", str(cp))
     assert forged.returncode == 4
     assert "bad signature" in forged.stderr
+
+
+def test_the_documented_offline_procedure_verifies_an_export(
+    ledger: DbConfig, tmp_path: Path
+) -> None:
+    """The Python procedure docs/AUDIT.md gives an auditor, run as written:
+    ok on a true export and checkpoint with the published key id; it stops
+    on an altered export and on a checkpoint signed by another key."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "AUDIT.md").read_text(encoding="utf-8")
+    script = re.search(r"```python\n(.*?)```", doc, re.S)
+    assert script, "docs/AUDIT.md has no python block"
+    (tmp_path / "verify_export.py").write_text(script.group(1), encoding="utf-8")
+    key, cp, exp = tmp_path / "auditor.pem", tmp_path / "cp.json", tmp_path / "ledger.jsonl"
+    key_id = audit.keygen(key)["key_id"]
+    audit.checkpoint(ledger, key, cp)
+    audit.export(ledger, exp)
+
+    def offline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(tmp_path / "verify_export.py"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    good = offline(str(exp), str(cp), key_id)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.startswith(f"ok: {N_EVENTS} events")
+
+    lines = exp.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace("1001.00", "9001.00")
+    (tmp_path / "altered.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bad = offline(str(tmp_path / "altered.jsonl"), str(cp), key_id)
+    assert bad.returncode != 0 and "hash mismatch at seq 3" in bad.stderr
+
+    wrong_key = offline(str(exp), str(cp), "0" * 16)
+    assert wrong_key.returncode != 0 and "not signed by the published key" in wrong_key.stderr
+    cli = ledger_cli(
+        "audit", "verify", "--file", str(exp), "--checkpoint", str(cp), "--key-id", "0" * 16
+    )
+    assert cli.returncode == 4 and "not by the trusted key" in cli.stderr
+    cli_ok = ledger_cli(
+        "audit", "verify", "--file", str(exp), "--checkpoint", str(cp), "--key-id", key_id
+    )
+    assert cli_ok.returncode == 0, cli_ok.stderr
 
 
 def test_cli_verify_uninitialised_is_exit_3(tmp_path: Path) -> None:
