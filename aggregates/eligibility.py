@@ -74,9 +74,11 @@ def reasons_against(
     blacklist: Iterable[BlacklistFact],
     violations: Iterable[ViolationFact],
     look_back: LookBack | None,
-    led_consortia: Iterable[str] = (),
+    led_consortia: Iterable[str | tuple[str, date | None]] = (),
 ) -> list[Reason]:
-    """Every reason the unit is not eligible for `purpose` on `on` (empty: eligible)."""
+    """Every reason the unit is not eligible for `purpose` on `on` (empty: eligible).
+    ``led_consortia``: the consortia led on `on`, each a code or (code, the date
+    the lead ends, None while it runs)."""
     reasons: list[Reason] = []
     for d in sorted(debarments, key=lambda d: (d.start, d.id)):
         if purpose not in d.scopes:
@@ -122,13 +124,15 @@ def reasons_against(
                     )
                 )
     if purpose == "consortium-lead":
-        for platform in sorted(led_consortia):
+        leads = sorted((c, None) if isinstance(c, str) else c for c in led_consortia)
+        for platform, lead_until in leads:
             reasons.append(
                 Reason(
                     "leads-consortium",
                     CONSORTIUM_ONE_LEAD_BASIS,
-                    f"already leads the active innovation consortium {platform}",
-                    None,
+                    f"already leads the active innovation consortium {platform}"
+                    + (f" (until {lead_until})" if lead_until else ""),
+                    lead_until,
                 )
             )
     return reasons

@@ -40,6 +40,11 @@ class IllegalTransition(RuleViolation):
     pass
 
 
+class DateOrder(RuleViolation):
+    """A well-formed date the rules refuse: before the platform's last change of
+    state (SPEC §3), before its proposal, before the thing it decides."""
+
+
 class CompositionRuleBroken(RuleViolation):
     pass
 

@@ -4,6 +4,8 @@ host's standing) are worked out by the application and passed in."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -15,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 from aggregates.errors import (
     AlreadyExists,
     CompositionRuleBroken,
+    DateOrder,
     FundingRefused,
     IllegalTransition,
     InvalidInput,
@@ -30,9 +33,34 @@ from aggregates.values import (
     add_months,
     add_years,
     money_str,
+    normalise_voucher,
 )
 
 ZERO = Decimal("0.00")
+MAX_PERIOD_YEARS = 20  # a construction period or term beyond this is a typing error
+
+_CYCLE = re.compile(r"(\d{4})(?:\s*[-–—~～至到]\s*(\d{4}))?\s*年?")
+
+
+def normalise_cycle(cycle: str) -> str:
+    """`2023-2025` for 2023–2025, ２０２３—２０２５, `2023至2025年`…; other text as given."""
+    text = unicodedata.normalize("NFKC", cycle).strip()
+    m = _CYCLE.fullmatch(text)
+    if m is None:
+        return text
+    return f"{m.group(1)}-{m.group(2)}" if m.group(2) else m.group(1)
+
+
+def cycle_years(cycle: str, evaluated_on: date, policy_cycle: int) -> tuple[int, int]:
+    """The years an evaluation cycle covers: as written (`2023-2025`); a single
+    year starts a cycle of the policy's length; other labels end with the
+    year of the evaluation."""
+    m = _CYCLE.fullmatch(normalise_cycle(cycle))
+    if m is None:
+        return evaluated_on.year - policy_cycle + 1, evaluated_on.year
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else start + policy_cycle - 1
+    return min(start, end), max(start, end)
 
 
 def platform_id(code: str) -> UUID:
@@ -48,6 +76,8 @@ class FundLine:
     reversed: Decimal = ZERO
     recovered: Decimal = ZERO
     entitled: Decimal | None = None
+    # every money event of the line: (effective date, what, amount)
+    entries: list[tuple[date, str, Decimal]] = field(default_factory=list)
 
     @property
     def remaining(self) -> Decimal:
@@ -56,6 +86,31 @@ class FundLine:
     @property
     def net(self) -> Decimal:
         return self.disbursed - self.reversed - self.recovered
+
+    def add(self, on: date, what: str, amount: Decimal) -> None:
+        setattr(self, what, getattr(self, what) + amount)
+        self.entries.append((on, what, amount))
+
+    def _sums_on(self, day: date) -> dict[str, Decimal]:
+        sums = {"allocated": ZERO, "disbursed": ZERO, "reversed": ZERO, "recovered": ZERO}
+        for on, what, amount in self.entries:
+            if on <= day:
+                sums[what] += amount
+        return sums
+
+    def lowest_from(self, day: date, measure: str) -> tuple[Decimal, date]:
+        """The lowest `remaining` or `net` of the line on any date from `day` on
+        (the dates its entries change it, and `day` itself), with that date: what
+        an entry dated `day` must fit within, so that no "as of" goes negative."""
+        days = sorted({day} | {on for on, _, _ in self.entries if on >= day})
+
+        def value(d: date) -> Decimal:
+            s = self._sums_on(d)
+            if measure == "remaining":
+                return s["allocated"] - s["disbursed"] + s["reversed"]
+            return s["disbursed"] - s["reversed"] - s["recovered"]
+
+        return min(((value(d), d) for d in days), key=lambda vd: vd[0])
 
 
 @dataclass
@@ -99,7 +154,7 @@ CHANGE_DETAIL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # type: (required keys, optional keys)
     "rename": (("name",), ()),
     "host-change": (("host",), ()),
-    "co-builder-change": ((), ("add", "remove")),
+    "co-builder-change": ((), ("add", "remove", "consents")),
     "lead-change": (("lead",), ()),
     "member-change": (("consents",), ("add", "remove")),
     "other": ((), ()),
@@ -168,6 +223,10 @@ class Platform(Aggregate):
         self.rectification_due: date | None = None
         self.delist_reason: str | None = None
         self.funding_suspended = False
+        # funding suspensions as [from, until) intervals; until None while in force
+        self.suspensions: list[list[date | None]] = []
+        # the host (lead) unit over time: (since, credit code)
+        self.host_history: list[tuple[date, str]] = [(effective_on, host)]
         self.evaluations: list[dict[str, Any]] = []
         self.consecutive_poor = 0
         self.due_for_termination = False
@@ -190,6 +249,20 @@ class Platform(Aggregate):
                 break
         return current
 
+    def host_on(self, d: date) -> str:
+        """The host (lead) unit on a business date (the first host before it)."""
+        host = self.host_history[0][1]
+        for since, code in self.host_history:
+            if since <= d:
+                host = code
+        return host
+
+    def suspended_on(self, d: date) -> bool:
+        return any(
+            start is not None and start <= d and (until is None or d < until)
+            for start, until in self.suspensions
+        )
+
     def _require(self, action: str, *allowed: str) -> None:
         if self.status not in allowed:
             raise IllegalTransition(
@@ -200,7 +273,7 @@ class Platform(Aggregate):
 
     def _check_date(self, meta: Meta, what: str) -> None:
         if meta.effective_on < self.last_state_on:
-            raise InvalidInput(
+            raise DateOrder(
                 f"cannot record {what} for platform {self.code} effective {meta.effective_on}: "
                 f"its last change of state was effective {self.last_state_on}, and a platform's "
                 "changes of state have non-decreasing dates (SPEC §3)"
@@ -208,7 +281,7 @@ class Platform(Aggregate):
 
     def _check_not_before_proposal(self, meta: Meta, what: str) -> None:
         if meta.effective_on < self.proposed_on:
-            raise InvalidInput(
+            raise DateOrder(
                 f"cannot record {what} for platform {self.code} effective {meta.effective_on}: "
                 f"it was proposed on {self.proposed_on}"
             )
@@ -239,21 +312,30 @@ class Platform(Aggregate):
         centre_rule: CentreComposition | None,
         lead_other_consortia: list[str],
     ) -> None:
+        # bad input first (exit 2), then the rules (exit 1)
+        if construction_years is not None and not 1 <= construction_years <= MAX_PERIOD_YEARS:
+            raise InvalidInput(
+                f"invalid --construction-years {construction_years}: "
+                f"expected 1 to {MAX_PERIOD_YEARS}"
+            )
+        if term_years is not None and not 1 <= term_years <= MAX_PERIOD_YEARS:
+            raise InvalidInput(
+                f"invalid --term-years {term_years}: expected 1 to {MAX_PERIOD_YEARS}"
+            )
         self._require("approve", "proposed")
         self._check_date(meta, "an approval")
         rng = policy.construction_years
-        if construction_years is not None:
-            if construction_years < 1:
-                raise InvalidInput("--construction-years must be at least 1")
-            if rng is not None and not (rng.min <= construction_years <= rng.max):
-                raise CompositionRuleBroken(
-                    f"a construction period of {construction_years} years is outside "
-                    f"{rng.min}–{rng.max} years under policy {policy.id}",
-                    rule="construction-period",
-                    basis=rng.basis,
-                )
-        if term_years is not None and term_years < 1:
-            raise InvalidInput("--term-years must be at least 1")
+        if (
+            construction_years is not None
+            and rng is not None
+            and not (rng.min <= construction_years <= rng.max)
+        ):
+            raise CompositionRuleBroken(
+                f"a construction period of {construction_years} years is outside "
+                f"{rng.min}–{rng.max} years under policy {policy.id}",
+                rule="construction-period",
+                basis=rng.basis,
+            )
         if term_rule is not None and term_years is not None and term_years > term_rule.max:
             raise CompositionRuleBroken(
                 f"a term of {term_years} years exceeds the {term_rule.max} years allowed",
@@ -323,7 +405,7 @@ class Platform(Aggregate):
             status="rectification",
             rectification_due=due,
             rectification_basis=policy.rectification.basis,
-            **meta.fields(),
+            **meta.derived(basis=policy.rectification.basis).fields(),
         )
 
     class AcceptanceFailed(StatusEvent):
@@ -338,11 +420,14 @@ class Platform(Aggregate):
         self._require("evaluate", "operating")
         self._check_date(meta, "an evaluation")
         if grade not in policy.evaluation.grades:
-            raise InvalidInput(
+            raise IllegalTransition(
                 f"grade {grade!r} does not exist under policy {policy.id}; its grades are "
-                f"{', '.join(policy.evaluation.grades)} ({policy.evaluation.basis})"
+                f"{', '.join(policy.evaluation.grades)}",
+                rule="grades",
+                basis=policy.evaluation.basis,
             )
-        if any(e["cycle"] == cycle for e in self.evaluations):
+        cycle = normalise_cycle(cycle)
+        if any(normalise_cycle(e["cycle"]) == cycle for e in self.evaluations):
             raise AlreadyExists(f"platform {self.code} already has an evaluation for cycle {cycle}")
         poor = grade == "poor"
         consecutive = self.consecutive_poor + 1 if poor else 0
@@ -358,7 +443,9 @@ class Platform(Aggregate):
             consecutive_poor=consecutive,
             due_for_termination=bool(limit and consecutive >= limit),
             termination_basis=policy.evaluation.consecutive_poor_basis if limit else None,
-            **meta.fields(),
+            **meta.derived(
+                basis=policy.rectification.basis if poor else policy.evaluation.basis
+            ).fields(),
         )
 
     class Evaluated(StatusEvent):
@@ -382,17 +469,20 @@ class Platform(Aggregate):
             if self.rectification_due is not None:
                 aggregate.rectification_due = self.rectification_due
 
-    def rectify(self, passed: bool, meta: Meta) -> None:
+    def rectify(self, passed: bool, meta: Meta, basis: str | None = None) -> None:
+        """``basis``: the rule the result applies (the policy's rectification rule)."""
         self._require("record a rectification result for", "rectification")
         self._check_date(meta, "a rectification result")
         if passed:
-            self.trigger_event(self.RectificationPassed, status="operating", **meta.fields())
+            self.trigger_event(
+                self.RectificationPassed, status="operating", **meta.derived(basis=basis).fields()
+            )
         else:
             self.trigger_event(
                 self.RectificationFailed,
                 status="delisted",
                 reason_code="failed-rectification",
-                **meta.fields(),
+                **meta.derived(basis=basis).fields(),
             )
 
     class RectificationPassed(StatusEvent):
@@ -406,6 +496,7 @@ class Platform(Aggregate):
         def apply(self, aggregate: Any) -> None:
             super().apply(aggregate)
             aggregate.delist_reason = self.reason_code
+            aggregate.rectification_due = None
 
     def delist(self, reason_code: str, meta: Meta, violation: str | None = None) -> None:
         self._require("delist", *ACTIVE_STATUSES)
@@ -425,6 +516,7 @@ class Platform(Aggregate):
         def apply(self, aggregate: Any) -> None:
             super().apply(aggregate)
             aggregate.delist_reason = self.reason_code
+            aggregate.rectification_due = None
 
     def upgrade(self, level: str, meta: Meta) -> None:
         self._require("upgrade", "construction", "operating")
@@ -447,6 +539,14 @@ class Platform(Aggregate):
     def file_report(self, year: int, meta: Meta, policy: Policy) -> bool:
         self._require("file an annual report for", *ACTIVE_STATUSES)
         self._check_not_before_proposal(meta, "an annual report")
+        if not 1990 <= year <= 2100:
+            raise InvalidInput(f"invalid --year {year}: expected a year such as 2026")
+        if year < self.proposed_on.year:
+            raise DateOrder(
+                f"platform {self.code} was proposed in {self.proposed_on.year}; "
+                f"it has no annual report for {year}",
+                rule="annual-report",
+            )
         if year > meta.effective_on.year:
             raise InvalidInput(
                 f"cannot file the {year} annual report on {meta.effective_on}: "
@@ -564,8 +664,13 @@ class Platform(Aggregate):
 
     def approve_change(self, request_id: str, meta: Meta, applied: dict[str, Any]) -> None:
         cr = self.pending_change(request_id)
+        if self.status in ("rejected", "withdrawn", "delisted"):
+            raise IllegalTransition(
+                f"cannot approve change request {request_id}: platform {self.code} is "
+                f"{self.status} (final); reject or withdraw the request instead (SPEC §4)"
+            )
         if meta.effective_on < cr.requested_on:
-            raise InvalidInput(
+            raise DateOrder(
                 f"cannot decide change request {request_id} on {meta.effective_on}: "
                 f"it was requested on {cr.requested_on}"
             )
@@ -588,12 +693,14 @@ class Platform(Aggregate):
             cr.applied = dict(self.applied)
             for key, value in self.applied.items():
                 setattr(aggregate, key, list(value) if isinstance(value, list) else value)
+            if "host" in self.applied:
+                aggregate.host_history.append((self.effective_on, self.applied["host"]))
             aggregate.last_state_on = self.effective_on
 
     def reject_change(self, request_id: str, meta: Meta) -> None:
         cr = self.pending_change(request_id)
         if meta.effective_on < cr.requested_on:
-            raise InvalidInput(
+            raise DateOrder(
                 f"cannot decide change request {request_id} on {meta.effective_on}: "
                 f"it was requested on {cr.requested_on}"
             )
@@ -614,7 +721,7 @@ class Platform(Aggregate):
     def withdraw_change(self, request_id: str, meta: Meta) -> None:
         cr = self.pending_change(request_id)
         if meta.effective_on < cr.requested_on:
-            raise InvalidInput(
+            raise DateOrder(
                 f"cannot withdraw change request {request_id} on {meta.effective_on}: "
                 f"it was requested on {cr.requested_on}"
             )
@@ -652,6 +759,19 @@ class Platform(Aggregate):
             aggregate.entitlements[self.key] = EntitlementState(
                 self.key, self.category, self.amount, self.basis or "", self.effective_on
             )
+
+    def grade_reward_overlapping(self, years: tuple[int, int], policy_cycle: int) -> str | None:
+        """The cycle of an earlier evaluation that earned a grade reward and
+        overlaps `years` (003 art. 23: one reward in a single evaluation cycle),
+        or None."""
+        for e in self.evaluations:
+            key = f"grade-reward:{normalise_cycle(e['cycle'])}"
+            if key not in self.entitlements:
+                continue
+            start, end = cycle_years(e["cycle"], e["on"], policy_cycle)
+            if start <= years[1] and years[0] <= end:
+                return normalise_cycle(e["cycle"])
+        return None
 
     def open_entitlements(self, category: str) -> list[EntitlementState]:
         return [
@@ -752,7 +872,7 @@ class Platform(Aggregate):
         def apply(self, aggregate: Any) -> None:
             key = f"{self.category}:{self.fiscal_year}"
             line = aggregate.lines.setdefault(key, FundLine(self.category, self.fiscal_year))
-            line.allocated += self.amount
+            line.add(self.effective_on, "allocated", self.amount)
             if self.entitlement is not None and self.entitled is not None:
                 line.entitled = (line.entitled or ZERO) + self.entitled
                 aggregate.entitlements[self.entitlement].granted_by = key
@@ -766,7 +886,7 @@ class Platform(Aggregate):
         meta: Meta,
         flags: list[str],
     ) -> None:
-        if voucher in self.payments:
+        if normalise_voucher(voucher) in self.payments:
             raise AlreadyExists(f"voucher {voucher} is already used (one voucher, one payment)")
         status_then = self.status_on(meta.effective_on)
         if status_then not in ACTIVE_STATUSES:
@@ -776,9 +896,10 @@ class Platform(Aggregate):
                 "construction, operating or rectification may be paid (SPEC §6)",
                 rule="inactive-platform",
             )
-        if self.funding_suspended:
+        if self.funding_suspended or self.suspended_on(meta.effective_on):
+            when = "" if self.funding_suspended else f" on {meta.effective_on}"
             raise FundingRefused(
-                f"cannot pay platform {self.code}: its funding is suspended",
+                f"cannot pay platform {self.code}: its funding is suspended{when}",
                 rule="funding-suspended",
                 basis="004 §4.3",
             )
@@ -788,6 +909,15 @@ class Platform(Aggregate):
             raise OverAllocation(
                 f"payment of {money_str(amount)} exceeds what remains of the {category} "
                 f"allocation for {fiscal_year} of platform {self.code} ({money_str(remaining)})",
+                rule="over-allocation",
+                basis="SPEC §6",
+            )
+        low, low_on = line.lowest_from(meta.effective_on, "remaining") if line else (ZERO, None)
+        if amount > low:
+            raise OverAllocation(
+                f"payment of {money_str(amount)} dated {meta.effective_on} exceeds what remained "
+                f"of the {category} allocation for {fiscal_year} of platform {self.code} on "
+                f"{low_on} ({money_str(low)}, counting only allocations effective by then)",
                 rule="over-allocation",
                 basis="SPEC §6",
             )
@@ -811,8 +941,8 @@ class Platform(Aggregate):
         def apply(self, aggregate: Any) -> None:
             key = f"{self.category}:{self.fiscal_year}"
             line = aggregate.lines.setdefault(key, FundLine(self.category, self.fiscal_year))
-            line.disbursed += self.amount
-            aggregate.payments[self.voucher] = Payment(
+            line.add(self.effective_on, "disbursed", self.amount)
+            aggregate.payments[normalise_voucher(self.voucher)] = Payment(
                 self.voucher,
                 self.category,
                 self.fiscal_year,
@@ -822,7 +952,7 @@ class Platform(Aggregate):
             )
 
     def reverse(self, voucher: str, meta: Meta) -> Payment:
-        payment = self.payments.get(voucher)
+        payment = self.payments.get(normalise_voucher(voucher))
         if payment is None:
             raise NotFound(f"platform {self.code} has no payment with voucher {voucher}")
         if payment.reversed_on is not None:
@@ -831,11 +961,12 @@ class Platform(Aggregate):
                 f"{payment.reversed_on}"
             )
         if meta.effective_on < payment.paid_on:
-            raise InvalidInput(
+            raise DateOrder(
                 f"cannot reverse payment {voucher} on {meta.effective_on}: "
                 f"it was paid on {payment.paid_on}"
             )
         line = self.lines[f"{payment.category}:{payment.fiscal_year}"]
+        low, low_on = line.lowest_from(meta.effective_on, "net")
         if payment.amount > line.net:
             # money already recovered cannot also be un-paid: net would fall below zero
             raise OverAllocation(
@@ -845,9 +976,17 @@ class Platform(Aggregate):
                 rule="reversal",
                 basis="SPEC §6",
             )
+        if payment.amount > low:
+            raise OverAllocation(
+                f"cannot reverse payment {voucher} of {money_str(payment.amount)} on "
+                f"{meta.effective_on}: only {money_str(low)} of {payment.category} "
+                f"{payment.fiscal_year} of platform {self.code} was paid net on {low_on}",
+                rule="reversal",
+                basis="SPEC §6",
+            )
         self.trigger_event(
             self.DisbursementReversed,
-            voucher=voucher,
+            voucher=payment.voucher,
             category=payment.category,
             fiscal_year=payment.fiscal_year,
             amount=payment.amount,
@@ -862,8 +1001,10 @@ class Platform(Aggregate):
         amount: Decimal
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.lines[f"{self.category}:{self.fiscal_year}"].reversed += self.amount
-            aggregate.payments[self.voucher].reversed_on = self.effective_on
+            aggregate.lines[f"{self.category}:{self.fiscal_year}"].add(
+                self.effective_on, "reversed", self.amount
+            )
+            aggregate.payments[normalise_voucher(self.voucher)].reversed_on = self.effective_on
 
     def recover(self, category: str, fiscal_year: int, amount: Decimal, meta: Meta) -> None:
         self._check_not_before_proposal(meta, "a recovery")
@@ -873,6 +1014,15 @@ class Platform(Aggregate):
             raise OverAllocation(
                 f"cannot recover {money_str(amount)} of {category} {fiscal_year} from platform "
                 f"{self.code}: only {money_str(net)} was paid net",
+                rule="recovery",
+                basis="SPEC §6",
+            )
+        low, low_on = line.lowest_from(meta.effective_on, "net") if line else (ZERO, None)
+        if amount > low:
+            raise OverAllocation(
+                f"cannot recover {money_str(amount)} of {category} {fiscal_year} from platform "
+                f"{self.code} on {meta.effective_on}: only {money_str(low)} was paid net on "
+                f"{low_on} (payments effective by then)",
                 rule="recovery",
                 basis="SPEC §6",
             )
@@ -890,7 +1040,9 @@ class Platform(Aggregate):
         amount: Decimal
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.lines[f"{self.category}:{self.fiscal_year}"].recovered += self.amount
+            aggregate.lines[f"{self.category}:{self.fiscal_year}"].add(
+                self.effective_on, "recovered", self.amount
+            )
 
     def suspend_funding(self, meta: Meta) -> None:
         if self.status in ("rejected", "withdrawn", "delisted"):
@@ -905,6 +1057,7 @@ class Platform(Aggregate):
     class FundingSuspended(Event):
         def apply(self, aggregate: Any) -> None:
             aggregate.funding_suspended = True
+            aggregate.suspensions.append([self.effective_on, None])
             aggregate.last_state_on = self.effective_on
 
     def resume_funding(self, meta: Meta) -> None:
@@ -916,6 +1069,8 @@ class Platform(Aggregate):
     class FundingResumed(Event):
         def apply(self, aggregate: Any) -> None:
             aggregate.funding_suspended = False
+            if aggregate.suspensions:
+                aggregate.suspensions[-1][1] = self.effective_on
             aggregate.last_state_on = self.effective_on
 
 

@@ -73,6 +73,10 @@ class Consequence(BaseModel):
     years: int | None = None
     scopes: tuple[Scope, ...] = ()
     reason_code: DelistReason | None = None  # for action = delist
+    # for action = delist: the platform kinds it applies to (empty: every kind),
+    # and whether only the platform's host (lead) brings it on
+    kinds: tuple[str, ...] = ()
+    host_only: bool = False
 
     @field_validator("years")
     @classmethod

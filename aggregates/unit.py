@@ -13,7 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from aggregates.errors import AlreadyExists, IllegalTransition, InvalidInput, NotFound
+from aggregates.errors import AlreadyExists, DateOrder, IllegalTransition, InvalidInput, NotFound
 from aggregates.values import Meta, add_years
 
 
@@ -130,6 +130,7 @@ class Unit(Aggregate):
         self.high_tech = high_tech
         self.aliases = list(aliases)
         self.registered_on = effective_on
+        self.name_since = effective_on
         self.former_names: list[dict[str, Any]] = []
         self.violations: dict[str, Violation] = {}
         self.debarments: dict[str, Debarment] = {}
@@ -152,6 +153,14 @@ class Unit(Aggregate):
             raise InvalidInput("the new name is empty")
         if name == self.name:
             raise IllegalTransition(f"unit {self.code} is already named {name}")
+        if meta.effective_on < self.name_since:
+            raise DateOrder(
+                f"cannot rename unit {self.code} effective {meta.effective_on}: it has been "
+                f"named {self.name} since {self.name_since}, and renames are recorded in date "
+                "order (a name's history cannot be rewritten)",
+                rule="date-order",
+                basis="SPEC §3",
+            )
         self.trigger_event(self.Renamed, name=name, former_name=self.name, **meta.fields())
 
     class Renamed(Event):
@@ -163,6 +172,7 @@ class Unit(Aggregate):
                 {"name": self.former_name, "until": self.effective_on.isoformat()}
             )
             aggregate.name = self.name
+            aggregate.name_since = self.effective_on
 
     def record_violation(
         self,
@@ -303,6 +313,21 @@ class Unit(Aggregate):
             raise AlreadyExists(
                 f"unit {self.code} is already on the integrity blacklist since {current.added_on}"
             )
+        # an entry runs until removed: it may not reach back into an earlier one
+        later = [
+            e
+            for e in self.blacklist.values()
+            if e.removed_on is not None and meta.effective_on < e.removed_on
+        ]
+        if later:
+            e = max(later, key=lambda e: e.removed_on or e.added_on)
+            raise DateOrder(
+                f"cannot blacklist unit {self.code} effective {meta.effective_on}: it was on the "
+                f"blacklist from {e.added_on} until {e.removed_on} (entry {e.id}), and entries "
+                "may not overlap; date the new entry on or after that removal",
+                rule="date-order",
+                basis="SPEC §7",
+            )
         entry_id = self.next_id("B")
         self.trigger_event(
             self.Blacklisted, entry_id=entry_id, violation=violation, **meta.fields()
@@ -355,6 +380,24 @@ class Unit(Aggregate):
             elif lead.since <= on and (lead.until is None or on < lead.until):
                 out.append(lead.platform)
         return out
+
+    def consortia_led_on(self, on: date) -> list[tuple[str, date | None]]:
+        """The consortia led on a date, each with the date the lead ends (None:
+        not yet released)."""
+        return [
+            (lead.platform, lead.until)
+            for lead in self.consortia.values()
+            if lead.since <= on and (lead.until is None or on < lead.until)
+        ]
+
+    def consortia_led_from(self, on: date) -> list[str]:
+        """Consortia whose lead runs on or after a date (still led, or released
+        after it): a new consortium led from that date would overlap them."""
+        return [
+            lead.platform
+            for lead in self.consortia.values()
+            if lead.until is None or on < lead.until
+        ]
 
     def assume_consortium_lead(self, platform: str, meta: Meta) -> None:
         self.trigger_event(self.ConsortiumLeadAssumed, platform=platform, **meta.fields())

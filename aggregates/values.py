@@ -4,6 +4,7 @@ money, dates, and "the same calendar day N years later"."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -136,6 +137,18 @@ def validate_platform_code(code: str) -> str:
 CENT = Decimal("0.01")
 
 
+# One entry's ceiling: under a trillion yuan. Far above any grant, and low
+# enough that a line's sums stay exact in PostgreSQL's numeric(18,2) and in
+# SQLite's 64-bit integer cents.
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+def normalise_voucher(voucher: str) -> str:
+    """The form a voucher number is unique in: NFKC (full-width → half-width),
+    stripped, upper-case — so `pz-1`, `ＰＺ-1` and `PZ-1` are one voucher."""
+    return unicodedata.normalize("NFKC", voucher).strip().upper()
+
+
 def parse_money(text: str | Decimal | int, *, what: str = "amount") -> Decimal:
     """Exact yuan with at most two decimal places, positive. Never a float."""
     if isinstance(text, float):  # pragma: no cover - guarded by types
@@ -155,6 +168,11 @@ def parse_money(text: str | Decimal | int, *, what: str = "amount") -> Decimal:
         raise InvalidInput(f"invalid {what} {text!r}") from None
     if value <= 0:
         raise InvalidInput(f"invalid {what} {text!r}: must be positive")
+    if value > MAX_AMOUNT:
+        raise InvalidInput(
+            f"invalid {what} {text!r}: more than {MAX_AMOUNT:,} yuan in one entry "
+            "(a typing error? the ledger's totals must stay exact)"
+        )
     return value.quantize(CENT)
 
 
@@ -209,6 +227,8 @@ class Meta(BaseModel):
     doc_no: str | None = None
     reason: str | None = None
     basis: str | None = None
+    # the effective date was not given (`--on`) but defaulted to today
+    defaulted: bool = False
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -218,6 +238,15 @@ class Meta(BaseModel):
             "reason": self.reason,
             "basis": self.basis,
         }
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The fields as the user gave them, for a `--request-id` fingerprint: a
+        date left to default to today is not part of the request, so a retry
+        the next day is the same request (and replays the first answer)."""
+        fields = self.fields()
+        if self.defaulted:
+            fields["effective_on"] = None
+        return fields
 
     def derived(self, *, basis: str | None, reason: str | None = None) -> Meta:
         """The metadata of a consequence a policy derived from this decision."""

@@ -1,6 +1,7 @@
 """The Voucher aggregate: one per voucher number, so that a voucher is used for
-one payment in the whole ledger (SPEC §6). It is created in the same atomic
-save as the payment; a second payment with the same voucher collides with it."""
+one payment in the whole ledger (SPEC §6), whatever its case or width. It is
+created in the same atomic save as the payment; a second payment with the same
+voucher collides with it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from aggregates.values import normalise_voucher
+
 
 def voucher_id(voucher: str) -> UUID:
-    return uuid5(NAMESPACE_URL, f"/vouchers/{voucher}")
+    """One id per voucher number as written any way (`pz-1`, `ＰＺ-1`, `PZ-1`)."""
+    return uuid5(NAMESPACE_URL, f"/vouchers/{normalise_voucher(voucher)}")
 
 
 class Voucher(Aggregate):

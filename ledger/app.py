@@ -39,7 +39,14 @@ from aggregates.errors import (
     PlatformNotFound,
     UnitNotFound,
 )
-from aggregates.platform import Platform, platform_id
+from aggregates.platform import (
+    Platform,
+    check_centre,
+    check_consortium,
+    cycle_years,
+    normalise_cycle,
+    platform_id,
+)
 from aggregates.policy import Consequence, Policy
 from aggregates.unit import Unit, unit_id
 from aggregates.values import (
@@ -246,7 +253,12 @@ class LedgerService:
         if need_reason and not (reason and reason.strip()):
             raise InvalidInput("a reason is required (--reason)")
         return Meta(
-            actor=actor.strip(), effective_on=effective, doc_no=doc_no, reason=reason, basis=basis
+            actor=actor.strip(),
+            effective_on=effective,
+            doc_no=doc_no,
+            reason=reason,
+            basis=basis,
+            defaulted=on is None,
         )
 
     def _record(
@@ -339,7 +351,7 @@ class LedgerService:
             "type": unit_type,
             "high_tech": high_tech,
             "aliases": aliases,
-            "meta": meta.fields(),
+            "meta": meta.fingerprint(),
         }
 
         def work() -> tuple[list[Aggregate], Result]:
@@ -369,7 +381,7 @@ class LedgerService:
         request_id: str | None = None,
     ) -> Result:
         meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_doc=True)
-        args = {"code": code, "name": name, "meta": meta.fields()}
+        args = {"code": code, "name": name, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             unit = self.unit(code)
@@ -405,12 +417,22 @@ class LedgerService:
             "occurred_on": occurred_on,
             "platform": platform,
             "no_policy": no_policy,
-            "meta": meta.fields(),
+            "meta": meta.fingerprint(),
         }
 
         def work() -> tuple[list[Aggregate], Result]:
             unit = self.unit(code)
             plat = self.platform(platform) if platform else None
+            if plat is not None and unit.code not in {
+                *(host for _, host in plat.host_history),
+                *plat.co_builders,
+            }:
+                raise Ineligible(
+                    f"unit {unit.code} is neither the host nor a co-builder of platform "
+                    f"{plat.code}; name the platform concerned, or leave --platform out",
+                    rule="platform-concerned",
+                    basis="SPEC §7",
+                )
             governing = load_policy(plat.policy) if plat else self.default_policy
             pol = policy_for_violation(kind, governing)
             vid = unit.record_violation(
@@ -469,14 +491,31 @@ class LedgerService:
             elif c.action == "delist":
                 if plat is None:
                     continue
-                if plat.status in ACTIVE_STATUSES:
-                    plat.delist(c.reason_code or "other", cmeta, violation=violation)
-                    touched.append(plat)
-                    touched += self._release_lead(plat, cmeta, unit)
-                else:
+                if c.kinds and plat.kind not in c.kinds:
+                    warnings.append(
+                        f"platform {plat.code} is a {plat.kind}, not a {' or '.join(c.kinds)}; "
+                        f"it was not delisted ({c.basis})"
+                    )
+                elif c.host_only and plat.host != unit.code:
+                    warnings.append(
+                        f"unit {unit.code} is not the lead of {plat.code}; "
+                        f"it was not delisted ({c.basis})"
+                    )
+                elif plat.status not in ACTIVE_STATUSES:
                     warnings.append(
                         f"platform {plat.code} is {plat.status}; it was not delisted ({c.basis})"
                     )
+                elif meta.effective_on < plat.last_state_on:
+                    warnings.append(
+                        f"platform {plat.code} was not delisted: its last change of state was "
+                        f"effective {plat.last_state_on}, after this finding; record the "
+                        f"delisting with `ledger platform delist` dated on or after that "
+                        f"({c.basis})"
+                    )
+                else:
+                    plat.delist(c.reason_code or "other", cmeta, violation=violation)
+                    touched.append(plat)
+                    touched += self._release_lead(plat, cmeta, unit)
         return touched, warnings
 
     def _release_lead(
@@ -511,7 +550,7 @@ class LedgerService:
             raise InvalidInput(f"a debarment is for 3 or 5 years, not {years}")
         meta = self.meta(
             actor,
-            on or min(start, today()),
+            on,
             doc_no=doc_no,
             reason=reason,
             basis=basis,
@@ -524,7 +563,7 @@ class LedgerService:
             "start": start,
             "scopes": scopes,
             "violation": violation,
-            "meta": meta.fields(),
+            "meta": meta.fingerprint(),
         }
 
         def work() -> tuple[list[Aggregate], Result]:
@@ -548,7 +587,7 @@ class LedgerService:
         request_id: str | None = None,
     ) -> Result:
         meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_doc=True, need_reason=True)
-        args = {"code": code, "debarment": debarment_id, "meta": meta.fields()}
+        args = {"code": code, "debarment": debarment_id, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             unit = self.unit(code)
@@ -571,7 +610,7 @@ class LedgerService:
         meta = self.meta(
             actor, on, doc_no=doc_no, reason=reason, basis=basis, need_doc=True, need_reason=True
         )
-        args = {"code": code, "meta": meta.fields()}
+        args = {"code": code, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             unit = self.unit(code)
@@ -591,7 +630,7 @@ class LedgerService:
         request_id: str | None = None,
     ) -> Result:
         meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_doc=True, need_reason=True)
-        args = {"code": code, "meta": meta.fields()}
+        args = {"code": code, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             unit = self.unit(code)
@@ -615,21 +654,31 @@ class LedgerService:
             blacklist=blacklist,
             violations=violations,
             look_back=LookBack(lb.years, lb.basis, tuple(lb.purposes)) if lb else None,
-            led_consortia=unit.active_consortia(on),
+            led_consortia=unit.consortia_led_on(on),
         )
 
     def _require_eligible(
-        self, unit: Unit, purpose: str, on: date, policy: Policy, exclude: str | None = None
+        self,
+        unit: Unit,
+        purpose: str,
+        on: date,
+        policy: Policy,
+        exclude: str | None = None,
+        *,
+        role: str = "unit",
+        rules: tuple[str, ...] = ("debarment", "blacklist", "look-back", "leads-consortium"),
     ) -> None:
         reasons = [
             r
             for r in self.eligibility_reasons(unit, purpose, on, policy)
-            if not (r.rule == "leads-consortium" and exclude and exclude in r.detail)
+            if r.rule in rules
+            and not (r.rule == "leads-consortium" and exclude and exclude in r.detail)
         ]
         if reasons:
             r = reasons[0]
+            until = f" (until {r.until})" if r.until and str(r.until) not in r.detail else ""
             raise Ineligible(
-                f"unit {unit.code} is not eligible for {purpose} on {on}: {r.detail}",
+                f"{role} {unit.code} is not eligible for {purpose} on {on}: {r.detail}{until}",
                 rule=r.rule,
                 basis=r.basis,
             )
@@ -679,7 +728,7 @@ class LedgerService:
             "co_builders": co_builders,
             "policy": pol.id,
             "agreement_on": agreement_on,
-            "meta": meta.fields(),
+            "meta": meta.fingerprint(),
         }
 
         def work() -> tuple[list[Aggregate], Result]:
@@ -687,7 +736,15 @@ class LedgerService:
                 raise AlreadyExists(f"platform {code} already exists")
             host_unit = self.unit(host)
             members = [self.unit(c) for c in co_builders]
-            self._require_eligible(host_unit, "platform-application", meta.effective_on, pol)
+            self._require_eligible(
+                host_unit, "platform-application", meta.effective_on, pol, role="host"
+            )
+            # 003 annex: 依托单位、联合共建单位申报前2年无失信和学术不端行为 — the
+            # co-builders apply with the host, and are screened the same way
+            for m in members:
+                self._require_eligible(
+                    m, "platform-application", meta.effective_on, pol, role="co-builder"
+                )
             if kind == "innovation-consortium":
                 self._require_eligible(host_unit, "consortium-lead", meta.effective_on, pol)
                 for m in members:
@@ -751,7 +808,7 @@ class LedgerService:
             "code": code,
             "construction_years": construction_years,
             "term_years": term_years,
-            "meta": meta.fields(),
+            "meta": meta.fingerprint(),
         }
 
         def work() -> tuple[list[Aggregate], Result]:
@@ -761,7 +818,28 @@ class LedgerService:
             members = [host] + [self.unit(c) for c in plat.co_builders]
             infos = [MemberInfo(m.code, m.unit_type, m.high_tech) for m in members]
             consortium_rule, centre_rule, term_rule = composition_rules(pol)
-            others = [p for p in host.active_consortia() if p != code]
+            # the host's standing on the approval date: a ban or a blacklisting
+            # that came after the proposal still stops the approval
+            self._require_eligible(
+                host,
+                "platform-application",
+                meta.effective_on,
+                pol,
+                role="host",
+                rules=("debarment", "blacklist"),
+            )
+            if plat.kind == "innovation-consortium":
+                self._require_eligible(
+                    host,
+                    "consortium-lead",
+                    meta.effective_on,
+                    pol,
+                    role="lead",
+                    rules=("debarment", "blacklist"),
+                )
+            # one consortium per lead at a time (002 §3.2): any other consortium
+            # the lead leads on or after the approval date
+            others = [p for p in host.consortia_led_from(meta.effective_on) if p != code]
             plat.approve(
                 meta,
                 policy=pol,
@@ -793,13 +871,15 @@ class LedgerService:
         request_id: str | None,
         extra: dict[str, Any],
         action: Callable[[Platform], list[Aggregate]],
+        warnings: list[str] | None = None,
     ) -> Result:
-        args = {"code": code, "meta": meta.fields(), **extra}
+        """``warnings``: filled by ``action`` on each attempt, printed with the result."""
+        args = {"code": code, "meta": meta.fingerprint(), **extra}
 
         def work() -> tuple[list[Aggregate], Result]:
             plat = self.platform(code)
             touched = [plat, *action(plat)]
-            return touched, Result(event, code, plat.version)
+            return touched, Result(event, code, plat.version, warnings=list(warnings or []))
 
         return self._record(command, args, request_id, work)
 
@@ -904,14 +984,30 @@ class LedgerService:
             raise InvalidInput("an evaluation needs its cycle (--cycle, e.g. 2023-2025)")
         meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_doc=True)
 
+        warnings: list[str] = []
+
         def action(p: Platform) -> list[Aggregate]:
+            warnings.clear()
             pol = load_policy(p.policy)
-            p.evaluate(cycle.strip(), grade, meta, pol)
+            p.evaluate(cycle, grade, meta, pol)
             ent = pol.entitlement_for("evaluation", p.kind, grade=grade)
             if ent is not None:
-                p.earn_entitlement(
-                    f"{ent.key}:{cycle.strip()}", ent.category, ent.amount, ent.basis, meta
-                )
+                years = cycle_years(cycle, meta.effective_on, pol.evaluation.cycle_years)
+                earlier = p.grade_reward_overlapping(years, pol.evaluation.cycle_years)
+                if earlier is None:
+                    p.earn_entitlement(
+                        f"{ent.key}:{normalise_cycle(cycle)}",
+                        ent.category,
+                        ent.amount,
+                        ent.basis,
+                        meta,
+                    )
+                else:
+                    warnings.append(
+                        f"no {ent.key}: cycle {normalise_cycle(cycle)} overlaps "
+                        f"{earlier}, which already earned one; one reward per evaluation "
+                        f"cycle ({ent.basis}; {pol.no_double_benefit_basis or 'SPEC §6'})"
+                    )
             return []
 
         return self._simple(
@@ -920,8 +1016,9 @@ class LedgerService:
             "Evaluated",
             meta,
             request_id,
-            {"cycle": cycle, "grade": grade},
+            {"cycle": normalise_cycle(cycle), "grade": grade},
             action,
+            warnings,
         )
 
     def rectify(
@@ -939,7 +1036,15 @@ class LedgerService:
         meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_doc=True)
 
         def action(p: Platform) -> list[Aggregate]:
-            p.rectify(passed, meta)
+            pol = load_policy(p.policy)
+            failed_rule = next(iter(pol.delistings.get("failed-rectification", ())), None)
+            p.rectify(
+                passed,
+                meta,
+                basis=pol.rectification.basis
+                if passed or failed_rule is None
+                else failed_rule.basis,
+            )
             if passed:
                 return []
             return self._delisting_consequences(p, "failed-rectification", meta, no_policy)
@@ -1036,7 +1141,7 @@ class LedgerService:
         request_id: str | None = None,
     ) -> Result:
         meta = self.meta(actor, on, doc_no=doc_no)
-        args = {"code": code, "year": year, "meta": meta.fields()}
+        args = {"code": code, "year": year, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             plat = self.platform(code)
@@ -1072,7 +1177,7 @@ class LedgerService:
         for key in ("host", "lead"):
             if key in details:
                 validate_credit_code(details[key])
-        args = {"code": code, "type": change_type, "details": details, "meta": meta.fields()}
+        args = {"code": code, "type": change_type, "details": details, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             plat = self.platform(code)
@@ -1111,14 +1216,18 @@ class LedgerService:
         request_id: str | None = None,
     ) -> Result:
         meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_doc=True)
-        args = {"id": change_id, "meta": meta.fields()}
+        args = {"id": change_id, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             plat = self._change_platform(change_id)
             cr = plat.pending_change(change_id)
             applied = plat.planned_change(cr)
             touched: list[Aggregate] = [plat]
-            if cr.change_type == "member-change":
+            # a consortium's members change only with every member's consent
+            # (002 §5.1), whichever type the request was filed under
+            if cr.change_type == "member-change" or (
+                cr.change_type == "co-builder-change" and plat.kind == "innovation-consortium"
+            ):
                 members = {plat.host, *plat.co_builders}
                 consents = set(c.strip() for c in cr.details.get("consents", "").split(","))
                 missing = sorted(members - consents)
@@ -1141,10 +1250,26 @@ class LedgerService:
                     new_host.assume_consortium_lead(plat.code, meta)
                     touched += [old, new_host]
                 applied["co_builders"] = [c for c in plat.co_builders if c != new_host.code]
+            if plat.status in ACTIVE_STATUSES and ("host" in applied or "co_builders" in applied):
+                self._check_composition_after(plat, applied)
             plat.approve_change(change_id, meta, applied)
             return touched, Result("ChangeApproved", plat.code, plat.version, id=change_id)
 
         return self._record("change approve", args, request_id, work)
+
+    def _check_composition_after(self, plat: Platform, applied: dict[str, Any]) -> None:
+        """The composition rules checked at approval (SPEC §4) hold after the
+        change too: a change may not take a consortium below its floors, or a
+        centre beyond its co-builder limits."""
+        host = str(applied.get("host", plat.host))
+        co_builders = list(applied.get("co_builders", plat.co_builders))
+        units = [self.unit(host)] + [self.unit(c) for c in co_builders]
+        infos = [MemberInfo(u.code, u.unit_type, u.high_tech) for u in units]
+        consortium_rule, centre_rule, _ = composition_rules(load_policy(plat.policy))
+        if plat.kind == "innovation-consortium" and consortium_rule is not None:
+            check_consortium(host, infos, consortium_rule, [])
+        if plat.kind == "tech-innovation-center" and centre_rule is not None:
+            check_centre(host, infos, centre_rule)
 
     def reject_change(
         self,
@@ -1157,7 +1282,7 @@ class LedgerService:
         request_id: str | None = None,
     ) -> Result:
         meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_doc=True, need_reason=True)
-        args = {"id": change_id, "meta": meta.fields()}
+        args = {"id": change_id, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             plat = self._change_platform(change_id)
@@ -1176,7 +1301,7 @@ class LedgerService:
         request_id: str | None = None,
     ) -> Result:
         meta = self.meta(actor, on, reason=reason, need_reason=True)
-        args = {"id": change_id, "meta": meta.fields()}
+        args = {"id": change_id, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             plat = self._change_platform(change_id)
@@ -1210,7 +1335,7 @@ class LedgerService:
             "amount": amount,
             "fy": fiscal_year,
             "entitlement": entitlement,
-            "meta": meta.fields(),
+            "meta": meta.fingerprint(),
         }
 
         def work() -> tuple[list[Aggregate], Result]:
@@ -1265,13 +1390,15 @@ class LedgerService:
             "amount": amount,
             "fy": fiscal_year,
             "voucher": voucher,
-            "meta": meta.fields(),
+            "meta": meta.fingerprint(),
         }
 
         def work() -> tuple[list[Aggregate], Result]:
             plat = self.platform(code)
             self._raise_if_voucher_taken("funds disburse", args)
-            host = self.unit(plat.host)
+            # flags judge the host on the payment date (a late entry of a payment
+            # made before a host change concerns the host of the time)
+            host = self.unit(plat.host_on(meta.effective_on))
             flags, warnings = [], []
             active_debarments = [
                 d for d in host.debarments.values() if d.active_on(meta.effective_on)
@@ -1310,7 +1437,7 @@ class LedgerService:
         request_id: str | None = None,
     ) -> Result:
         meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_reason=True)
-        args = {"code": code, "voucher": voucher, "meta": meta.fields()}
+        args = {"code": code, "voucher": voucher, "meta": meta.fingerprint()}
 
         def work() -> tuple[list[Aggregate], Result]:
             plat = self.platform(code)
@@ -1340,7 +1467,7 @@ class LedgerService:
             "category": category,
             "fy": fiscal_year,
             "amount": amount,
-            "meta": meta.fields(),
+            "meta": meta.fingerprint(),
         }
 
         def work() -> tuple[list[Aggregate], Result]:

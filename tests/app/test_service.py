@@ -15,6 +15,7 @@ from aggregates.errors import (
     AlreadyExists,
     CompositionRuleBroken,
     Conflict,
+    DateOrder,
     FundingRefused,
     IllegalTransition,
     Ineligible,
@@ -139,10 +140,11 @@ def test_lhasa_key_lab_poor_then_failed_rectification_delists_and_bars_the_host(
     result = svc.rectify(
         "LS-KL-001", passed=False, doc_no="拉科发〔2026〕12号", actor=CLERK, on=date(2026, 7, 15)
     )
-    # then the platform is delisted and the host barred 3 years (003 art. 24), as two events
+    # then the platform is delisted and the host barred 3 years (003 art. 24), as two
+    # events, each naming the rule it applies
     assert svc.platform("LS-KL-001").status == "delisted"
     assert [(e["aggregate"], e["event"], e["basis"]) for e in result.events] == [
-        ("platform", "RectificationFailed", None),
+        ("platform", "RectificationFailed", "003 art. 24"),
         ("unit", "Debarred", "003 art. 24"),
     ]
     failed, debarred = events_since(svc, mark)
@@ -459,7 +461,7 @@ def test_funds_rules_through_the_service(svc: LedgerService) -> None:
     pay(svc, "600000.00", "V1")
     refused(svc, lambda: pay(svc, "400000.01", "V2"), OverAllocation)
     pay(svc, "400000.00", "V2")
-    svc.reverse("LS-KL-001", voucher="V2", reason="重复拨付", actor=CLERK)
+    svc.reverse("LS-KL-001", voucher="V2", reason="重复拨付", actor=CLERK, on=date(2026, 4, 1))
     refused(
         svc,
         lambda: svc.reverse("LS-KL-001", voucher="V2", reason="r", actor=CLERK),
@@ -598,7 +600,7 @@ def test_refused_commands_record_nothing(svc: LedgerService) -> None:
             lambda: svc.evaluate(
                 "LS-KL-001", cycle="c", grade="good", doc_no="d", actor=CLERK, on=date(2023, 2, 1)
             ),
-            InvalidInput,
+            DateOrder,
         ),
     ]
     for action, error in cases:
@@ -690,7 +692,7 @@ def test_a_host_change_takes_effect_only_when_approved(svc: LedgerService) -> No
 
 def test_a_consortium_member_change_needs_every_members_consent(svc: LedgerService) -> None:
     consortium(svc)
-    newcomer = code("zhizao")
+    newcomer = code("bio")  # a high-tech enterprise: the shares stay above their floors
     members = [LEAD, *(code(k) for k in CONSORTIUM_MEMBERS)]
     rid = svc.request_change(
         "XJ-UC-001",
@@ -712,6 +714,36 @@ def test_a_consortium_member_change_needs_every_members_consent(svc: LedgerServi
     ).id
     svc.approve_change(rid2, doc_no="新科发〔2026〕1号", actor=CLERK)
     assert newcomer in svc.platform("XJ-UC-001").co_builders
+
+
+def test_a_member_change_may_not_break_the_consortium_composition(svc: LedgerService) -> None:
+    """Given a consortium of 5 (3 enterprises, 1 high-tech: 20 %), when a change
+    with every consent adds a sixth member that is not high-tech (1 of 6 < 20 %),
+    then its approval is refused by 002 §2.2.1 and nothing changes."""
+    consortium(svc)
+    members = [LEAD, *(code(k) for k in CONSORTIUM_MEMBERS)]
+    rid = svc.request_change(
+        "XJ-UC-001",
+        change_type="member-change",
+        details={"add": code("zhizao"), "consents": ",".join(members)},
+        reason="增补成员",
+        actor=CLERK,
+    ).id
+    err = refused(
+        svc, lambda: svc.approve_change(rid, doc_no="d", actor=CLERK), CompositionRuleBroken
+    )
+    assert "20%" in str(err) and "002 §2.2.1" in str(err)
+    # a co-builder change of a consortium is a member change: it needs the consents too
+    rid2 = svc.request_change(
+        "XJ-UC-001",
+        change_type="co-builder-change",
+        details={"remove": code("xj_u")},
+        reason="成员退出",
+        actor=CLERK,
+    ).id
+    err = refused(svc, lambda: svc.approve_change(rid2, doc_no="d", actor=CLERK), Ineligible)
+    assert "002 §5.1" in str(err)
+    assert svc.platform("XJ-UC-001").co_builders == [code(k) for k in CONSORTIUM_MEMBERS]
 
 
 # --- filing under keqiao -------------------------------------------------------------------

@@ -201,7 +201,13 @@ def test_consortium_composition() -> None:
 def test_consortium_breach_terminates_and_bars_leading_for_3_years() -> None:
     p = load_policy("xinjiang-consortium")
     assert p.violations["consortium-breach"] == (
-        Consequence(action="delist", basis="002 §5.2", reason_code="terminated"),
+        Consequence(
+            action="delist",
+            basis="002 §5.2",
+            reason_code="terminated",
+            kinds=("innovation-consortium",),
+            host_only=True,
+        ),
         Consequence(action="debar", basis="002 §5.2", years=3, scopes=("consortium-lead",)),
     )
     assert p.violations["illegal-conduct"] == (Consequence(action="blacklist", basis="002 §5.2"),)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -162,11 +163,20 @@ def test_money_round_trips_through_its_printed_form(amount: Decimal) -> None:
     assert money_str(amount) == f"{amount:.2f}"
 
 
-@given(st.integers(min_value=1, max_value=10**12), st.integers(min_value=0, max_value=99))
+@given(st.integers(min_value=1, max_value=10**12 - 1), st.integers(min_value=0, max_value=99))
 def test_thousands_separators_do_not_change_the_amount(yuan: int, fen: int) -> None:
     plain = f"{yuan}.{fen:02d}"
     grouped = f"{yuan:,}.{fen:02d}"
     assert parse_money(grouped) == parse_money(plain) == Decimal(plain)
+
+
+@pytest.mark.parametrize("text", ["1000000000000", "1,000,000,000,000.00", "100000000000000000"])
+def test_an_amount_of_a_trillion_or_more_is_refused(text: str) -> None:
+    """Beyond any grant, and beyond what the read models' columns sum exactly."""
+    with pytest.raises(InvalidInput, match=re.escape("more than 999,999,999,999.99")) as err:
+        parse_money(text)
+    assert err.value.exit_code == 2
+    assert parse_money("999,999,999,999.99") == Decimal("999999999999.99")
 
 
 # --- dates -------------------------------------------------------------------------------

@@ -1,0 +1,461 @@
+"""Rules that depend on *when*: dated funds, suspensions and hosts, renames and
+blacklist entries in date order, evaluation cycles and their rewards, one
+consortium per lead over time, standing at approval, the platform a violation
+concerns, and idempotency across days. On a real SQLite file and on the real
+PostgreSQL server, through the application service.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from aggregates.errors import (
+    AlreadyExists,
+    CompositionRuleBroken,
+    DateOrder,
+    FundingRefused,
+    IllegalTransition,
+    Ineligible,
+    OverAllocation,
+)
+from ledger.app import LedgerService
+from tests.app.test_service import (
+    BIO,
+    CLERK,
+    JINGTU,
+    LEAD,
+    TIBET_U,
+    consortium,
+    funded,
+    key_lab,
+    pay,
+    refused,
+    svc,
+)
+from tests.scenario import CONSORTIUM_MEMBERS, code
+
+__all__ = ["svc"]  # the fixture, parametrised over sqlite and postgres
+
+
+# --- funds, judged on the payment's own date ------------------------------------------------
+
+
+def test_a_payment_dated_before_its_allocation_took_effect_is_refused(svc: LedgerService) -> None:
+    """Given 1,000,000 allocated effective 15 Jan 2026, a payment dated 10 Jan
+    (before any allocation) is refused: as of 10 Jan nothing remained."""
+    funded(svc)
+    err = refused(svc, lambda: pay(svc, "1000.00", "E1", on=date(2026, 1, 10)), OverAllocation)
+    assert "on 2026-01-10" in str(err) and "0.00" in str(err)
+    pay(svc, "1000.00", "E1", on=date(2026, 1, 15))  # the day it took effect is fine
+
+
+def test_a_backdated_payment_may_not_make_a_later_day_overdrawn(svc: LedgerService) -> None:
+    """Paying 600,000 on 1 Mar and 400,000 on 1 May exhausts the line; a late
+    entry of 1.00 dated 1 Apr would leave 1 May overdrawn, so it is refused."""
+    funded(svc)
+    pay(svc, "600000.00", "P1", on=date(2026, 3, 1))
+    pay(svc, "400000.00", "P2", on=date(2026, 5, 1))
+    refused(svc, lambda: pay(svc, "1.00", "P3", on=date(2026, 4, 1)), OverAllocation)
+
+
+def test_a_recovery_is_at_most_what_was_paid_net_on_its_date(svc: LedgerService) -> None:
+    funded(svc)
+    pay(svc, "5000.00", "R1", on=date(2026, 2, 10))
+
+    def recover(amount: str, on: date) -> object:
+        return svc.recover(
+            "LS-KL-001",
+            category="operation",
+            fiscal_year=2026,
+            amount=Decimal(amount),
+            doc_no="追〔2026〕1号",
+            reason="违规使用",
+            actor=CLERK,
+            on=on,
+        )
+
+    err = refused(svc, lambda: recover("4000.00", date(2026, 1, 20)), OverAllocation)
+    assert "on 2026-01-20" in str(err)
+    recover("4000.00", date(2026, 2, 10))
+    line = svc.platform("LS-KL-001").line("operation", 2026)
+    assert line is not None and line.net == Decimal("1000.00")
+
+
+def test_a_payment_dated_inside_an_earlier_suspension_is_refused(svc: LedgerService) -> None:
+    """004 §4.3: no payment while funding is suspended — judged on the payment
+    date too, so a late entry cannot slip into a past suspension."""
+    funded(svc)
+    svc.suspend("LS-KL-001", doc_no="暂停", reason="未单独核算", actor=CLERK, on=date(2026, 4, 1))
+    svc.resume("LS-KL-001", doc_no="恢复", actor=CLERK, on=date(2026, 5, 1))
+    err = refused(svc, lambda: pay(svc, "10.00", "S1", on=date(2026, 4, 15)), FundingRefused)
+    assert "suspended on 2026-04-15" in str(err) and "004 §4.3" in str(err)
+    pay(svc, "10.00", "S1", on=date(2026, 3, 31))
+    pay(svc, "10.00", "S2", on=date(2026, 5, 1))
+
+
+def test_vouchers_are_one_whatever_their_case_or_width(svc: LedgerService) -> None:
+    funded(svc)
+    funded(svc, "LS-KL-002", JINGTU)
+    pay(svc, "100.00", "PZ-2026-0007")
+    for spelling in ("pz-2026-0007", "ＰＺ-２０２６-０００７", " PZ-2026-0007 "):
+        refused(svc, lambda v=spelling: pay(svc, "100.00", v, "LS-KL-002"), AlreadyExists)
+    # and a reversal finds the payment however the voucher is written
+    svc.reverse("LS-KL-001", voucher="pz-2026-0007", reason="退回", actor=CLERK)
+    assert svc.platform("LS-KL-001").payments["PZ-2026-0007"].reversed_on is not None
+
+
+def test_payment_flags_judge_the_host_of_the_payment_date(svc: LedgerService) -> None:
+    """The host changes on 1 Jun; the former host is debarred from 1 May. A
+    late entry of a payment made on 25 May concerns the former host: flagged.
+    A payment on 10 Jun concerns the new, clean host: not flagged."""
+    funded(svc)
+    rid = svc.request_change(
+        "LS-KL-001",
+        change_type="host-change",
+        details={"host": JINGTU},
+        reason="依托单位调整",
+        actor=CLERK,
+        on=date(2026, 5, 20),
+    ).id
+    svc.approve_change(rid, doc_no="拉科发〔2026〕7号", actor=CLERK, on=date(2026, 6, 1))
+    svc.debar(
+        BIO,
+        years=3,
+        start=date(2026, 5, 1),
+        scopes=["project-application"],
+        doc_no="拉科监〔2026〕1号",
+        reason="项目材料不实",
+        actor=CLERK,
+    )
+    late = pay(svc, "100.00", "H1", on=date(2026, 5, 25))
+    assert any("debarred-host" in w and BIO in w for w in late.warnings)
+    assert svc.platform("LS-KL-001").payments["H1"].flags == ["debarred-host"]
+    pay(svc, "100.00", "H2", on=date(2026, 6, 10))
+    assert svc.platform("LS-KL-001").payments["H2"].flags == []
+
+
+# --- units: names and blacklist entries in date order --------------------------------------------
+
+
+def test_renames_are_recorded_in_date_order(svc: LedgerService) -> None:
+    svc.rename_unit(
+        BIO, name="拉萨高原生物健康科技有限公司", doc_no="R1", actor=CLERK, on=date(2026, 5, 1)
+    )
+    err = refused(
+        svc,
+        lambda: svc.rename_unit(
+            BIO, name="早先的名称", doc_no="R2", actor=CLERK, on=date(2025, 1, 1)
+        ),
+        DateOrder,
+    )
+    assert err.exit_code == 1 and "since 2026-05-01" in str(err)
+    # nor before the unit was registered (2020-01-02 in these tests)
+    refused(
+        svc,
+        lambda: svc.rename_unit(JINGTU, name="更早", doc_no="R3", actor=CLERK, on=date(2019, 6, 1)),
+        DateOrder,
+    )
+    unit = svc.unit(BIO)
+    assert unit.name == "拉萨高原生物健康科技有限公司"
+    assert unit.former_names == [{"name": "拉萨高原生物科技有限公司", "until": "2026-05-01"}]
+
+
+def test_blacklist_entries_never_overlap(svc: LedgerService) -> None:
+    def blacklist(on: date) -> object:
+        return svc.blacklist(BIO, doc_no="黑", reason="失信", actor=CLERK, on=on)
+
+    blacklist(date(2025, 1, 1))
+    svc.unblacklist(BIO, doc_no="移出", reason="信用修复", actor=CLERK, on=date(2025, 3, 1))
+    err = refused(svc, lambda: blacklist(date(2025, 2, 1)), DateOrder)
+    assert "until 2025-03-01" in str(err)
+    blacklist(date(2025, 3, 1))  # from the day of the removal on, a new entry is fine
+    assert len(svc.unit(BIO).blacklist) == 2
+
+
+# --- evaluations: one reward per cycle -------------------------------------------------------
+
+
+def test_one_grade_reward_per_evaluation_cycle(svc: LedgerService) -> None:
+    """003 art. 23: 在单个评估周期内（三年）… a grade reward once per cycle; art. 28."""
+    key_lab(svc)
+
+    def evaluate(cycle: str, grade: str, on: date) -> object:
+        return svc.evaluate(
+            "LS-KL-001", cycle=cycle, grade=grade, doc_no=f"评{cycle}", actor=CLERK, on=on
+        )
+
+    evaluate("2023-2025", "excellent", date(2025, 12, 1))
+    again = evaluate("2024-2026", "excellent", date(2026, 1, 10))
+    assert any("overlaps 2023-2025" in w for w in again.warnings)
+    # the same cycle written another way is the same cycle
+    refused(svc, lambda: evaluate("２０２３—２０２５", "good", date(2026, 2, 1)), AlreadyExists)
+    refused(svc, lambda: evaluate("2023至2025年", "good", date(2026, 2, 1)), AlreadyExists)
+    rewards = [k for k in svc.platform("LS-KL-001").entitlements if k.startswith("grade-reward")]
+    assert rewards == ["grade-reward:2023-2025"]
+
+
+# --- approvals: the lead's other consortia and the host's standing on the date ------------------
+
+
+def test_one_consortium_per_lead_is_judged_over_time(svc: LedgerService) -> None:
+    """Two consortia of one lead are filed together. The first runs from 1 Mar
+    2024 until it is delisted on 1 Jun 2025; the second, approved in a late
+    entry dated 1 Apr 2025, would overlap it (002 §3.2); dated 1 Jun 2025 it
+    does not."""
+    for code_ in ("XJ-UC-001", "XJ-UC-002"):
+        svc.propose(
+            code_,
+            name=f"创新联合体 {code_}",
+            kind="innovation-consortium",
+            level="regional",
+            host=LEAD,
+            co_builders=[code(k) for k in CONSORTIUM_MEMBERS],
+            policy="xinjiang-consortium",
+            actor=CLERK,
+            on=date(2024, 2, 1),
+        )
+    svc.approve("XJ-UC-001", doc_no="批1", actor=CLERK, on=date(2024, 3, 1))
+    svc.delist(
+        "XJ-UC-001",
+        reason_code="terminated",
+        doc_no="终止",
+        reason="协议到期",
+        actor=CLERK,
+        on=date(2025, 6, 1),
+        no_policy=True,
+    )
+    err = refused(
+        svc,
+        lambda: svc.approve("XJ-UC-002", doc_no="批2", actor=CLERK, on=date(2025, 4, 1)),
+        CompositionRuleBroken,
+    )
+    assert "XJ-UC-001" in str(err) and "002 §3.2" in str(err)
+    svc.approve("XJ-UC-002", doc_no="批2", actor=CLERK, on=date(2025, 6, 1))
+
+
+def test_an_approval_is_refused_when_the_host_is_debarred_on_that_date(svc: LedgerService) -> None:
+    svc.propose(
+        "LS-KL-009",
+        name="某重点实验室",
+        kind="key-laboratory",
+        level="city",
+        host=BIO,
+        co_builders=[],
+        actor=CLERK,
+        on=date(2025, 1, 10),
+    )
+    svc.debar(
+        BIO,
+        years=3,
+        start=date(2025, 6, 1),
+        scopes=["platform-application"],
+        doc_no="拉科监〔2025〕2号",
+        reason="弄虚作假",
+        basis="003 art. 25",
+        actor=CLERK,
+    )
+    err = refused(
+        svc,
+        lambda: svc.approve("LS-KL-009", doc_no="批", actor=CLERK, on=date(2025, 7, 1)),
+        Ineligible,
+    )
+    assert "host" in str(err) and "003 art. 25" in str(err) and "2028-06-01" in str(err)
+    svc.approve("LS-KL-009", doc_no="批", actor=CLERK, on=date(2025, 5, 31))
+
+
+def test_co_builders_are_screened_at_the_proposal(svc: LedgerService) -> None:
+    """003 annex: 依托单位、联合共建单位申报前2年无失信和学术不端行为."""
+    svc.record_violation(
+        TIBET_U,
+        kind="academic-misconduct",
+        occurred_on=date(2025, 1, 1),
+        doc_no="拉科监〔2025〕4号",
+        actor=CLERK,
+        on=date(2025, 3, 1),
+        no_policy=True,
+    )
+    err = refused(
+        svc, lambda: key_lab(svc, filed=date(2025, 6, 1), approved=date(2025, 7, 1)), Ineligible
+    )
+    assert f"co-builder {TIBET_U}" in str(err) and "003 annex" in str(err)
+    key_lab(svc, filed=date(2025, 6, 1), approved=date(2025, 7, 1), co_builders=())
+
+
+def test_a_change_to_a_delisted_platform_cannot_be_approved(svc: LedgerService) -> None:
+    key_lab(svc)
+    rid = svc.request_change(
+        "LS-KL-001",
+        change_type="rename",
+        details={"name": "改名"},
+        reason="更名",
+        actor=CLERK,
+        on=date(2024, 1, 5),
+    ).id
+    svc.delist(
+        "LS-KL-001",
+        reason_code="other",
+        doc_no="摘牌",
+        reason="r",
+        actor=CLERK,
+        on=date(2024, 2, 1),
+        no_policy=True,
+    )
+    err = refused(svc, lambda: svc.approve_change(rid, doc_no="d", actor=CLERK), IllegalTransition)
+    assert "delisted (final)" in str(err)
+    svc.withdraw_change(rid, reason="平台已摘牌", actor=CLERK)
+    assert svc.platform("LS-KL-001").name == "拉萨高原生物重点实验室"
+
+
+# --- violations and the platform they concern ----------------------------------------------------
+
+
+def test_a_violation_names_only_a_platform_the_unit_is_part_of(svc: LedgerService) -> None:
+    key_lab(svc)  # host BIO, co-builder TIBET_U
+    err = refused(
+        svc,
+        lambda: svc.record_violation(
+            JINGTU,
+            kind="academic-misconduct",
+            occurred_on=date(2025, 1, 1),
+            doc_no="V",
+            actor=CLERK,
+            platform="LS-KL-001",
+        ),
+        Ineligible,
+    )
+    assert "neither the host nor a co-builder" in str(err)
+    assert svc.platform("LS-KL-001").status == "operating"
+    # a co-builder's misconduct on the platform delists it (003 art. 25: 予以摘牌)
+    svc.record_violation(
+        TIBET_U,
+        kind="academic-misconduct",
+        occurred_on=date(2025, 1, 1),
+        doc_no="V",
+        actor=CLERK,
+        platform="LS-KL-001",
+    )
+    assert svc.platform("LS-KL-001").status == "delisted"
+
+
+def test_a_consortium_breach_disqualifies_only_a_consortium_and_only_by_its_lead(
+    svc: LedgerService,
+) -> None:
+    key_lab(svc)
+    r = svc.record_violation(
+        BIO,
+        kind="consortium-breach",
+        occurred_on=date(2025, 1, 1),
+        doc_no="V",
+        actor=CLERK,
+        platform="LS-KL-001",
+    )
+    assert svc.platform("LS-KL-001").status == "operating"
+    assert any(
+        "not a innovation-consortium" in w or "innovation-consortium" in w for w in r.warnings
+    )
+    assert [d.scopes for d in svc.unit(BIO).debarments.values()] == [["consortium-lead"]]
+    # a member's breach leaves the consortium standing; the lead's ends it
+    consortium(svc)
+    member = code(CONSORTIUM_MEMBERS[0])
+    svc.record_violation(
+        member,
+        kind="consortium-breach",
+        occurred_on=date(2025, 1, 1),
+        doc_no="V2",
+        actor=CLERK,
+        platform="XJ-UC-001",
+    )
+    assert svc.platform("XJ-UC-001").status == "operating"
+    svc.record_violation(
+        LEAD,
+        kind="consortium-breach",
+        occurred_on=date(2025, 1, 1),
+        doc_no="V3",
+        actor=CLERK,
+        platform="XJ-UC-001",
+    )
+    assert svc.platform("XJ-UC-001").status == "delisted"
+
+
+def test_a_late_finding_is_recorded_even_where_the_delisting_cannot_be_dated(
+    svc: LedgerService,
+) -> None:
+    """The platform's last change of state (a poor evaluation, 1 May) is after
+    the finding (1 Apr): the finding and its ban are recorded; the delisting is
+    left to a dated `platform delist`, with a warning saying so."""
+    key_lab(svc)
+    svc.evaluate(
+        "LS-KL-001", cycle="2022-2024", grade="poor", doc_no="E", actor=CLERK, on=date(2025, 5, 1)
+    )
+    r = svc.record_violation(
+        BIO,
+        kind="academic-misconduct",
+        occurred_on=date(2025, 1, 1),
+        doc_no="LV",
+        actor=CLERK,
+        on=date(2025, 4, 1),
+        platform="LS-KL-001",
+    )
+    assert r.id == f"{BIO}:V1"
+    assert any("was not delisted" in w and "2025-05-01" in w for w in r.warnings)
+    assert svc.platform("LS-KL-001").status == "rectification"
+    assert [(d.years, d.start) for d in svc.unit(BIO).debarments.values()] == [
+        (5, date(2025, 4, 1))
+    ]
+
+
+def test_a_debarment_is_dated_today_unless_given(svc: LedgerService) -> None:
+    """`unit debar --from` is when the ban starts; the decision is dated today
+    (or `--on`), as every other recording command is."""
+    svc.debar(
+        BIO,
+        years=3,
+        start=date(2020, 6, 1),
+        scopes=["project-application"],
+        doc_no="d",
+        reason="r",
+        actor=CLERK,
+    )
+    (event,) = [
+        e for e in svc.app.events.get(svc.unit(BIO).id) if type(e).__name__ == "Debarred"
+    ]
+    assert event.effective_on == date.fromisoformat(os.environ["LEDGER_TODAY"])
+    assert event.start == date(2020, 6, 1)
+
+
+# --- idempotency across days --------------------------------------------------------------------
+
+
+@pytest.fixture
+def tomorrow() -> Iterator[None]:
+    saved = os.environ["LEDGER_TODAY"]
+    yield
+    os.environ["LEDGER_TODAY"] = saved
+
+
+def test_a_request_id_retried_the_next_day_replays_the_first_answer(
+    svc: LedgerService, tomorrow: None
+) -> None:
+    """The effective date defaulted to "today" is not part of the request: the
+    same command and id the next day records nothing and answers as before."""
+    svc.propose(
+        "LS-KL-005",
+        name="某实验室",
+        kind="key-laboratory",
+        level="city",
+        host=BIO,
+        co_builders=[],
+        actor=CLERK,
+        on=date(2024, 1, 1),
+    )
+    first = svc.approve("LS-KL-005", doc_no="批", actor=CLERK, request_id="req-approve-5")
+    today = date.fromisoformat(os.environ["LEDGER_TODAY"])
+    os.environ["LEDGER_TODAY"] = date.fromordinal(today.toordinal() + 1).isoformat()
+    again = svc.approve("LS-KL-005", doc_no="批", actor=CLERK, request_id="req-approve-5")
+    assert again.replayed and (again.event, again.version) == (first.event, first.version)
+    assert svc.platform("LS-KL-005").approved_on == today
