@@ -110,6 +110,12 @@ class LedgerGroup(click.Group):
             raise
         except KeyboardInterrupt:
             fail("interrupted; nothing half-written is kept", 130)
+        except BrokenPipeError:
+            # the reader left (`ledger … | head`): what was to be done is done
+            # (a recording is committed before it prints); say nothing more
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
         except Exception as e:
             if os.environ.get("LEDGER_DEBUG"):
                 raise
@@ -876,7 +882,8 @@ def platform_evaluate(
 
 @platform.command("rectify")
 @click.argument("code")
-@click.option("--passed/--failed", "passed", required=True, default=None)
+@click.option("--passed", "passed", is_flag=True, help="the rectification passed")
+@click.option("--failed", "failed", is_flag=True, help="it failed: the platform is delisted")
 @click.option("--doc-no", required=True)
 @click.option("--reason", default=None)
 @click.option("--no-policy", is_flag=True, help="do not apply the delisting's consequences")
@@ -885,6 +892,7 @@ def platform_rectify(
     ctx: Ctx,
     code: str,
     passed: bool,
+    failed: bool,
     doc_no: str,
     reason: str | None,
     no_policy: bool,
@@ -897,6 +905,8 @@ def platform_rectify(
     Example:
       ledger platform rectify LS-KL-001 --failed --doc-no "…"
     """
+    if passed == failed:
+        raise click.UsageError("give exactly one of --passed or --failed")
     run(
         ctx,
         "rectify",
@@ -1013,28 +1023,45 @@ def change() -> None:
     """Major change requests: request, approve, reject, withdraw, list."""
 
 
+LIST_DETAILS = ("add", "remove", "consents")  # lists of units: repeats add up
+
+
 def _details(pairs: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for p in pairs:
         if "=" not in p:
             raise InvalidInput(f"invalid --detail {p!r}: expected KEY=VALUE")
         k, v = p.split("=", 1)
-        if not k.strip():
+        k, v = k.strip(), v.strip()
+        if not k:
             raise InvalidInput(f"invalid --detail {p!r}: empty key")
-        out[k.strip()] = v.strip()
+        if k in out and k in LIST_DETAILS:
+            out[k] = f"{out[k]},{v}"
+        elif k in out:
+            raise InvalidInput(f"--detail {k} is given twice ({out[k]!r} and {v!r})")
+        else:
+            out[k] = v
     return out
 
 
 @change.command("request")
 @click.argument("code")
+@click.argument("more_details", nargs=-1, metavar="")
 @click.option("--type", "change_type", required=True, help=f"one of {', '.join(CHANGE_TYPES)}")
-@click.option("--detail", "details", multiple=True, metavar="KEY=VALUE")
+@click.option(
+    "--detail",
+    "details",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="repeat it, or list several after one --detail (add=U1 consents=U1,U2)",
+)
 @click.option("--reason", required=True)
 @click.option("--doc-no", default=None)
 @recording
 def change_request(
     ctx: Ctx,
     code: str,
+    more_details: tuple[str, ...],
     change_type: str,
     details: tuple[str, ...],
     reason: str,
@@ -1055,7 +1082,7 @@ def change_request(
         "request_change",
         code.strip(),
         change_type=change_type,
-        details=_details(details),
+        details=_details(details + more_details),
         reason=reason,
         doc_no=doc_no,
         on=_date(on, "--on"),
@@ -2153,7 +2180,7 @@ def demo(ctx: Ctx, statement_path: str) -> None:
     """
     from ledger import db
     from ledger.app import LedgerService
-    from ledger.demo import ensure_empty, load_demo
+    from ledger.demo import ensure_demo_can_load, load_demo
     from ledger.reconcile import write_demo_statement_from_ledger
 
     cfg = db.parse_db_url(ctx.db)
@@ -2163,7 +2190,7 @@ def demo(ctx: Ctx, statement_path: str) -> None:
         db.set_setting(cfg, "default_policy", "lhasa-city")
     svc = LedgerService(ctx.db)
     try:
-        ensure_empty(svc)
+        ensure_demo_can_load(svc)
         loaded = load_demo(svc)
         events = svc.app.recorder.max_notification_id()
         # the demo records without the per-command hook; bring the read models
@@ -2177,7 +2204,8 @@ def demo(ctx: Ctx, statement_path: str) -> None:
     u = loaded["units"]
     click.echo(
         f"Loaded the demo ledger into {cfg.display_url}: {events} events, "
-        f"{len(u)} units, 11 platforms of every kind under all five policies."
+        f"{len(u)} units, {len(loaded['platforms'])} platforms of every kind under all five "
+        "policies."
     )
     click.echo(f"Wrote a bank statement with deliberate discrepancies to {written}.")
     click.echo(f"""

@@ -15,9 +15,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from aggregates.errors import AlreadyExists
+from aggregates.errors import AlreadyExists, InvalidInput
 from aggregates.values import credit_code_check_char
-from ledger.app import LedgerService
+from ledger.app import LedgerService, today
 
 ACTOR = "demo-loader"
 
@@ -593,7 +593,36 @@ def load_demo(svc: LedgerService) -> dict[str, Any]:
         actor=ACTOR,
         on=_d("2026-02-01"),
     )
-    return {"payments": payments, "units": {k: unit_code(k) for k in UNITS}}
+    return {
+        "payments": payments,
+        "units": {k: unit_code(k) for k in UNITS},
+        "platforms": platforms_proposed(svc),
+    }
+
+
+def platforms_proposed(svc: LedgerService) -> list[str]:
+    """The codes of the platforms recorded (the demo's own count, not a constant)."""
+    codes = []
+    for topic, ev in svc.all_codes():
+        if topic.endswith("Platform.Proposed"):
+            codes.append(str(ev.code))
+    return codes
+
+
+# the demo's history runs to this business date; "today" must not be earlier
+DEMO_LATEST = date(2026, 9, 30)
+
+
+def ensure_demo_can_load(svc: LedgerService) -> None:
+    """Refuse up front what would stop the demo half-way: a database that is
+    not empty, or a "today" before the end of the demo's history."""
+    now = today()
+    if now < DEMO_LATEST:
+        raise InvalidInput(
+            f"today is {now} (LEDGER_TODAY?), but the demo's history runs to {DEMO_LATEST}; "
+            "run it with a later date"
+        )
+    ensure_empty(svc)
 
 
 def ensure_empty(svc: LedgerService) -> None:

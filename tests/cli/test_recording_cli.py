@@ -481,6 +481,14 @@ REFUSALS: list[tuple[str, list[str], int, str]] = [
     ("debarred host", [*PROPOSE, "--host", ZHIZAO], 1, "003 art. 24"),
     ("reverse unknown", ["funds", "reverse", "LS-KL-001", "--voucher", "X", "--reason", "r"], 1,
      "X"),
+    # a well-formed date the rules refuse is a refusal, not bad input (SPEC §3)
+    ("backdated change", [*EVALUATE, "--grade", "good", "--on", "2023-02-01"], 1,
+     "non-decreasing"),
+    ("before the proposal", [*PAY, "--amount", "1", "--voucher", "PZ-9", "--on", "2022-01-01"],
+     1, "2022-01-01"),
+    ("voucher other case", [*PAY, "--amount", "1", "--voucher", "pz-1"], 1, "pz-1"),
+    ("report before the platform", ["platform", "report", "LS-KL-001", "--year", "2020"], 1,
+     "proposed in 2023"),
     # exit 2: bad input
     ("short code", [*REGISTER[:2], "91540100MA6T0A0B1", *REGISTER[2:]], 2, "18"),
     ("check char", [*REGISTER[:2], "91540100MA6T0A0B1X", *REGISTER[2:]], 2, "check character"),
@@ -500,6 +508,17 @@ REFUSALS: list[tuple[str, list[str], int, str]] = [
     ("missing option", APPROVE[:3], 2, "--doc-no"),
     ("bad platform code", ["platform", "accept", "bad/code", "--doc-no", "d"], 2,
      "malformed platform code"),
+    ("rectify without a result", ["platform", "rectify", "LS-KL-001", "--doc-no", "d"], 2,
+     "--passed or --failed"),
+    ("rectify both results", ["platform", "rectify", "LS-KL-001", "--passed", "--failed",
+     "--doc-no", "d"], 2, "--passed or --failed"),
+    ("report year 0", ["platform", "report", "LS-KL-001", "--year", "0"], 2, "--year 0"),
+    ("construction years", [*APPROVE, "--construction-years", "100000"], 2,
+     "--construction-years"),
+    ("amount a trillion", [*PAY, "--amount", "1000000000000", "--voucher", "PZ-9"], 2,
+     "more than"),
+    ("detail twice", ["change", "request", "LS-KL-001", "--type", "rename", "--detail", "name=a",
+     "--detail", "name=b", "--reason", "r"], 2, "given twice"),
 ]
 # fmt: on
 
