@@ -793,7 +793,10 @@ class Platform(Aggregate):
         entitlement_key: str | None,
         entitlement_categories: tuple[str, ...],
         double_benefit_basis: str | None,
+        entitlement_basis: str | None = None,
     ) -> EntitlementState | None:
+        """``entitlement_basis``: the articles that fix the amounts of this
+        category for this kind (cited when there is no entitlement at all)."""
         if self.status not in ACTIVE_STATUSES:
             raise FundingRefused(
                 f"cannot allocate funds to platform {self.code}: it is {self.status}; only a "
@@ -802,7 +805,9 @@ class Platform(Aggregate):
         self._check_not_before_proposal(meta, "an allocation")
         ent: EntitlementState | None = None
         if entitlement_key is not None or category in entitlement_categories:
-            ent = self._pick_entitlement(category, entitlement_key, double_benefit_basis)
+            ent = self._pick_entitlement(
+                category, entitlement_key, double_benefit_basis, entitlement_basis
+            )
             if amount > ent.amount:
                 raise OverAllocation(
                     f"allocation of {money_str(amount)} for {category} exceeds the "
@@ -822,7 +827,11 @@ class Platform(Aggregate):
         return ent
 
     def _pick_entitlement(
-        self, category: str, key: str | None, double_basis: str | None
+        self,
+        category: str,
+        key: str | None,
+        double_basis: str | None,
+        entitlement_basis: str | None = None,
     ) -> EntitlementState:
         if key is not None:
             ent = self.entitlements.get(key)
@@ -850,10 +859,11 @@ class Platform(Aggregate):
                     basis=double_basis,
                 )
             raise FundingRefused(
-                f"platform {self.code} has no open {category} entitlement under policy "
-                f"{self.policy}: {category} lines are fixed amounts the policy grants",
+                f"platform {self.code} has no {category} entitlement under policy "
+                f"{self.policy}: {category} lines are fixed amounts the policy grants "
+                "(filing support, upgrade and grade rewards), earned by those decisions",
                 rule="entitlement",
-                basis=double_basis,
+                basis=entitlement_basis,
             )
         if len(open_) > 1:
             raise InvalidInput(

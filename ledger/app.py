@@ -1346,6 +1346,13 @@ class LedgerService:
                     {e.category for e in pol.entitlements if not e.kinds or plat.kind in e.kinds}
                 )
             )
+            bases = sorted(
+                {
+                    e.basis
+                    for e in pol.entitlements
+                    if e.category == category and (not e.kinds or plat.kind in e.kinds)
+                }
+            )
             ent = plat.allocate(
                 category,
                 fiscal_year,
@@ -1354,6 +1361,7 @@ class LedgerService:
                 entitlement_key=entitlement,
                 entitlement_categories=ent_categories,
                 double_benefit_basis=pol.no_double_benefit_basis,
+                entitlement_basis=", ".join(bases) or None,
             )
             warnings = []
             if ent is not None:

@@ -459,3 +459,24 @@ def test_a_request_id_retried_the_next_day_replays_the_first_answer(
     again = svc.approve("LS-KL-005", doc_no="批", actor=CLERK, request_id="req-approve-5")
     assert again.replayed and (again.event, again.version) == (first.event, first.version)
     assert svc.platform("LS-KL-005").approved_on == today
+
+
+def test_a_reward_line_without_an_entitlement_cites_the_articles_that_fix_rewards(
+    svc: LedgerService,
+) -> None:
+    key_lab(svc)
+    err = refused(
+        svc,
+        lambda: svc.allocate(
+            "LS-KL-001",
+            category="reward",
+            amount=Decimal("1.00"),
+            fiscal_year=2024,
+            doc_no="拨",
+            actor=CLERK,
+            on=date(2024, 1, 5),
+        ),
+        FundingRefused,
+    )
+    assert "003 art. 17" in str(err) and "003 art. 23" in str(err)
+    assert "art. 28" not in str(err)  # nothing was granted before: not a double benefit

@@ -824,8 +824,10 @@ def test_grade_reward_003_art_23_good_is_600000_for_a_key_laboratory() -> None:
 
 def test_a_reward_with_no_entitlement_is_refused() -> None:
     p = platform_in("operating")
-    with pytest.raises(FundingRefused, match="no open reward entitlement"):
+    with pytest.raises(FundingRefused, match="no reward entitlement") as err:
         allocate(p, "reward", "1.00")
+    # not the double-benefit article: nothing was granted before
+    assert "art. 28" not in str(err.value)
 
 
 def test_the_same_entitlement_is_never_earned_twice() -> None:
