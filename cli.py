@@ -1436,11 +1436,11 @@ def funds_reconcile(
         check_fiscal_year(fiscal_year)
     if tolerance_days < 0:
         raise InvalidInput(f"invalid --tolerance-days {tolerance_days}: must be 0 or more")
-    out_kind = None
     if out is not None:
         out_kind = out.lower().rsplit(".", 1)[-1] if "." in out else ""
         if out_kind not in ("csv", "xlsx"):
             raise InvalidInput(f"invalid --out {out!r}: expected a .csv or .xlsx file name")
+        rc.check_out_path(out)  # before the work: a bad target is exit 2, nothing written
     progress = sys.stderr.isatty()
     if progress:
         click.echo(f"reading {statement}…", err=True)
@@ -1458,11 +1458,7 @@ def funds_reconcile(
         svc.close()
     report.statement = statement
     if out is not None:
-        if out_kind == "xlsx":
-            rc.to_xlsx(report, out)
-        else:
-            with open(out, "w", encoding="utf-8-sig", newline="") as fh:
-                fh.write(rc.to_csv(report))
+        rc.write_report(report, out)
         if progress:
             click.echo(f"wrote {out}", err=True)
     if ctx.format == "json":

@@ -5,33 +5,42 @@ read-only interface (an in-memory fake in unit tests, :class:`AppSource` over
 the real application), and a statement parsed by :mod:`ledger.statement`.
 docs/RECONCILE.md states every rule; in short:
 
-1. **By reference.** A line whose reference cell (``reference``/``voucher``/
-   ``凭证号``) equals a ledger voucher (after NFKC and case-folding) is that
-   payment's line. Otherwise, if exactly one ledger voucher occurs as a whole
-   token inside the line's reference or memo (``摘要``) text, it is.
-2. **By payee.** A line with no explicit reference (its memo, if any, names no
-   voucher) is matched to a payment not yet matched whose platform's host unit
-   is the payee (by credit code, or by a current or former name or alias),
-   with the same amount and dates at most ``tolerance_days`` apart; the closest
-   date wins, a live payment before a reversed one. A line whose explicit
-   reference names no voucher is not matched by payee: a wrong voucher must
-   show.
+1. **By reference.** Vouchers compare as the ledger makes them unique
+   (:func:`aggregates.values.normalise_voucher`: NFKC, stripped, upper-case).
+   A line whose reference cell (``reference``/``voucher``/``凭证号``) equals a
+   ledger voucher is that payment's line. Otherwise, if exactly one ledger
+   voucher occurs as a whole token inside the line's reference or memo
+   (``摘要``) text, it is. Several copies of one voucher in the ledger are each
+   a payment of their own (paired by amount and date, flagged, or ledger_only).
+2. **By payee.** A line with no explicit reference is matched to a payment not
+   yet matched whose platform's host unit is the payee (by credit code, or by a
+   current or former name or alias, normalised), with the same amount and
+   dates at most ``tolerance_days`` apart; the closest date wins, a live
+   payment before a reversed one. A line whose explicit reference names no
+   voucher is not matched by payee: a wrong voucher must show. A line whose
+   memo shows a voucher-like token that is no voucher, or whose payee name
+   several units share, pairs only with the one payment that fits; the first
+   is flagged ``reference-mismatch``.
 3. **Findings.** Every ledger payment in scope that is not reversed ends in
    exactly one of ``matched``, ``amount_mismatch``, ``ledger_only``; every
    statement line in exactly one of a pairing, ``duplicates`` (a second line
    for the same voucher), ``statement_only``, or out of scope (paired with a
-   payment of another fiscal year under ``--fiscal-year``). Flags come on top.
+   payment of another fiscal year under ``--fiscal-year``). Flags come on top,
+   ``payee-mismatch`` among them (a voucher paid to someone not the host).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -39,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aggregates.errors import InvalidInput
+from aggregates.values import normalise_voucher
 from ledger.statement import BadLine, StatementLine, StatementParse, parse_statement
 
 if TYPE_CHECKING:
@@ -57,6 +67,8 @@ FlagKind = Literal[
     "over-allocation",
     "reversed-but-paid",
     "date-out-of-tolerance",
+    "reference-mismatch",
+    "payee-mismatch",
 ]
 FLAG_KINDS: tuple[FlagKind, ...] = (
     "reversed-but-paid",
@@ -65,6 +77,8 @@ FLAG_KINDS: tuple[FlagKind, ...] = (
     "inactive-platform",
     "over-allocation",
     "date-out-of-tolerance",
+    "reference-mismatch",
+    "payee-mismatch",
 )
 FINDINGS = (
     "matched",
@@ -93,6 +107,8 @@ LABELS: dict[str, str] = {
     "over-allocation": "超出下达额度",
     "reversed-but-paid": "已冲销但银行已支付",
     "date-out-of-tolerance": "日期超出容差",
+    "reference-mismatch": "对账单凭证号与账面不符",
+    "payee-mismatch": "收款单位不是依托单位",
 }
 
 
@@ -141,8 +157,9 @@ class ReconcileSource(Protocol):
         """Why the unit is on the integrity blacklist on that date, or None."""
         ...
 
-    def unit_names(self) -> Mapping[str, str]:
-        """Every name a unit is known by (current, former, aliases) → its credit code."""
+    def unit_names(self) -> Mapping[str, str | AbstractSet[str]]:
+        """Every name a unit is known by (current, former, aliases) → the credit
+        code(s) of every unit known by it (a name two units share maps to both)."""
         ...
 
 
@@ -202,12 +219,28 @@ class Duplicate:
 
 @dataclass(frozen=True)
 class Flag:
+    """A flag on a payment. ``ledger_amount`` is the ledger's figure for the
+    payment; ``statement_amount`` what the statement shows (None when it does not
+    show the payment): the paired line's amount for a flag about that line
+    (reversed-but-paid, date-out-of-tolerance, reference-mismatch,
+    payee-mismatch), the money paid for the payment, duplicate lines included,
+    for a flag about the payment (debarred, blacklisted, inactive,
+    over-allocation)."""
+
     voucher: str
     platform: str
     flag: FlagKind
     detail: str
-    amount: Decimal  # the money concerned: the bank's figure where it shows one
     paid_on: date
+    ledger_amount: Decimal
+    statement_amount: Decimal | None = None
+    date: date | None = None  # the statement line's date, where it shows the payment
+    line: int | None = None  # the statement line, where it shows the payment
+
+    @property
+    def amount(self) -> Decimal:
+        """The money concerned: the bank's figure where it shows one, else the ledger's."""
+        return self.statement_amount if self.statement_amount is not None else self.ledger_amount
 
 
 @dataclass
@@ -246,14 +279,34 @@ class ReconcileReport:
 
 
 def _key(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip().casefold()
+    """A voucher as the ledger makes it unique: NFKC, stripped, upper-case."""
+    return normalise_voucher(text)
+
+
+# Legal-form endings a bank may add or drop (compared after removing punctuation).
+_LEGAL_SUFFIX = re.compile(
+    r"(?:股份有限公司|有限责任公司|有限公司|公司|companylimited|coltd|limited|ltd|inc)$"
+)
 
 
 def _name_key(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+    """A unit name as payees are compared: NFKC (full-width brackets are ASCII),
+    case-folded, without blanks or punctuation, without a legal-form ending
+    (``有限公司``, ``有限责任公司``, ``股份有限公司``, ``公司``, ``Co., Ltd.``)."""
+    s = unicodedata.normalize("NFKC", text).casefold()
+    s = "".join(c for c in s if not c.isspace() and not unicodedata.category(c).startswith("P"))
+    stripped = _LEGAL_SUFFIX.sub("", s)
+    return stripped or s
 
 
 _CREDIT_CODE = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{18}")
+_TOKEN = re.compile(r"(?<![A-Z0-9])[A-Z0-9]+(?:[-_/.][A-Z0-9]+)*(?![A-Z0-9])")
+_VOUCHER_LABEL = re.compile(
+    r"(?:凭证号码|凭证编号|凭证号|凭证|凭单号|(?<![A-Z])(?:VOUCHER(?:NO)?|REF(?:ERENCE)?(?:NO)?|NO))"
+    r"\W*$"
+)
+# A period, not a voucher: 2026Q1, FY2026, 2026H2.
+_PERIOD = re.compile(r"(?:FY)?(?:19|20)\d{2}(?:Q[1-4]|H[12])?|(?:Q[1-4]|H[12])(?:19|20)\d{2}")
 
 
 class _VoucherFinder:
@@ -265,7 +318,7 @@ class _VoucherFinder:
         if ordered:
             alternatives = "|".join(re.escape(k) for k in ordered)
             self._pattern = re.compile(
-                rf"(?<![a-z0-9])(?<![a-z0-9][-_/.])(?:{alternatives})(?![a-z0-9]|[-_/.][a-z0-9])"
+                rf"(?<![A-Z0-9])(?<![A-Z0-9][-_/.])(?:{alternatives})(?![A-Z0-9]|[-_/.][A-Z0-9])"
             )
 
     def find(self, text: str) -> set[str]:
@@ -274,13 +327,54 @@ class _VoucherFinder:
         return {m.group(0) for m in self._pattern.finditer(_key(text))}
 
 
+def voucher_like_tokens(
+    text: str | None, *, not_vouchers: AbstractSet[str] = frozenset()
+) -> list[str]:
+    """The tokens of a free text (摘要) that look like a voucher number.
+
+    A token is a run of letters and digits, possibly joined by ``-_/.``, with no
+    Chinese in it. It looks like a voucher when it has a letter and a digit
+    (``PZ-WRONG-77``, ``2026PZ001``), or a digit right after a voucher label
+    (``凭证号20260001``, ``Ref: 88``). Not: a platform code or a credit code
+    (``not_vouchers``, 18-character codes), a period (``2026Q1``, ``FY2026``),
+    a date or an amount (digits only).
+    """
+    if not text:
+        return []
+    normal = _key(text)
+    found: list[str] = []
+    for m in _TOKEN.finditer(normal):
+        token = m.group(0)
+        has_digit = any(c.isdigit() for c in token)
+        has_letter = any(c.isalpha() for c in token)
+        labelled = bool(_VOUCHER_LABEL.search(normal[: m.start()]))
+        if not has_digit or (not has_letter and not labelled):
+            continue
+        if token in not_vouchers or _CREDIT_CODE.fullmatch(token) or _PERIOD.fullmatch(token):
+            continue
+        if has_letter and not labelled and len(token) < 3:
+            continue
+        if token not in found:
+            found.append(token)
+    return found
+
+
 def _resolve_payee(payee: str | None, names: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """The credit codes a statement payee may be: a credit code as is, else every
+    unit known by that (normalised) name; empty if none."""
     if payee is None:
         return frozenset()
     code = unicodedata.normalize("NFKC", payee).strip().upper()
     if _CREDIT_CODE.fullmatch(code):
         return frozenset({code})
     return names.get(_name_key(payee), frozenset())
+
+
+def _names_index(source: ReconcileSource) -> dict[str, frozenset[str]]:
+    names: dict[str, set[str]] = defaultdict(set)
+    for name, codes in source.unit_names().items():
+        names[_name_key(name)].update({codes} if isinstance(codes, str) else codes)
+    return {k: frozenset(v) for k, v in names.items()}
 
 
 def reconcile(
@@ -306,30 +400,41 @@ def reconcile(
     def in_scope(p: LedgerPayment) -> bool:
         return fiscal_year is None or p.fiscal_year == fiscal_year
 
-    # The ledger side, by voucher. Vouchers are unique in a sound ledger.
-    by_voucher: dict[str, list[LedgerPayment]] = defaultdict(list)
-    for p in source.payments():
-        by_voucher[_key(p.voucher)].append(p)
-    primary = {k: ps[0] for k, ps in by_voucher.items()}
-    for ps in by_voucher.values():
-        if len(ps) > 1 and in_scope(ps[0]):
-            report.duplicates.append(
-                Duplicate(
-                    voucher=ps[0].voucher,
-                    where="ledger",
-                    count=len(ps),
-                    platform=ps[0].platform,
-                    amount=sum((p.amount for p in ps[1:]), Decimal(0)),
+    # The ledger side: every payment, by position; by normalised voucher. Vouchers
+    # are unique in a sound ledger; every copy of one that is not is still a
+    # payment of its own (paired, flagged, or ledger_only).
+    payments = list(source.payments())
+    by_voucher: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(payments):
+        by_voucher[_key(p.voucher)].append(i)
+    for copies in by_voucher.values():
+        if len(copies) > 1:
+            scoped = [i for i in copies if in_scope(payments[i])]
+            if scoped:
+                first = payments[scoped[0]]
+                report.duplicates.append(
+                    Duplicate(
+                        voucher=first.voucher,
+                        where="ledger",
+                        count=len(copies),
+                        platform=first.platform,
+                        amount=sum(
+                            (payments[i].amount for i in copies if i != scoped[0]), Decimal(0)
+                        ),
+                    )
                 )
-            )
+    names = _names_index(source)
+    platform_codes = frozenset(_key(p.platform) for p in payments)
 
     # 1. by reference: exact, then a voucher token inside the text.
-    finder = _VoucherFinder(primary)
+    finder = _VoucherFinder(by_voucher)
     by_ref: dict[str, list[StatementLine]] = defaultdict(list)
     unreferenced: list[StatementLine] = []
+    suspect: dict[int, list[str]] = {}  # line → voucher-like tokens of its memo, none a voucher
     unmatched: list[StatementLine] = []
     for line in lines:
-        key = next((_key(r) for r in line.references if _key(r) in primary), None)
+        key = next((_key(r) for r in line.references if _key(r) in by_voucher), None)
+        several = False
         if key is None:
             found: set[str] = set()
             for text in (*line.references, line.memo):
@@ -337,75 +442,146 @@ def reconcile(
                     found |= finder.find(text)
             if len(found) == 1:
                 key = found.pop()
+            several = len(found) > 1
         if key is not None:
             by_ref[key].append(line)
-        elif line.references:
-            unmatched.append(line)  # a reference that names no voucher: no payee fallback
+        elif line.references or several:
+            # an explicit reference that names no voucher, or a combined payment:
+            # no payee fallback, so that it shows
+            unmatched.append(line)
         else:
+            tokens = voucher_like_tokens(line.memo, not_vouchers=platform_codes)
+            if tokens:
+                suspect[line.line] = tokens
             unreferenced.append(line)
 
-    pairs: list[Match] = []
+    pairs: list[tuple[int, Match]] = []
+    bank_paid: dict[int, Decimal] = {}  # payment → money the statement shows for it
+    extra_lines: dict[int, list[StatementLine]] = {}
     for key, ref_lines in by_ref.items():
-        p = primary[key]
-        chosen = next((ln for ln in ref_lines if ln.amount == p.amount), ref_lines[0])
-        pairs.append(Match(p, chosen, "reference"))
-        if len(ref_lines) > 1 and in_scope(p):
-            report.duplicates.append(
-                Duplicate(
-                    voucher=p.voucher,
-                    where="statement",
-                    count=len(ref_lines),
-                    platform=p.platform,
-                    amount=sum((ln.amount for ln in ref_lines if ln is not chosen), Decimal(0)),
-                    lines=tuple(ln.line for ln in ref_lines),
-                )
+        copies = by_voucher[key]
+        options = sorted(
+            (
+                ln.amount != payments[i].amount,
+                abs((ln.date - payments[i].paid_on).days),
+                payments[i].reversed,
+                ln.line,
+                i,
             )
+            for i in copies
+            for ln in ref_lines
+        )
+        used: set[int] = set()
+        chosen: dict[int, StatementLine] = {}
+        by_line = {ln.line: ln for ln in ref_lines}
+        for _, _, _, line_no, i in options:
+            if line_no in used or i in chosen:
+                continue
+            used.add(line_no)
+            chosen[i] = by_line[line_no]
+        for i, ln in chosen.items():
+            pairs.append((i, Match(payments[i], ln, "reference")))
+            bank_paid[i] = ln.amount
+        extras = [ln for ln in ref_lines if ln.line not in used]
+        if not extras:
+            continue
+        scoped = [i for i in copies if in_scope(payments[i])]
+        if not scoped:
+            report.out_of_scope += len(extras)
+            continue
+        # the extra lines count as money paid for the earliest payment they duplicate
+        owner = min(chosen, key=lambda i: (payments[i].paid_on, i))
+        bank_paid[owner] += sum((ln.amount for ln in extras), Decimal(0))
+        extra_lines[owner] = extras
+        p = payments[scoped[0]]
+        report.duplicates.append(
+            Duplicate(
+                voucher=p.voucher,
+                where="statement",
+                count=len(ref_lines),
+                platform=p.platform,
+                amount=sum((ln.amount for ln in extras), Decimal(0)),
+                lines=tuple(ln.line for ln in ref_lines),
+            )
+        )
 
-    # 2. by payee, amount and date, for lines without a reference.
-    names: dict[str, set[str]] = defaultdict(set)
-    for name, code in source.unit_names().items():
-        names[_name_key(name)].add(code)
-    frozen_names = {k: frozenset(v) for k, v in names.items()}
-    taken = {_key(m.payment.voucher) for m in pairs}
-    candidates: list[tuple[bool, int, int, date, str, StatementLine, LedgerPayment]] = []
+    # 2. by payee, amount and date, for lines without a reference. A line whose
+    # memo shows a voucher-like token that is no ledger voucher, or whose payee
+    # name several units share, is paired only with the one payment that fits.
+    taken = {i for i, _ in pairs}
+    candidates: list[tuple[bool, bool, int, int, date, str, int, StatementLine]] = []
     for line in unreferenced:
-        codes = _resolve_payee(line.payee, frozen_names)
+        codes = _resolve_payee(line.payee, names)
         if not codes:
             continue
-        for key, p in primary.items():
-            if key in taken or p.host_unit not in codes or p.amount != line.amount:
-                continue
-            days = abs((line.date - p.paid_on).days)
-            if days <= tolerance_days:
-                candidates.append((p.reversed, days, line.line, p.paid_on, key, line, p))
-    candidates.sort(key=lambda c: c[:5])
-    used_lines: set[int] = set()
-    for _, _, line_no, _, key, line, p in candidates:
-        if line_no in used_lines or key in taken:
+        fits = [
+            (i, abs((line.date - p.paid_on).days))
+            for i, p in enumerate(payments)
+            if i not in taken
+            and p.host_unit in codes
+            and p.amount == line.amount
+            and abs((line.date - p.paid_on).days) <= tolerance_days
+        ]
+        strict = line.line in suspect or len(codes) > 1
+        if strict and len(fits) != 1:
             continue
-        used_lines.add(line_no)
-        taken.add(key)
-        pairs.append(Match(p, line, "payee"))
+        for i, days in fits:
+            p = payments[i]
+            candidates.append(
+                (strict, p.reversed, days, line.line, p.paid_on, _key(p.voucher), i, line)
+            )
+    candidates.sort(key=lambda c: c[:7])
+    used_lines: set[int] = set()
+    for *_, i, line in candidates:
+        if line.line in used_lines or i in taken:
+            continue
+        used_lines.add(line.line)
+        taken.add(i)
+        pairs.append((i, Match(payments[i], line, "payee")))
+        bank_paid[i] = line.amount
     unmatched.extend(ln for ln in unreferenced if ln.line not in used_lines)
 
     # 3. classify the pairs.
-    paired: dict[str, Match] = {}
-    for m in pairs:
-        if not in_scope(m.payment):
-            report.out_of_scope += len(by_ref.get(_key(m.payment.voucher), [m.line]))
-            continue
-        paired[_key(m.payment.voucher)] = m
+    paired: dict[int, Match] = {}
+    for i, m in pairs:
         p, ln = m.payment, m.line
+        if not in_scope(p):
+            report.out_of_scope += 1
+            continue
+        paired[i] = m
+
+        if ln.line in suspect and m.by == "payee":
+            report.flags.append(
+                _line_flag(
+                    m,
+                    "reference-mismatch",
+                    f"statement reference {', '.join(suspect[ln.line])} (line {ln.line}), "
+                    f"ledger voucher {p.voucher}: paired by payee, amount and date only",
+                )
+            )
+        if m.by == "reference" and ln.payee is not None and p.host_unit is not None:
+            codes = _resolve_payee(ln.payee, names)
+            if p.host_unit not in codes:
+                who = (
+                    "no registered unit by that name"
+                    if not codes
+                    else "that is " + ", ".join(sorted(codes))
+                )
+                report.flags.append(
+                    _line_flag(
+                        m,
+                        "payee-mismatch",
+                        f"statement payee {ln.payee} (line {ln.line}) is not the host unit "
+                        f"{p.host_unit} of {p.platform} on {p.paid_on.isoformat()}: {who}",
+                    )
+                )
         if p.reversed:
             report.flags.append(
-                Flag(
-                    p.voucher,
-                    p.platform,
+                _line_flag(
+                    m,
                     "reversed-but-paid",
                     f"reversed in the ledger, but the statement shows {money(ln.amount)} "
                     f"paid on {ln.date.isoformat()} (line {ln.line})",
-                    ln.amount,
-                    p.paid_on,
                 )
             )
             continue
@@ -419,20 +595,17 @@ def reconcile(
             report.matches.append(m)
         if m.by == "reference" and m.days_apart > tolerance_days:
             report.flags.append(
-                Flag(
-                    p.voucher,
-                    p.platform,
+                _line_flag(
+                    m,
                     "date-out-of-tolerance",
                     f"paid on {p.paid_on.isoformat()} in the ledger, {ln.date.isoformat()} "
                     f"on the statement (line {ln.line}): {m.days_apart} days apart, "
                     f"tolerance {tolerance_days}",
-                    ln.amount,
-                    p.paid_on,
                 )
             )
 
-    for key, p in primary.items():
-        if in_scope(p) and not p.reversed and key not in paired:
+    for i, p in enumerate(payments):
+        if in_scope(p) and not p.reversed and i not in paired:
             report.ledger_only.append(
                 LedgerOnly(p.voucher, p.platform, p.amount, p.paid_on, p.category, p.fiscal_year)
             )
@@ -443,56 +616,72 @@ def reconcile(
         )
 
     # 4. flags on the payments that count: live ones, and reversed ones the bank paid.
-    for key, p in primary.items():
-        if not in_scope(p) or (p.reversed and key not in paired):
+    shown = {i: bank_paid[i] for i in paired}
+    for i, p in enumerate(payments):
+        if not in_scope(p) or (p.reversed and i not in paired):
             continue
-        report.flags.extend(_compliance_flags(source, p))
-    report.flags.extend(_allocation_flags(source, primary, paired, in_scope))
+        m_ = paired.get(i)
+        report.flags.extend(
+            _compliance_flags(source, p, shown.get(i), m_.line if m_ is not None else None)
+        )
+    report.flags.extend(_allocation_flags(source, payments, paired, shown, extra_lines, in_scope))
 
     _sort(report)
     return report
 
 
-def _compliance_flags(source: ReconcileSource, p: LedgerPayment) -> list[Flag]:
+def _line_flag(m: Match, kind: FlagKind, detail: str) -> Flag:
+    """A flag about the statement line paired with a payment."""
+    p, ln = m.payment, m.line
+    return Flag(
+        p.voucher, p.platform, kind, detail, p.paid_on, p.amount, ln.amount, ln.date, ln.line
+    )
+
+
+def _compliance_flags(
+    source: ReconcileSource, p: LedgerPayment, paid: Decimal | None, ln: StatementLine | None
+) -> list[Flag]:
     flags: list[Flag] = []
     on = p.paid_on.isoformat()
+
+    def flag(kind: FlagKind, detail: str) -> Flag:
+        return Flag(
+            p.voucher,
+            p.platform,
+            kind,
+            detail,
+            p.paid_on,
+            p.amount,
+            paid,
+            ln.date if ln is not None else None,
+            ln.line if ln is not None else None,
+        )
+
     status = source.platform_status_on(p.platform, p.paid_on)
     if status not in ACTIVE_STATUSES:
         flags.append(
-            Flag(
-                p.voucher,
-                p.platform,
+            flag(
                 "inactive-platform",
                 f"platform {p.platform} was {status or 'not yet proposed'} on {on}, "
                 "not in construction, operating or rectification",
-                p.amount,
-                p.paid_on,
             )
         )
     if p.host_unit is not None:
         debarment = source.debarment_on(p.host_unit, p.paid_on)
         if debarment is not None:
             flags.append(
-                Flag(
-                    p.voucher,
-                    p.platform,
+                flag(
                     "debarred-host",
                     f"host unit {p.host_unit} was debarred on {on}: {debarment}",
-                    p.amount,
-                    p.paid_on,
                 )
             )
         blacklisting = source.blacklisting_on(p.host_unit, p.paid_on)
         if blacklisting is not None:
             flags.append(
-                Flag(
-                    p.voucher,
-                    p.platform,
+                flag(
                     "blacklisted-host",
                     f"host unit {p.host_unit} was on the integrity blacklist on {on}: "
                     f"{blacklisting}",
-                    p.amount,
-                    p.paid_on,
                 )
             )
     return flags
@@ -500,34 +689,46 @@ def _compliance_flags(source: ReconcileSource, p: LedgerPayment) -> list[Flag]:
 
 def _allocation_flags(
     source: ReconcileSource,
-    primary: Mapping[str, LedgerPayment],
-    paired: Mapping[str, Match],
+    payments: Sequence[LedgerPayment],
+    paired: Mapping[int, Match],
+    shown: Mapping[int, Decimal],
+    extra_lines: Mapping[int, Sequence[StatementLine]],
     in_scope: Callable[[LedgerPayment], bool],
 ) -> list[Flag]:
     """Payments that take the money paid on a budget line beyond its allocation.
 
     Money paid counts the bank's figure where the statement shows the payment
-    (reversed payments the bank paid included), the ledger's figure for a live
-    payment the statement does not show, and nothing for a reversed payment it
-    does not show.
+    (reversed payments the bank paid included, and a line the bank paid twice
+    counted twice), the ledger's figure for a live payment the statement does
+    not show, and nothing for a reversed payment it does not show.
     """
-    lines: dict[tuple[str, str, int], list[tuple[str, LedgerPayment]]] = defaultdict(list)
-    for key, p in primary.items():
-        lines[(p.platform, p.category, p.fiscal_year)].append((key, p))
+    budget: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+    for i, p in enumerate(payments):
+        budget[(p.platform, p.category, p.fiscal_year)].append(i)
     flags: list[Flag] = []
-    for (platform, category, year), items in lines.items():
-        items.sort(key=lambda kp: (kp[1].paid_on, kp[1].voucher))
+    for (platform, category, year), items in budget.items():
+        items.sort(key=lambda i: (payments[i].paid_on, payments[i].voucher, i))
         allocated = source.allocated(platform, category, year)
         total = Decimal(0)
-        for key, p in items:
-            if key in paired:
-                paid = paired[key].line.amount
+        for i in items:
+            p = payments[i]
+            if i in paired:
+                paid = shown[i]
             elif not p.reversed:
                 paid = p.amount
             else:
                 continue
             total += paid
             if total > allocated and in_scope(p):
+                twice = extra_lines.get(i, ())
+                note = (
+                    f" (the statement shows it {len(twice) + 1} times: lines "
+                    + ", ".join(str(ln.line) for ln in (paired[i].line, *twice))
+                    + ")"
+                    if twice
+                    else ""
+                )
+                ln = paired[i].line if i in paired else None
                 flags.append(
                     Flag(
                         p.voucher,
@@ -535,21 +736,26 @@ def _allocation_flags(
                         "over-allocation",
                         f"paid {money(total)} on {platform} {category} {year} up to this "
                         f"payment, allocated {money(allocated)}: {money(total - allocated)} "
-                        "beyond the allocation",
-                        paid,
+                        f"beyond the allocation{note}",
                         p.paid_on,
+                        p.amount,
+                        shown.get(i),
+                        ln.date if ln is not None else None,
+                        ln.line if ln is not None else None,
                     )
                 )
     return flags
 
 
 def _sort(report: ReconcileReport) -> None:
-    report.matches.sort(key=lambda m: (m.payment.paid_on, m.payment.voucher))
-    report.amount_mismatch.sort(key=lambda x: (x.paid_on, x.voucher))
-    report.ledger_only.sort(key=lambda x: (x.paid_on, x.voucher))
+    report.matches.sort(key=lambda m: (m.payment.paid_on, m.payment.voucher, m.line.line))
+    report.amount_mismatch.sort(key=lambda x: (x.paid_on, x.voucher, x.line))
+    report.ledger_only.sort(key=lambda x: (x.paid_on, x.voucher, x.platform))
     report.statement_only.sort(key=lambda x: x.line)
     report.duplicates.sort(key=lambda x: (x.where, x.voucher))
-    report.flags.sort(key=lambda x: (x.paid_on, x.voucher, FLAG_KINDS.index(x.flag)))
+    report.flags.sort(
+        key=lambda x: (x.paid_on, x.voucher, x.platform, FLAG_KINDS.index(x.flag), x.line or 0)
+    )
     report.bad_lines.sort(key=lambda x: x.line)
 
 
@@ -703,8 +909,11 @@ def rows(report: ReconcileReport) -> list[dict[str, str | int | Decimal | date |
             flag=f.flag,
             voucher=f.voucher,
             platform=f.platform,
-            ledger_amount=f.amount,
+            ledger_amount=f.ledger_amount,
+            statement_amount=f.statement_amount,
             paid_on=f.paid_on,
+            date=f.date,
+            line=f.line,
             detail=f.detail,
         )
     for b in report.bad_lines:
@@ -773,13 +982,14 @@ def summary(report: ReconcileReport) -> list[tuple[str, str, int, Decimal | None
     ]
     for kind in FLAG_KINDS:
         flagged = [f for f in report.flags if f.flag == kind]
+        shown = [f.statement_amount for f in flagged if f.statement_amount is not None]
         out.append(
             (
                 f"flags: {kind}",
                 LABELS[kind],
                 len(flagged),
-                sum((f.amount for f in flagged), zero),
-                None,
+                sum((f.ledger_amount for f in flagged), zero),
+                sum(shown, zero) if shown else None,
             )
         )
     out.append(("bad_lines", LABELS["bad_lines"], len(report.bad_lines), None, None))
@@ -950,7 +1160,75 @@ def to_xlsx(report: ReconcileReport, path: str | Path) -> None:
             letter = col[0].column_letter
             longest = max((len(str(c.value)) for c in col if c.value is not None), default=8)
             sheet.column_dimensions[letter].width = min(60, max(10, longest + 2))
-    wb.save(str(path))
+    _write_atomically(path, wb.save)
+
+
+def check_out_path(path: str | Path) -> None:
+    """Refuse, as invalid input (exit 2), a report file that cannot be written:
+    its directory does not exist or is not writable, or it is a directory."""
+    target = Path(path)
+    parent = target.parent
+    reason = None
+    if target.is_dir():
+        reason = "it is a directory"
+    elif not parent.exists():
+        reason = f"directory {parent} does not exist"
+    elif not parent.is_dir():
+        reason = f"{parent} is not a directory"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        reason = f"directory {parent} is not writable"
+    elif target.exists() and not os.access(target, os.W_OK):
+        reason = "the file is not writable"
+    if reason is not None:
+        raise InvalidInput(f"cannot write report {path}: {reason}")
+
+
+def _write_atomically(path: str | Path, write: Callable[[str], object]) -> None:
+    """Write through a temporary file beside ``path``, then rename it into place:
+    a failure leaves nothing behind. OSError is invalid input (exit 2)."""
+    check_out_path(path)
+    target = Path(path)
+    tmp: Path | None = None
+    try:
+        for attempt in range(100):
+            candidate = target.with_name(f".{target.name}.{os.getpid()}.{attempt}.tmp")
+            try:
+                # created as open() would (the umask applies), and never over another file
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue
+            tmp = candidate
+            break
+        else:  # pragma: no cover - a hundred stale temporary files
+            raise InvalidInput(f"cannot write report {path}: no free temporary file name")
+        write(str(tmp))
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as e:
+        raise InvalidInput(f"cannot write report {path}: {e.strerror or e}") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def write_report(report: ReconcileReport, path: str | Path) -> Path:
+    """Write the report to ``path``: ``.xlsx`` a workbook, ``.csv`` the flat table
+    (UTF-8 with BOM, so Excel opens it). Nothing is written if it fails."""
+    kind = Path(path).suffix.lower()
+    if kind == ".xlsx":
+        to_xlsx(report, path)
+    elif kind == ".csv":
+        text = to_csv(report)
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+                fh.write(text)
+
+        _write_atomically(path, write)
+    else:
+        raise InvalidInput(f"invalid report file {path}: expected a .csv or .xlsx file name")
+    return Path(path)
 
 
 _SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -987,7 +1265,17 @@ _SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
         "statement_amount",
         "detail",
     ),
-    "flags": ("flag", "voucher", "platform", "ledger_amount", "paid_on", "detail"),
+    "flags": (
+        "flag",
+        "voucher",
+        "platform",
+        "ledger_amount",
+        "statement_amount",
+        "paid_on",
+        "date",
+        "line",
+        "detail",
+    ),
     "bad_lines": ("line", "detail"),
 }
 
@@ -1114,19 +1402,21 @@ class AppSource:
         cite = entry.basis or entry.doc_no
         return f"{entry.id} since {entry.added_on.isoformat()}" + (f" ({cite})" if cite else "")
 
-    def unit_names(self) -> Mapping[str, str]:
+    def unit_names(self) -> Mapping[str, frozenset[str]]:
+        """Every name (current, former, alias) → every unit known by it: a name
+        two units share maps to both, and the engine picks neither."""
         self._load()
-        names: dict[str, str] = {}
+        names: dict[str, set[str]] = defaultdict(set)
         for code in self._unit_codes:
             u = self._unit(code)
             if u is None:
                 continue
             for former in u.former_names:
-                names[str(former["name"])] = code
+                names[str(former["name"])].add(code)
             for alias in u.aliases:
-                names[alias] = code
-            names[u.name] = code  # the current name wins a clash
-        return names
+                names[alias].add(code)
+            names[u.name].add(code)
+        return {name: frozenset(codes) for name, codes in names.items()}
 
     def current_names(self) -> dict[str, str]:
         """Credit code → current name (the payee a bank shows)."""

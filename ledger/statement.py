@@ -27,13 +27,16 @@ exports are messy, and this module takes them as they are:
   single amount column, is a bad line.
 - **Dates**: ``2026-03-05``, ``2026/3/5``, ``20260305``, ``2026.03.05``,
   ``2026年3月5日``, each optionally followed by a time.
-- **Totals** lines (``合计``, ``总计``, ``本页合计``, ``小计``, ``累计``,
-  ``total``) are skipped, and so is anything unparseable after the first one
-  (a footer: printed-on date, signatures); a repeated header row (multi-page
-  exports) is skipped.
-- A **bad line** (unparseable date or amount, no amount) is reported with its
-  1-based physical line number in the file and the reason, and does not stop
-  the rest.
+- **Totals** lines (``合计``, ``合　　计``, ``总计``, ``本页合计``, ``小计``,
+  ``合计金额``, ``合计笔数：2``, ``total``) and **balance** lines (``期初余额``,
+  ``期末余额``, ``承前页``, ``过次页``, ``Opening balance``…) are skipped,
+  wherever the label is; blanks inside a label are ignored. After one, rows
+  with neither a date nor an amount are a footer (printed-on date,
+  signatures) and skipped; a row with a date or an amount is still read, and
+  reported if bad. A repeated header row (multi-page exports) is skipped.
+- A **bad line** (unparseable date or amount, no amount, a cell over csv's
+  131,072-character limit) is reported with its 1-based physical line number
+  in the file and the reason, and does not stop the rest.
 
 A file that cannot be read, decoded, or has no header row raises
 :class:`~aggregates.errors.InvalidInput` (exit 2).
@@ -104,10 +107,30 @@ SPLIT_HEADERS = (
     ("交易金额(支出)", "交易金额(收入)"),
 )
 
+# Labels of lines that are not payments, matched at the start of a cell after
+# NFKC, case-folding and removing every blank (``合　　计`` is ``合计``). What
+# may follow a label: words such as 金额 / 笔数, then the end of the cell or
+# anything but a Chinese character (``合计：2笔``, ``合计(元)``), so that
+# ``总计算机公司`` or ``累计拨付`` are not labels.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_ZH_TAIL = rf"(?:金额|笔数|发生额|借方|贷方|支出|收入|余额|数|额|笔)*(?:$|[^{_CJK}])"
+_EN_TAIL = r"(?:amount|amounts|debit|credit|count)?(?:$|[^a-z])"
 _TOTALS_ZH = re.compile(
-    r"(本页|本月|本年|本期|本日|当日|期末|全部|总)?(合计|总计|小计|累计|汇总)\s*([:(\[].*)?"
+    r"(?:本页|上页|本月|本年|本期|本日|当日|当月|期末|全部|借方|贷方|总)?"
+    r"(?:合计|总计|小计|累计|汇总)" + _ZH_TAIL
 )
-_TOTALS_EN = re.compile(r"(page\s*|grand\s*|sub-?)?totals?\s*([:(\[].*)?")
+_TOTALS_EN = re.compile(r"(?:page|grand|sub-?)?totals?" + _EN_TAIL)
+# Balance and carried-forward lines: a balance, or a page's figures carried over.
+_BALANCE_ZH = re.compile(
+    r"(?:(?:期初|期末|上期|本期|上日|当日|本日|上月|本月|月初|月末|上年|本年|年初|年末"
+    r"|上页|本页)?余额"
+    r"|承前页?|过次页?|承上页|接上页|转下页|转次页|结转下页|结转次页"
+    r"|(?:上页|上月|上年|上期|本期)结转|结转(?:下页|次页|下月|下年|下期|上年|上月))" + _ZH_TAIL
+)
+_BALANCE_EN = re.compile(
+    r"(?:(?:opening|closing|previous|current)balance|balance(?:b/f|c/f|broughtforward"
+    r"|carriedforward|forward)|broughtforward|carriedforward|b/f|c/f)" + _EN_TAIL
+)
 EMPTY_CELLS = frozenset({"", "-", "--", "---", "—", "——", "n/a", "null", "none"})
 
 _UNIT_SUFFIX = re.compile(r"\((元|人民币|人民币元|rmb|cny|¥)\)$")
@@ -180,6 +203,7 @@ class StatementParse:
     preamble: list[str] = field(default_factory=list)
     skipped_inflows: int = 0
     skipped_totals: int = 0
+    skipped_balances: int = 0  # balance and carried-forward lines (期初余额, 承前页 …)
 
 
 # --- cells ---------------------------------------------------------------------
@@ -256,14 +280,31 @@ def parse_statement_date(text: str) -> date:
         raise ValueError(f"no such date {s!r}") from None
 
 
+def _compact(text: str) -> str:
+    """A cell as a label is compared: NFKC, case-folded, every blank removed."""
+    return re.sub(r"\s+", "", clean_cell(text)).casefold()
+
+
 def is_totals_cell(text: str) -> bool:
-    """A cell that labels a totals line: ``合计``, ``本页合计``, ``总计：12笔``, ``Total``."""
-    s = clean_cell(text).casefold()
-    return bool(_TOTALS_ZH.fullmatch(s) or _TOTALS_EN.fullmatch(s))
+    """A cell that labels a totals line: ``合计``, ``合　　计``, ``本页合计``,
+    ``合计金额``, ``合计笔数：2``, ``总计：12笔``, ``Total``."""
+    s = _compact(text)
+    return bool(_TOTALS_ZH.match(s) or _TOTALS_EN.match(s))
 
 
 def is_totals_row(cells: Sequence[str]) -> bool:
     return any(is_totals_cell(c) for c in cells)
+
+
+def is_balance_cell(text: str) -> bool:
+    """A cell that labels a balance or carried-forward line: ``期初余额``,
+    ``期末余额``, ``承前页``, ``过次页``, ``Opening balance``, ``Balance b/f``."""
+    s = _compact(text)
+    return bool(_BALANCE_ZH.match(s) or _BALANCE_EN.match(s))
+
+
+def is_balance_row(cells: Sequence[str]) -> bool:
+    return any(is_balance_cell(c) for c in cells)
 
 
 # --- header --------------------------------------------------------------------
@@ -329,30 +370,45 @@ def _candidate_encodings(data: bytes) -> Iterator[str]:
         return
 
 
-def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Rows with the 1-based physical line each starts on."""
+def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str], str | None]]:
+    """Rows with the 1-based physical line each starts on, and why it could not be
+    read (a cell over csv's field size limit), in which case the row is empty.
+
+    A row csv cannot read does not stop the rest: the reader goes on with the
+    next physical line. csv's field size limit (131,072 characters) is left as
+    it is (it is process-wide state); an oversized cell is a bad line.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     start = 1
-    try:
-        for row in reader:
-            yield start, row
-            start = reader.line_num + 1
-    except csv.Error as e:
-        raise ValueError(f"line {start}: {e}") from None
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            reason = str(e)
+            if "field limit" in reason:
+                reason = (
+                    f"a cell longer than {csv.field_size_limit():,} characters "
+                    "(an unclosed quote?): the line cannot be read"
+                )
+            yield start, [], f"unreadable line: {reason}"
+        else:
+            yield start, row, None
+        start = reader.line_num + 1
 
 
 def _find_header(text: str) -> tuple[str, int, Columns] | None:
     """(delimiter, index of the header row, columns), searching the first rows."""
     for delimiter in (",", "\t", ";", "|"):
-        try:
-            for index, (_, row) in enumerate(_rows(text, delimiter)):
-                if index > 200:
-                    break
-                cols = find_columns(row)
-                if cols is not None:
-                    return delimiter, index, cols
-        except ValueError:
-            continue
+        for index, (_, row, error) in enumerate(_rows(text, delimiter)):
+            if index > 200:
+                break
+            if error is not None:
+                continue
+            cols = find_columns(row)
+            if cols is not None:
+                return delimiter, index, cols
     return None
 
 
@@ -403,10 +459,19 @@ def _parse_rows(text: str, delimiter: str, header_index: int, cols: Columns) -> 
     result = StatementParse(columns=cols)
     header_key = tuple(normalize_header(n) for n in cols.names)
     amount_cols = {cols.outflow} | ({cols.inflow} if cols.inflow is not None else set())
-    after_totals = False
-    # Rows with neither a date nor an amount: a footer if nothing valid follows them.
+    # After a totals or balance line, rows with neither a date nor an amount are a
+    # footer (printed-on date, signatures) and skipped. Anything with a date or an
+    # amount is read as a payment line, and reported if it cannot be.
+    footer = False
+    # Rows with neither a date nor an amount: a trailing note if nothing valid follows.
     pending: list[BadLine] = []
-    for index, (line_no, row) in enumerate(_rows(text, delimiter)):
+
+    def report(bad: BadLine) -> None:
+        result.errors.extend(pending)
+        pending.clear()
+        result.errors.append(bad)
+
+    for index, (line_no, row, error) in enumerate(_rows(text, delimiter)):
         if index < header_index:
             joined = " ".join(c for c in (clean_cell(x) for x in row) if c)
             if joined:
@@ -415,32 +480,36 @@ def _parse_rows(text: str, delimiter: str, header_index: int, cols: Columns) -> 
         if index == header_index:
             result.header_line = line_no
             continue
+        if error is not None:
+            report(BadLine(line_no, error))
+            continue
         if not any(clean_cell(c) for c in row):
             continue
         if tuple(normalize_header(c) for c in row[: cols.width]) == header_key:
-            after_totals = False  # the header repeated on a new page
+            footer = False  # the header repeated on a new page
             continue
         labels = [c for i, c in enumerate(row) if i not in amount_cols]
         if is_totals_row(labels):
             result.skipped_totals += 1
-            after_totals = True
+            footer = True
+            continue
+        if is_balance_row(labels):
+            result.skipped_balances += 1
+            footer = True
             continue
         try:
             line = _parse_line(line_no, row, cols)
         except ValueError as e:
-            if after_totals:
-                continue  # a footer below the totals: printed-on date, signatures
             bad = BadLine(line_no, str(e))
             if _looks_like_note(row, cols):
-                pending.append(bad)
+                if not footer:
+                    pending.append(bad)
             else:
-                result.errors.extend(pending)
-                pending.clear()
-                result.errors.append(bad)
+                report(bad)
             continue
         result.errors.extend(pending)
         pending.clear()
-        after_totals = False
+        footer = False
         if line is None:
             result.skipped_inflows += 1
         else:

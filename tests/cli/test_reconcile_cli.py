@@ -60,8 +60,8 @@ def test_fail_on_discrepancy_exits_1(db_url: str, statement: tuple[Path, int, in
     assert "amount_mismatch 金额不符" in result.stdout  # the report is still printed
 
 
-def test_a_clean_statement_passes_fail_on_discrepancy(db_url: str, tmp_path: Path) -> None:
-    # given one payment and a statement (UTF-8, English) that shows it, with tolerance 0
+def one_payment_ledger(db_url: str) -> None:
+    """A ledger with one payment: PZ-2026-0001, 200,000.00 on 2026-03-15 to 西藏农牧学院."""
     cli(db_url, "init")
     cli(
         db_url,
@@ -124,8 +124,17 @@ def test_a_clean_statement_passes_fail_on_discrepancy(db_url: str, tmp_path: Pat
         "--on",
         "2026-03-15",
     )
+
+
+def test_a_clean_statement_passes_fail_on_discrepancy(db_url: str, tmp_path: Path) -> None:
+    # given one payment and a statement (UTF-8, English) that shows it, with tolerance 0
+    one_payment_ledger(db_url)
     path = tmp_path / "s.csv"
-    path.write_text('date,reference,payee,amount\n2026-03-15,PZ-2026-0001,x,"200,000.00"\n')
+    # (the payee is the host's name: an unknown payee would be flagged payee-mismatch)
+    path.write_text(
+        'date,reference,payee,amount\n2026-03-15,PZ-2026-0001,西藏农牧学院,"200,000.00"\n',
+        encoding="utf-8",
+    )
     # when reconciled with --fail-on-discrepancy
     result = reconcile(
         db_url, "--statement", str(path), "--tolerance-days", "0", "--fail-on-discrepancy"
@@ -229,3 +238,110 @@ def test_subprocess_piped_output_has_no_progress(
     assert stderr[0].startswith(f"line {bad_line}: ")
     assert stderr[-1].startswith("error: discrepancies found")
     assert len(stderr) == 2  # no progress when stderr is not a terminal
+
+
+# --- messy statements, wrong references, unwritable reports -------------------------------
+
+
+def test_balance_lines_and_spaced_totals_pass_fail_on_discrepancy(
+    db_url: str, tmp_path: Path
+) -> None:
+    # given a real-looking export: opening balance, carried-forward lines, spaced totals
+    one_payment_ledger(db_url)
+    text = (
+        "交易日期,摘要,凭证号,对方户名,借方发生额,贷方发生额,余额\r\n"
+        '期初余额,,,,,,"1,000,000.00"\r\n'
+        '2026-03-15,运行费,PZ-2026-0001,西藏农牧学院,"200,000.00",-,"800,000.00"\r\n'
+        '2026-03-31,过次页,,,"200,000.00",0.00,"800,000.00"\r\n'
+        '承前页,,,,"200,000.00",0.00,"800,000.00"\r\n'
+        '合　　计,,,,"200,000.00",0.00,\r\n'
+        "合计笔数：1,,,,,,\r\n"
+        '期末余额,,,,,,"800,000.00"\r\n'
+    )
+    path = tmp_path / "s.csv"
+    path.write_bytes(text.encode("gbk"))
+    # when reconciled with --fail-on-discrepancy
+    result = reconcile(db_url, "--statement", str(path), "--fail-on-discrepancy")
+    # then nothing is a bad line and it passes
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert "no discrepancies" in result.stdout
+
+
+def test_a_bad_line_after_a_subtotal_fails_fail_on_discrepancy(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    one_payment_ledger(sqlite_url)
+    text = (
+        "交易日期,凭证号,对方户名,金额\r\n"
+        '2026-03-15,PZ-2026-0001,西藏农牧学院,"200,000.00"\r\n'
+        '本页小计,,,"200,000.00"\r\n'
+        '2026-03-16,PZ-2026-0002,西藏农牧学院,"5,00.00"\r\n'
+    )
+    path = tmp_path / "s.csv"
+    path.write_bytes(text.encode("gbk"))
+    result = reconcile(sqlite_url, "--statement", str(path), "--fail-on-discrepancy")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith("line 4: ")
+    assert "bad_lines" in result.stderr
+
+
+def test_an_oversized_cell_is_a_bad_line_not_a_crash(sqlite_url: str, tmp_path: Path) -> None:
+    one_payment_ledger(sqlite_url)
+    huge = "备注" * 70_000  # 140,000 characters
+    text = (
+        "date,reference,payee,memo,amount\n"
+        f'2026-03-14,PZ-X,西藏农牧学院,{huge},"1.00"\n'
+        '2026-03-15,PZ-2026-0001,西藏农牧学院,运行费,"200,000.00"\n'
+    )
+    path = tmp_path / "s.csv"
+    path.write_text(text, encoding="utf-8")
+    result = reconcile(sqlite_url, "--statement", str(path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["matched"] == 1
+    assert [b["line"] for b in data["bad_lines"]] == [2]
+    assert result.stderr.startswith("line 2: ") and "131,072" in result.stderr
+
+
+def test_a_wrong_voucher_in_the_memo_fails_fail_on_discrepancy(db_url: str, tmp_path: Path) -> None:
+    # given the payment shown with payee, amount and date right, but another voucher in 摘要
+    one_payment_ledger(db_url)
+    path = tmp_path / "s.csv"
+    text = "交易日期,摘要,收款单位,金额\r\n"
+    text += '2026-03-15,运行费 PZ-WRONG-77,西藏农牧学院,"200,000.00"\r\n'
+    path.write_bytes(text.encode("gbk"))
+    # when reconciled
+    result = reconcile(
+        db_url, "--statement", str(path), "--format", "json", "--fail-on-discrepancy"
+    )
+    # then it is paired by payee, flagged, and the run fails
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["matched"] == 1 and data["ledger_only"] == [] and data["statement_only"] == []
+    assert [(f["voucher"], f["flag"]) for f in data["flags"]] == [
+        ("PZ-2026-0001", "reference-mismatch")
+    ]
+    assert "PZ-WRONG-77" in data["flags"][0]["detail"]
+    assert "reference-mismatch" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["x.xlsx", "x.csv"])
+def test_out_into_a_missing_directory_exits_2_and_writes_nothing(
+    db_url: str, tmp_path: Path, name: str
+) -> None:
+    one_payment_ledger(db_url)
+    path = tmp_path / "s.csv"
+    path.write_text(
+        'date,reference,payee,amount\n2026-03-15,PZ-2026-0001,西藏农牧学院,"200,000.00"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "nonexistent" / "dir" / name
+    result = reconcile(db_url, "--statement", str(path), "--out", str(out))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert str(out) in lines[0] and "does not exist" in lines[0]
+    assert "unexpected" not in lines[0]
+    assert not (tmp_path / "nonexistent").exists()

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -33,7 +34,9 @@ from ledger.reconcile import (
     to_json,
     to_table,
     to_xlsx,
+    voucher_like_tokens,
     write_demo_statement,
+    write_report,
 )
 from ledger.statement import StatementLine, parse_statement
 
@@ -52,7 +55,7 @@ class FakeLedger:
     statuses: dict[str, list[tuple[date, str]]] = field(default_factory=dict)
     debarred: dict[str, list[tuple[date, date, str]]] = field(default_factory=dict)
     blacklisted: dict[str, list[tuple[date, date | None]]] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str | frozenset[str]] = field(default_factory=dict)
 
     def payments(self) -> Sequence[LedgerPayment]:
         return list(self.items)
@@ -79,7 +82,7 @@ class FakeLedger:
                 return f"since {start.isoformat()}"
         return None
 
-    def unit_names(self) -> Mapping[str, str]:
+    def unit_names(self) -> Mapping[str, str | AbstractSet[str]]:
         return dict(self.names)
 
 
@@ -249,7 +252,8 @@ def test_duplicate_in_the_ledger() -> None:
     report = reconcile(src, [line(2, "PZ-001")])
     assert to_dict(report)["duplicates"] == [{"voucher": "PZ-001", "where": "ledger", "count": 2}]
     assert report.matched == 1
-    assert report.ledger_only == []
+    # the statement shows one payment: the other copy is not silently dropped
+    assert [(x.voucher, x.platform) for x in report.ledger_only] == [("PZ-001", "LS-TIC-002")]
 
 
 # --- references inside free text ---------------------------------------------------------
@@ -835,3 +839,283 @@ def test_demo_statement_has_exactly_the_deliberate_discrepancies(tmp_path: Path)
 def test_demo_statement_lines_with_few_payments() -> None:
     rows_ = demo_statement_lines([pay("A")], {UNI: "西藏大学"})
     assert rows_[-1][0] == "合计"
+
+
+# --- vouchers as the ledger makes them unique: NFKC, stripped, upper-case -------------
+
+BLK = "91540100MA6T00003Z"  # host of LS-TIC-003 (made up)
+
+
+@pytest.mark.parametrize("shown", ["v1", "Ｖ1", " V1 ", "ｖ１"])
+def test_a_voucher_matches_however_the_bank_writes_its_width_and_case(shown: str) -> None:
+    report = reconcile(ledger(pay("V1")), [line(2, shown)])
+    assert report.matched == 1 and not report.has_discrepancies
+
+
+def test_every_ledger_copy_of_one_voucher_is_reported_matched_or_ledger_only() -> None:
+    # given one voucher recorded three times (v1, Ｖ1, V1 are one voucher), on three platforms
+    src = ledger(
+        pay("v1", "100.00"),
+        pay("Ｖ1", "200.00", platform="LS-TIC-002", host=CO),
+        pay("V1", "300.00", platform="LS-TIC-003", host=BLK),
+        blacklisted={BLK: [(D, None)]},
+    )
+    # when the statement shows one payment of 200.00 under V1
+    report = reconcile(src, [line(2, "V1", "200.00")])
+    # then the duplicate is reported, counting every copy
+    assert [(d.where, d.count) for d in report.duplicates] == [("ledger", 3)]
+    # the copy the bank paid is matched, the others are ledger_only, each keeps its flags
+    assert [(m.payment.platform, m.line.line) for m in report.matches] == [("LS-TIC-002", 2)]
+    assert sorted((x.platform, x.amount) for x in report.ledger_only) == [
+        ("LS-KL-001", Decimal("100.00")),
+        ("LS-TIC-003", Decimal("300.00")),
+    ]
+    assert [(f.platform, f.flag) for f in report.flags] == [("LS-TIC-003", "blacklisted-host")]
+
+
+def test_two_ledger_copies_and_two_lines_pair_by_amount() -> None:
+    src = ledger(pay("PZ-1", "100.00"), pay("pz-1", "200.00", platform="LS-TIC-002", host=CO))
+    report = reconcile(src, [line(2, "PZ-1", "200.00"), line(3, "ＰＺ-1", "100.00")])
+    assert sorted((m.payment.platform, m.line.line) for m in report.matches) == [
+        ("LS-KL-001", 3),
+        ("LS-TIC-002", 2),
+    ]
+    assert report.ledger_only == [] and report.statement_only == []
+    assert [(d.where, d.count) for d in report.duplicates] == [("ledger", 2)]
+
+
+# --- flags: both amounts, each under its own name ---------------------------------------
+
+
+def test_flag_rows_show_the_ledger_and_the_statement_amount_in_their_own_columns(
+    tmp_path: Path,
+) -> None:
+    # given a reversed payment of 100,000 the bank paid as 90,000, a payment the bank paid
+    # 0.01 beyond its allocation, and one to a blacklisted host the statement does not show
+    src = ledger(
+        pay("PZ-R", reversed=True, category="research"),
+        pay("PZ-A", on=D + timedelta(days=1)),
+        pay("PZ-L", "5.00", on=D + timedelta(days=2), platform="LS-TIC-002", host=CO),
+        allocations={("LS-KL-001", "operation", 2026): Decimal("100000.00")},
+        blacklisted={CO: [(D, None)]},
+    )
+    lines = [line(2, "PZ-R", "90000.00"), line(3, "PZ-A", "100000.01", D + timedelta(days=1))]
+    report = reconcile(src, lines)
+    # then the CSV has the ledger's figure as ledger_amount, the bank's as statement_amount
+    flags = {
+        (r["voucher"], r["flag"]): r
+        for r in csv.DictReader(io.StringIO(to_csv(report)))
+        if r["finding"] == "flags"
+    }
+    assert set(flags) == {
+        ("PZ-R", "reversed-but-paid"),
+        ("PZ-A", "over-allocation"),
+        ("PZ-L", "blacklisted-host"),
+    }
+    rbp = flags[("PZ-R", "reversed-but-paid")]
+    assert (rbp["ledger_amount"], rbp["statement_amount"], rbp["date"], rbp["line"]) == (
+        "100000.00",
+        "90000.00",
+        "2026-03-05",
+        "2",
+    )
+    over = flags[("PZ-A", "over-allocation")]
+    assert (over["ledger_amount"], over["statement_amount"]) == ("100000.00", "100000.01")
+    unshown = flags[("PZ-L", "blacklisted-host")]
+    assert (unshown["ledger_amount"], unshown["statement_amount"], unshown["line"]) == (
+        "5.00",
+        "",
+        "",
+    )
+    # and the workbook's flags sheet too
+    out = tmp_path / "r.xlsx"
+    to_xlsx(report, out)
+    ws = load_workbook(out)["flags"]
+    header = [c.value for c in ws[1]]
+    assert {"ledger_amount", "statement_amount", "date", "line"} <= set(header)
+    got = {
+        (r["voucher"], r["flag"]): r
+        for r in (
+            dict(zip(header, row, strict=True)) for row in ws.iter_rows(min_row=2, values_only=True)
+        )
+    }
+    rbp_x = got[("PZ-R", "reversed-but-paid")]
+    assert Decimal(str(rbp_x["ledger_amount"])) == Decimal("100000")
+    assert Decimal(str(rbp_x["statement_amount"])) == Decimal("90000")
+    assert got[("PZ-L", "blacklisted-host")]["statement_amount"] is None
+    # and the summary sums each side under its own name
+    sums = {k: (la, sa) for k, _, _, la, sa in summary(report)}
+    assert sums["flags: reversed-but-paid"] == (Decimal("100000.00"), Decimal("90000.00"))
+    assert sums["flags: blacklisted-host"] == (Decimal("5.00"), None)
+
+
+# --- a voucher in the memo (摘要) --------------------------------------------------------
+
+
+def test_a_wrong_voucher_in_the_memo_is_paired_by_payee_but_flagged() -> None:
+    src = ledger(pay("PZ-001"))
+    report = reconcile(src, [line(2, None, payee="西藏大学", memo="运行费 凭证号PZ-WRONG-77")])
+    assert report.matched == 1 and report.matches[0].by == "payee"
+    assert kinds(report) == [("PZ-001", "reference-mismatch")]
+    assert "PZ-WRONG-77" in report.flags[0].detail and "PZ-001" in report.flags[0].detail
+    assert report.has_discrepancies
+
+
+def test_a_wrong_voucher_in_the_memo_with_two_candidates_pairs_neither() -> None:
+    src = ledger(pay("PZ-A"), pay("PZ-B", on=D + timedelta(days=1)))
+    report = reconcile(src, [line(2, None, payee="西藏大学", memo="PZ-WRONG-77")])
+    assert report.matched == 0
+    assert [x.line for x in report.statement_only] == [2]
+    assert {x.voucher for x in report.ledger_only} == {"PZ-A", "PZ-B"}
+
+
+@pytest.mark.parametrize(
+    "memo",
+    ["拨付运行费", "拨付LS-KL-001运行费", "2026年运行费 100,000.00 元", f"付{UNI}", "6217 0001"],
+)
+def test_a_memo_without_a_voucher_like_token_matches_by_payee_silently(memo: str) -> None:
+    src = ledger(pay("PZ-001"))
+    report = reconcile(src, [line(2, None, payee="西藏大学", memo=memo)])
+    assert report.matched == 1 and not report.has_discrepancies
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("运行费 PZ-WRONG-77", ["PZ-WRONG-77"]),
+        ("凭证号20260001", ["20260001"]),
+        ("凭证号：20260001", ["20260001"]),
+        ("拨付ls-kl-001运行费", []),  # a platform code
+        ("2026-03-05 100,000.00", []),  # a date and an amount
+        ("拨付运行费", []),
+        ("ＰＺ２０２６", ["PZ2026"]),
+        ("Ref: 88", ["88"]),
+        ("FY2026 运行费 2026Q1", []),  # periods
+        ("CASINO 2026", []),
+    ],
+)
+def test_voucher_like_tokens(text: str, tokens: list[str]) -> None:
+    assert voucher_like_tokens(text, not_vouchers=frozenset({"LS-KL-001"})) == tokens
+
+
+# --- over-allocation counts what the bank paid twice -------------------------------------
+
+
+def test_a_payment_the_bank_made_twice_counts_twice_toward_the_allocation() -> None:
+    src = ledger(pay("PZ-001"), allocations={("LS-KL-001", "operation", 2026): Decimal("150000")})
+    report = reconcile(src, [line(2, "PZ-001"), line(3, "PZ-001")])
+    assert report.matched == 1
+    assert [(d.where, d.count) for d in report.duplicates] == [("statement", 2)]
+    assert kinds(report) == [("PZ-001", "over-allocation")]
+    assert "50000.00 beyond the allocation" in report.flags[0].detail
+    assert "lines 2, 3" in report.flags[0].detail
+    assert report.flags[0].statement_amount == Decimal("200000.00")
+
+
+# --- payee-mismatch -------------------------------------------------------------------------
+
+
+def test_a_voucher_paid_to_another_unit_is_flagged_payee_mismatch() -> None:
+    report = reconcile(ledger(pay("PZ-001")), [line(2, "PZ-001", payee="拉萨高原科技有限公司")])
+    assert report.matched == 1
+    assert kinds(report) == [("PZ-001", "payee-mismatch")]
+    assert CO in report.flags[0].detail and UNI in report.flags[0].detail
+    assert report.has_discrepancies
+
+
+def test_an_unknown_payee_on_a_voucher_line_is_flagged() -> None:
+    report = reconcile(ledger(pay("PZ-001")), [line(2, "PZ-001", payee="无名公司")])
+    assert kinds(report) == [("PZ-001", "payee-mismatch")]
+    assert "no registered unit" in report.flags[0].detail
+
+
+@pytest.mark.parametrize(
+    "payee",
+    [
+        "拉萨高原科技有限公司",
+        "拉萨高原科技",  # without 有限公司
+        "拉萨高原科技有限责任公司",
+        " 拉萨 高原科技有限公司 ",
+        "拉萨(高原)科技有限公司",  # half-width brackets; the alias has full-width ones
+        "ＬＳ高原科技",
+        CO,
+        CO.lower(),
+    ],
+)
+def test_no_payee_mismatch_for_the_hosts_names_however_written(payee: str) -> None:
+    src = ledger(
+        pay("PZ-001", platform="LS-TIC-002", host=CO),
+        names={"拉萨（高原）科技有限公司": CO, "LS高原科技有限公司": CO},
+    )
+    report = reconcile(src, [line(2, "PZ-001", payee=payee)])
+    assert report.matched == 1 and not report.has_discrepancies
+
+
+def test_payee_mismatch_after_a_host_change() -> None:
+    # given a platform whose host on the payment date is CO, paid to UNI (the former host)
+    src = ledger(pay("PZ-001", host=CO))
+    report = reconcile(src, [line(2, "PZ-001", payee="西藏农牧学院")])
+    assert kinds(report) == [("PZ-001", "payee-mismatch")]
+
+
+# --- names two units share ----------------------------------------------------------------
+
+SHARED = "高原研究所"
+
+
+def test_a_shared_name_pairs_when_exactly_one_payment_fits() -> None:
+    src = ledger(
+        pay("PZ-U", "100.00"),
+        pay("PZ-C", "200.00", platform="LS-TIC-002", host=CO),
+        names={SHARED: frozenset({UNI, CO})},
+    )
+    report = reconcile(src, [line(2, None, "200.00", payee=SHARED)])
+    assert [m.payment.voucher for m in report.matches] == ["PZ-C"]
+    assert report.statement_only == [] and report.flags == []
+    assert [x.voucher for x in report.ledger_only] == ["PZ-U"]
+
+
+def test_a_shared_name_is_no_silent_pick() -> None:
+    # given two units known by one name (spelt differently), each with a payment that fits
+    src = ledger(
+        pay("PZ-U", on=D),
+        pay("PZ-C", on=D + timedelta(days=2), platform="LS-TIC-002", host=CO),
+        names={SHARED: UNI, f" {SHARED[:2]} {SHARED[2:]}": CO},
+    )
+    report = reconcile(src, [line(2, None, payee=SHARED)])
+    # then neither is picked: the line and both payments show
+    assert report.matched == 0
+    assert [x.line for x in report.statement_only] == [2]
+    assert {x.voucher for x in report.ledger_only} == {"PZ-U", "PZ-C"}
+
+
+def test_a_shared_name_that_includes_the_host_is_no_payee_mismatch() -> None:
+    src = ledger(pay("PZ-001"), names={SHARED: frozenset({UNI, CO})})
+    report = reconcile(src, [line(2, "PZ-001", payee=SHARED)])
+    assert not report.has_discrepancies
+
+
+# --- writing the report --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["x.xlsx", "x.csv"])
+def test_writing_a_report_into_a_missing_directory_is_invalid_input(
+    tmp_path: Path, name: str
+) -> None:
+    report = reconcile(ledger(pay("PZ-001")), [line(2, "PZ-001")])
+    target = tmp_path / "nope" / name
+    with pytest.raises(InvalidInput, match=r"cannot write report .*nope.*does not exist"):
+        write_report(report, target)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        to_xlsx(report, tmp_path / "nope" / "y.xlsx")
+    assert not (tmp_path / "nope").exists()
+
+
+def test_write_report_writes_csv_with_bom_and_xlsx(tmp_path: Path) -> None:
+    report = reconcile(ledger(pay("PZ-001")), [line(2, "PZ-001")])
+    write_report(report, tmp_path / "r.csv")
+    assert (tmp_path / "r.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig") == to_csv(report)
+    write_report(report, tmp_path / "r.xlsx")
+    assert load_workbook(tmp_path / "r.xlsx").sheetnames[0] == "summary"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.xlsx"]  # no temp files

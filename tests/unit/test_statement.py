@@ -330,3 +330,127 @@ def test_common_header_spellings(tmp_path: Path, header: str) -> None:
     parsed = parse_statement(write(tmp_path, f"{header}\n2026-03-05,PZ-001,甲,1.00\n", "gbk"))
     line = parsed.lines[0]
     assert (line.references, line.payee, line.amount) == (("PZ-001",), "甲", Decimal("1.00"))
+
+
+# --- messy exports: subtotals, balances, oversized cells -----------------------------
+
+
+def test_bad_lines_after_a_subtotal_are_still_reported(tmp_path: Path) -> None:
+    # given a page subtotal followed by a bad date, a bad amount and a good payment
+    text = (
+        "交易日期,凭证号,摘要,对方户名,借方发生额,贷方发生额\n"  # line 1
+        "2026-03-05,PZ-001,运行费,甲,100.00,\n"  # line 2
+        "本页小计,,,,100.00,\n"  # line 3
+        "2026-03-40,PZ-002,运行费,甲,200.00,\n"  # line 4: no such date
+        "2026-03-06,PZ-003,运行费,甲,abc,\n"  # line 5: unreadable amount
+        "2026-03-07,PZ-004,运行费,甲,300.00,\n"  # line 6: fine
+        "合计,,,,600.00,\n"  # line 7
+        "2026-03-08,PZ-005,运行费,甲,1.005,\n"  # line 8: three decimals, after the totals
+        "打印日期：2026-04-01,,,,,\n"  # line 9: a footer (no date, no amount)
+        "经办人：张三,,,,,\n"  # line 10: a footer
+    )
+    parsed = parse_statement(write(tmp_path, text, "gbk"))
+    # then every bad payment line is reported with its line number, the rest is read
+    assert [ln.line for ln in parsed.lines] == [2, 6]
+    assert [b.line for b in parsed.errors] == [4, 5, 8]
+    assert "no such date" in parsed.errors[0].reason
+    assert "unreadable amount" in parsed.errors[1].reason
+    assert "more than two decimal places" in parsed.errors[2].reason
+    assert parsed.skipped_totals == 2
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "合　　计",
+        "合 计",
+        "合计金额",
+        "合计笔数：2",
+        "本页合计",
+        "总计",
+        "小计",
+        "本页小计",
+        "合计(元)",
+    ],
+)
+@pytest.mark.parametrize("where", ["date", "memo"])
+def test_totals_labels_with_blanks_and_suffixes_are_skipped(
+    tmp_path: Path, label: str, where: str
+) -> None:
+    totals = f"{label},,,10.00" if where == "date" else f"2026-03-31,{label},,10.00"
+    text = f"交易日期,摘要,对方户名,金额\n2026-03-05,PZ-001,甲,10.00\n{totals}\n"
+    parsed = parse_statement(write(tmp_path, text, "gbk"))
+    assert parsed.errors == []
+    assert parsed.skipped_totals == 1
+    assert [ln.line for ln in parsed.lines] == [2]
+
+
+def test_a_payee_that_starts_like_a_totals_label_is_a_payment(tmp_path: Path) -> None:
+    text = "交易日期,摘要,对方户名,金额\n2026-03-05,累计拨付,总计算机公司,10.00\n"
+    parsed = parse_statement(write(tmp_path, text, "gbk"))
+    assert [ln.payee for ln in parsed.lines] == ["总计算机公司"]
+    assert parsed.skipped_totals == 0
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "期初余额,,,,,-,10000.00",  # label in the date column, a balance only
+        ",期初余额,,,,,10000.00",  # label in the memo column, no date
+        "2026-03-01,期初余额,,,,,10000.00",  # dated
+        "承前页,,,,500.00,20.00,9520.00",  # a page's figures carried forward
+        "2026-03-31,过次页,,,500.00,20.00,9520.00",
+        "期末余额,,,,,,9000.00",
+        "期　末　余　额,,,,,,9000.00",
+        "2026-03-31,上页结转,,,,,9000.00",
+    ],
+)
+def test_balance_and_carried_forward_lines_are_not_payments(tmp_path: Path, row: str) -> None:
+    # given a balance-only line among the payments
+    text = (
+        "交易日期,摘要,凭证号,对方户名,借方发生额,贷方发生额,余额\n"
+        f"{row}\n"
+        "2026-03-05,运行费,PZ-001,甲,100.00,-,9900.00\n"
+        f"{row}\n"
+    )
+    parsed = parse_statement(write(tmp_path, text, "gbk"))
+    # then it is neither a payment nor a bad line
+    assert parsed.errors == []
+    assert [ln.references for ln in parsed.lines] == [("PZ-001",)]
+    assert parsed.skipped_balances == 2
+
+
+def test_a_payment_whose_memo_mentions_a_balance_is_still_a_payment(tmp_path: Path) -> None:
+    text = "交易日期,摘要,对方户名,金额\n2026-03-05,余额宝转入,甲,10.00\n"
+    parsed = parse_statement(write(tmp_path, text, "gbk"))
+    assert [ln.memo for ln in parsed.lines] == ["余额宝转入"]
+    assert parsed.skipped_balances == 0
+
+
+def test_a_cell_over_the_csv_field_limit_is_a_bad_line(tmp_path: Path) -> None:
+    # given a line with a 200,000-character memo between two good lines
+    huge = "x" * 200_000
+    text = (
+        "date,reference,memo,amount\n"  # line 1
+        "2026-03-05,PZ-001,ok,10.00\n"  # line 2
+        f"2026-03-06,PZ-002,{huge},20.00\n"  # line 3
+        "2026-03-07,PZ-003,ok,30.00\n"  # line 4
+    )
+    parsed = parse_statement(write(tmp_path, text))
+    # then that line is reported with its number, and the others are read
+    assert [ln.references for ln in parsed.lines] == [("PZ-001",), ("PZ-003",)]
+    assert [b.line for b in parsed.errors] == [3]
+    assert "131,072" in parsed.errors[0].reason
+
+
+def test_an_unclosed_quote_swallowing_a_huge_span_is_a_bad_line(tmp_path: Path) -> None:
+    filler = "".join(f"note {i}\n" for i in range(30_000))  # > 131,072 characters
+    text = (
+        "date,reference,memo,amount\n"
+        "2026-03-05,PZ-001,ok,10.00\n"
+        f'2026-03-06,PZ-002,"{filler}'  # the quote is never closed
+    )
+    parsed = parse_statement(write(tmp_path, text))
+    assert [ln.references for ln in parsed.lines] == [("PZ-001",)]
+    assert parsed.errors and parsed.errors[0].line == 3
+    assert "131,072" in parsed.errors[0].reason
