@@ -1560,14 +1560,13 @@ def platform_list(
       ledger platform list --status rectification --as-of 2026-06-30
     """
     from aggregates.values import STATUSES
-    from ledger.app import today
 
     _choice(status, STATUSES, "status")
     _choice(kind, KINDS, "platform kind")
     _choice(level, LEVELS, "level")
     day = _as_of(as_of)
     with _reading(ctx) as rm:
-        rows = rm.platform_list(day, today=today(), status=status, kind=kind, level=level)
+        rows = rm.platform_list(day, status=status, kind=kind, level=level)
     _emit(
         ctx,
         rows,
@@ -1725,11 +1724,19 @@ def eligibility(
         click.echo(f"{code}: {verdict} for {output.labelled(purpose)} on {day} (policy {pol.id})")
         if reasons:
             click.echo(output.to_table(data["reasons"], ["rule", "basis", "until", "detail"]))
+    elif ctx.format == "json":
+        _emit(ctx, data)
     else:
-        _emit(
-            ctx,
-            data if ctx.format == "json" else data["reasons"],
-            None if ctx.format == "json" else ["rule", "basis", "until", "detail"],
+        # the verdict on every row; an eligible unit is one row with empty reason columns
+        head = {"unit": code, "purpose": purpose, "as_of": day.isoformat()}
+        verdict_text = "true" if eligible else "false"
+        rows = [{**head, "eligible": verdict_text, **r} for r in data["reasons"]]
+        rows = rows or [{**head, "eligible": verdict_text}]
+        click.echo(
+            output.to_csv(
+                rows,
+                ["unit", "purpose", "as_of", "eligible", "rule", "basis", "until", "detail"],
+            )
         )
     if check and not eligible:
         raise Ineligible(f"unit {code} is not eligible for {purpose} on {day}")
@@ -1748,14 +1755,13 @@ def funds_summary(ctx: Ctx, code: str | None, fiscal_year: int | None, as_of: st
       ledger funds summary LS-KL-001 --fiscal-year 2026 --as-of 2026-06-30
     """
     from aggregates.errors import PlatformNotFound
-    from ledger.app import today
 
     plat = _platform_code(code) if code else None
     day = _as_of(as_of)
     with _reading(ctx) as rm:
         if plat is not None and not rm.platform_exists(plat):
             raise PlatformNotFound(plat)
-        rows = rm.funds_summary(day, today=today(), platform=plat, fiscal_year=fiscal_year)
+        rows = rm.funds_summary(day, platform=plat, fiscal_year=fiscal_year)
     _emit(
         ctx,
         rows,
@@ -1790,11 +1796,10 @@ def compliance_overdue(ctx: Ctx, as_of: str | None) -> None:
     Example:
       ledger compliance overdue --as-of 2026-12-01
     """
-    from ledger.app import today
 
     day = _as_of(as_of)
     with _reading(ctx) as rm:
-        rows = rm.compliance_overdue(day, today=today())
+        rows = rm.compliance_overdue(day)
     _emit(ctx, rows, ["platform", "name", "status", "issue", "due", "basis", "detail"])
 
 
@@ -1905,8 +1910,9 @@ def projections_status(ctx: Ctx) -> None:
 @projections.command("rebuild")
 @common(prints=False)
 def projections_rebuild(ctx: Ctx) -> None:
-    """Empty the read models and replay every event (one transaction;
-    progress on stderr when it is a terminal).
+    """Replay every event into shadow tables, in short transactions (the live
+    models keep answering, recording is never held up), then swap them in;
+    progress on stderr when it is a terminal.
 
     \b
     Example:
@@ -1924,8 +1930,10 @@ def projections_rebuild(ctx: Ctx) -> None:
 @projections.command("verify")
 @common()
 def projections_verify(ctx: Ctx) -> None:
-    """Rebuild the read models aside (in memory) and compare them with the
-    live tables; exit 1 if anything differs, 0 if they are equal.
+    """Rebuild the read models aside (a scratch file) and compare them with
+    the live tables; exit 1 if anything differs (a model whose rows are ahead
+    of its tracking position included), 0 if they are equal. Progress on
+    stderr when it is a terminal.
 
     \b
     Example:
@@ -1937,16 +1945,20 @@ def projections_verify(ctx: Ctx) -> None:
 
     cfg = db.parse_db_url(ctx.db)
     db.ensure_ready(cfg)
-    message = lag_warning(catch_up(cfg))
+    show = sys.stderr.isatty()
+    caught = catch_up(cfg, progress=show)
+    message = lag_warning(caught)
     if message:
         click.echo(message, err=True)
-    report = verify(cfg)
+    report = verify(cfg, progress=show, known=caught.inconsistent)
     if ctx.format == "json":
         click.echo(output.to_json(report.as_json()))
     else:
         for d in report.differences:
             click.echo(d)
-        verdict = "equal to a rebuild" if report.ok else f"{len(report.differences)} difference(s)"
+        if report.total > len(report.differences):
+            click.echo(f"… and {report.total - len(report.differences)} more")
+        verdict = "equal to a rebuild" if report.ok else f"{report.total} difference(s)"
         click.echo(f"read models: {verdict} ({report.rows_compared} rows compared)")
     if not report.ok:
         sys.exit(1)

@@ -61,7 +61,7 @@ class Debarment:
         if d >= self.end:
             return "expired"
         if d < self.start:
-            return "pending"
+            return "not-yet-in-force"  # decided, its start still to come
         return "active"
 
     def until(self) -> date:

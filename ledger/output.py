@@ -94,7 +94,9 @@ LABELS: dict[str, str] = {
     "active": "生效中",
     "lifted": "已解除",
     "expired": "已期满",
-    "pending": "待审批",
+    "pending": "待审批",  # a change request awaiting its decision
+    "not-yet-in-force": "未生效",  # a debarment decided, its start still to come
+    "removed": "已移出",  # a blacklist entry removed by document
     "approved": "已批准",
     # funds events
     "FundsAllocated": "下达",

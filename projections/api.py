@@ -37,19 +37,42 @@ def lag_warning(result: CatchUpResult) -> str | None:
             f"warning: the read models lag the ledger by {result.lag} event(s) and this "
             "connection may not update them (read-only); answers are as of their position"
         )
+    if result.busy and result.lag:
+        return (
+            f"warning: the read models lag the ledger by {result.lag} event(s) and another "
+            "process kept them locked; answers are as of their position"
+        )
     return None
+
+
+def inconsistency_warning(result: CatchUpResult) -> str | None:
+    """One line naming the models a catch-up found inconsistent, or None."""
+    if not result.inconsistent:
+        return None
+    models = ", ".join(sorted(result.inconsistent))
+    first = next(iter(result.inconsistent.values()))
+    return (
+        f"warning: read model(s) {models} could not be caught up: {first}; answers from "
+        "them may be stale — run `ledger projections rebuild`"
+    )
 
 
 def install(service: Any, warn: Warn = _stderr) -> None:
     """Catch the read models up after every write of a LedgerService. A
     failure here never undoes the write: it is reported, and the next
-    command catches up."""
+    command catches up. It never waits for another process's catch-up or a
+    rebuild's swap: that process applies the write (or the next command does),
+    so "busy" is silent."""
 
     def hook() -> None:
         try:
-            catch_up(service)
+            result = catch_up(service, wait=False)
         except Exception as e:  # the write is committed; the models catch up later
             warn(f"warning: read models not caught up after the write: {e}")
+            return
+        message = inconsistency_warning(result)
+        if message:
+            warn(message)
 
     service.after_write.append(hook)
 
@@ -71,14 +94,11 @@ class ReadModels:
         self,
         as_of: date,
         *,
-        today: date,
         status: str | None = None,
         kind: str | None = None,
         level: str | None = None,
     ) -> list[dict[str, Any]]:
-        return platforms.platform_list(
-            self.conn, as_of, today=today, status=status, kind=kind, level=level
-        )
+        return platforms.platform_list(self.conn, as_of, status=status, kind=kind, level=level)
 
     def platform_status_on(
         self, code: str, on: date, known_at: datetime | None = None
@@ -133,13 +153,10 @@ class ReadModels:
         self,
         as_of: date,
         *,
-        today: date,
         platform: str | None = None,
         fiscal_year: int | None = None,
     ) -> list[dict[str, Any]]:
-        return funds.summary(
-            self.conn, as_of, today=today, platform=platform, fiscal_year=fiscal_year
-        )
+        return funds.summary(self.conn, as_of, platform=platform, fiscal_year=fiscal_year)
 
     def payments(
         self, *, fiscal_year: int | None = None, platform: str | None = None
@@ -165,8 +182,8 @@ class ReadModels:
     ) -> list[dict[str, Any]]:
         return history.history(self.conn, aggregate=aggregate, code=code, since=since, until=until)
 
-    def compliance_overdue(self, as_of: date, *, today: date) -> list[dict[str, Any]]:
-        return compliance.overdue(self.conn, as_of, today=today)
+    def compliance_overdue(self, as_of: date) -> list[dict[str, Any]]:
+        return compliance.overdue(self.conn, as_of)
 
     def platform_exists(self, code: str) -> bool:
         return platforms.platform_exists(self.conn, code)
@@ -184,8 +201,9 @@ def open_read(
     cfg = db.parse_db_url(target) if isinstance(target, str) else target
     db.ensure_ready(cfg)
     if catch:
-        message = lag_warning(catch_up(cfg))
-        if message:
-            warn(message)
+        result = catch_up(cfg)
+        for message in (lag_warning(result), inconsistency_warning(result)):
+            if message:
+                warn(message)
     with reading(cfg) as conn:
         yield ReadModels(conn, cfg)

@@ -12,7 +12,9 @@ rebuilt from zero.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -22,7 +24,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from aggregates.values import CENT
-from ledger.db import DbConnection, execute, fetchall, fetchone
+from ledger.db import DbConnection, execute, fetchall
 
 # The tables of each read model (derived data: emptied by a rebuild).
 MODEL_TABLES: dict[str, tuple[str, ...]] = {
@@ -66,6 +68,29 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
 # Money columns (INTEGER cents on SQLite, numeric(18,2) on PostgreSQL).
 MONEY_COLUMNS = frozenset({"amount", "entitled", "allocated", "disbursed", "reversed", "recovered"})
 
+# Integer key columns (the others are text: compared in byte order, COLLATE "C").
+INTEGER_KEYS = frozenset({"version", "fiscal_year", "notification_id", "seq", "year"})
+
+# Table-name prefixes: the live read models, and the shadow tables a rebuild
+# fills before it swaps them in (projections.catchup.rebuild).
+LIVE_PREFIX = "rm_"
+TRACKING_TABLE = "rm_tracking"
+_TABLE_NAME = re.compile(r"\brm_(?=\w)")
+
+# How many originator ids the view remembers (codes never change, so this only
+# bounds memory: a rebuild sees one voucher aggregate per payment).
+CODES_CACHE_MAX = 20_000
+
+
+def shadow_name(table: str, prefix: str) -> str:
+    """`rm_platform` under another prefix (`rmb_platform`)."""
+    return _TABLE_NAME.sub(prefix, table)
+
+
+class RowMissing(LookupError):
+    """A handler found no row where the events so far put one: the model is
+    inconsistent with its tracking position (or was tampered with)."""
+
 
 class ViewNotOpen(RuntimeError):
     """A handler ran outside a catch-up transaction (a programming error)."""
@@ -80,9 +105,12 @@ class ReadModelView(TrackingRecorder):
     same transaction.
     """
 
-    def __init__(self, conn: DbConnection | None = None) -> None:
+    def __init__(self, conn: DbConnection | None = None, *, prefix: str = LIVE_PREFIX) -> None:
         self._conn = conn
-        # originator id -> (aggregate, code); deterministic ids, so never stale
+        # the tables written: the live ones (rm_…) or a rebuild's shadow (rmb_…)
+        self.prefix = prefix
+        # originator id -> (aggregate, code); deterministic ids, so never stale;
+        # at most CODES_CACHE_MAX entries (the oldest is forgotten first)
         self.codes: dict[str, tuple[str, str]] = {}
         # the seq (event_chain) and notification id of the event being processed
         self.seq: int = 0
@@ -104,11 +132,15 @@ class ReadModelView(TrackingRecorder):
     # --- the library's TrackingRecorder interface ------------------------------------
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        set_position(self.conn, tracking.application_name, tracking.notification_id)
+        set_position(
+            self.conn,
+            tracking.application_name,
+            tracking.notification_id,
+            table=self.table(TRACKING_TABLE),
+        )
 
     def max_tracking_id(self, application_name: str) -> int | None:
-        row = fetchone(
-            self.conn,
+        row = self.one(
             "SELECT notification_id FROM rm_tracking WHERE projection = ?",
             (application_name,),
         )
@@ -116,14 +148,24 @@ class ReadModelView(TrackingRecorder):
 
     # --- writing helpers ------------------------------------------------------------------
 
+    def table(self, name: str) -> str:
+        """The name of a read-model table in the tables this view writes."""
+        return name if self.prefix == LIVE_PREFIX else shadow_name(name, self.prefix)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return execute(self.conn, sql, params)
+        """Run a handler's statement (``?`` placeholders, live table names) on
+        the tables this view writes. The rewritten text is cached: handlers
+        run a few dozen distinct statements, millions of times in a rebuild."""
+        conn = self.conn
+        sqlite = isinstance(conn, sqlite3.Connection)
+        return conn.execute(_rewrite(sql, self.prefix, sqlite), tuple(params))
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        return fetchone(self.conn, sql, params)
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else _row(row)
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return fetchall(self.conn, sql, params)
+        return [_row(r) for r in self.execute(sql, params).fetchall()]
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
         cols = list(row)
@@ -164,29 +206,69 @@ class ReadModelView(TrackingRecorder):
                 "SELECT aggregate, code FROM rm_aggregate WHERE originator_id = ?", (key,)
             )
             if row is None:
-                raise LookupError(f"no aggregate registered for originator {key}")
+                raise RowMissing(f"no aggregate registered for originator {key}")
             found = (str(row["aggregate"]), str(row["code"]))
-            self.codes[key] = found
+            self.remember(key, found)
         return found
+
+    def remember(self, key: str, found: tuple[str, str]) -> None:
+        if key not in self.codes and len(self.codes) >= CODES_CACHE_MAX:
+            del self.codes[next(iter(self.codes))]
+        self.codes[key] = found
 
     def code_of(self, domain_event: Any) -> str:
         return self.aggregate_of(domain_event.originator_id)[1]
 
 
+@functools.lru_cache(maxsize=1024)
+def _rewrite(sql: str, prefix: str, sqlite: bool) -> str:
+    """A handler's statement for a prefix and a backend (``?`` → ``%s`` on PostgreSQL)."""
+    if prefix != LIVE_PREFIX:
+        sql = shadow_name(sql, prefix)
+    return sql if sqlite else sql_for_pg(sql)
+
+
+def sql_for_pg(sql: str) -> str:
+    """``?`` → ``%s`` and ``%`` → ``%%`` outside quotes (as ``ledger.db.sql_for``)."""
+    out: list[str] = []
+    in_quote = False
+    for ch in sql:
+        if ch == "'":
+            in_quote = not in_quote
+            out.append(ch)
+        elif ch == "%":
+            out.append("%%")
+        elif ch == "?" and not in_quote:
+            out.append("%s")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _row(row: Any) -> dict[str, Any]:
+    if isinstance(row, sqlite3.Row):
+        return {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a Mapping
+    return dict(row)
+
+
 # --- positions -------------------------------------------------------------------------
 
 
-def set_position(conn: DbConnection, projection: str, notification_id: int) -> None:
+def set_position(
+    conn: DbConnection, projection: str, notification_id: int, *, table: str = TRACKING_TABLE
+) -> None:
     execute(
         conn,
-        "INSERT INTO rm_tracking (projection, notification_id) VALUES (?, ?) "
+        f"INSERT INTO {table} (projection, notification_id) VALUES (?, ?) "
         "ON CONFLICT (projection) DO UPDATE SET notification_id = excluded.notification_id",
         (projection, notification_id),
     )
 
 
-def positions(conn: DbConnection, names: Sequence[str]) -> dict[str, int]:
-    rows = fetchall(conn, "SELECT projection, notification_id FROM rm_tracking")
+def positions(
+    conn: DbConnection, names: Sequence[str], *, table: str = TRACKING_TABLE
+) -> dict[str, int]:
+    rows = fetchall(conn, f"SELECT projection, notification_id FROM {table}")
     have = {str(r["projection"]): int(r["notification_id"]) for r in rows}
     return {n: have.get(n, 0) for n in names}
 

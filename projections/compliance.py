@@ -16,7 +16,7 @@ from aggregates.values import ACTIVE_STATUSES, FINAL_STATUSES
 from ledger.db import DbConnection, fetchall
 from ledger.policies import load_policy
 from projections.base import ReadModelView, iso_date, iso_ts
-from projections.platforms import active_on, snapshot_on
+from projections.platforms import states_on
 
 
 class ComplianceProjection(Projection[ReadModelView]):
@@ -72,19 +72,15 @@ def _item(
     }
 
 
-def overdue(conn: DbConnection, as_of: date, *, today: date) -> list[dict[str, Any]]:
+def overdue(conn: DbConnection, as_of: date) -> list[dict[str, Any]]:
     """``compliance overdue``: rectifications past their due date and still
     open; annual reports missing after the policy's deadline (active
     platforms, each year from the approval year); platforms due for
-    termination (keqiao: two poor years in a row); late filings (keqiao)."""
+    termination (keqiao: two poor years in a row); late filings (keqiao).
+    Each platform's state on `as_of` is ``platforms.states_on``."""
     day = as_of.isoformat()
-    if as_of >= today:
-        marks = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
-        active = fetchall(
-            conn, f"SELECT * FROM rm_platform WHERE status IN ({marks}) ORDER BY code"
-        )
-    else:
-        active = active_on(conn, as_of)
+    states = states_on(conn, as_of)
+    active = [p for p in states if p["status"] in ACTIVE_STATUSES]
     out: list[dict[str, Any]] = []
     for p in active:
         pol = load_policy(str(p["policy"]))
@@ -133,14 +129,8 @@ def overdue(conn: DbConnection, as_of: date, *, today: date) -> list[dict[str, A
                         rule.basis,
                     )
                 )
-    late = fetchall(
-        conn,
-        "SELECT code FROM rm_platform WHERE filing_late = 1 AND proposed_on <= ? ORDER BY code",
-        (day,),
-    )
-    for row in late:
-        p2 = snapshot_on(conn, str(row["code"]), as_of)
-        if p2 is None or p2["status"] in FINAL_STATUSES:
+    for p2 in states:
+        if not p2["filing_late"] or p2["status"] in FINAL_STATUSES:
             continue
         pol = load_policy(str(p2["policy"]))
         out.append(

@@ -7,6 +7,7 @@ numeric(18,2) on PostgreSQL; never a float.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -68,9 +69,16 @@ class FundsProjection(Projection[ReadModelView]):
         line[movement] = (line[movement] or ZERO) + Decimal(e.amount)
         if entitled is not None:
             line["entitled"] = (line["entitled"] or ZERO) + Decimal(entitled)
+        on = iso_date(e.effective_on)
+        last = row["last_effective_on"] if row else None
         self.view.upsert(
             "rm_fund_line",
-            {**key, **{k: self.view.money(v) for k, v in line.items()}},
+            {
+                **key,
+                **{k: self.view.money(v) for k, v in line.items()},
+                # money events may be backdated: the newest date, not the last event's
+                "last_effective_on": on if last is None or (on and on > last) else last,
+            },
             tuple(key),
         )
         return code
@@ -126,59 +134,52 @@ def summary(
     conn: DbConnection,
     as_of: date,
     *,
-    today: date,
     platform: str | None = None,
     fiscal_year: int | None = None,
 ) -> list[dict[str, Any]]:
     """``funds summary``: per platform × category × fiscal year, the money
     events effective on or before `as_of`. net = disbursed − reversed −
-    recovered; remaining = allocated − disbursed + reversed."""
-    where: list[str] = []
-    params: list[Any] = []
-    if platform is not None:
-        where.append("platform = ?")
-        params.append(platform)
-    if fiscal_year is not None:
-        where.append("fiscal_year = ?")
-        params.append(fiscal_year)
-    lines: list[dict[str, Any]]
-    if as_of >= today:
-        sql = "SELECT * FROM rm_fund_line"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        lines = [
-            {
-                **{k: r[k] for k in ("platform", "category", "fiscal_year")},
-                **{m: money_from_db(conn, r[m]) for m in (*MOVEMENTS, "entitled")},
-            }
-            for r in fetchall(conn, sql, params)
-        ]
-    else:
-        where.append("effective_on <= ?")
-        params.append(as_of.isoformat())
-        sql = (
-            "SELECT platform, category, fiscal_year, movement, SUM(amount) AS total, "
-            "SUM(entitled) AS entitled, COUNT(entitled) AS n_entitled FROM rm_fund_event WHERE "
-            + " AND ".join(where)
-            + " GROUP BY platform, category, fiscal_year, movement"
+    recovered; remaining = allocated − disbursed + reversed.
+
+    A line whose money events are all effective by `as_of`
+    (``last_effective_on``) is its running totals; every other line sums its
+    events effective by then, one range of the covering index
+    ``rm_fund_event_asof_idx`` per line (``dated_lines_query``), and is left
+    out when it had none. So the cost grows with the lines listed and their
+    own events, never with the ledger, and "today" plays no part."""
+    day = as_of.isoformat()
+    where, params = _line_filter(platform, fiscal_year)
+    lines: list[dict[str, Any]] = [
+        {
+            **{k: r[k] for k in ("platform", "category", "fiscal_year")},
+            **{m: money_from_db(conn, r[m]) for m in (*MOVEMENTS, "entitled")},
+        }
+        for r in fetchall(
+            conn,
+            f"SELECT * FROM rm_fund_line l WHERE l.last_effective_on <= ?{where}",
+            [day, *params],
         )
-        by_line: dict[tuple[str, str, int], dict[str, Any]] = {}
-        for r in fetchall(conn, sql, params):
-            key = (str(r["platform"]), str(r["category"]), int(r["fiscal_year"]))
-            line = by_line.setdefault(
-                key,
-                {
-                    "platform": key[0],
-                    "category": key[1],
-                    "fiscal_year": key[2],
-                    **dict.fromkeys(MOVEMENTS, ZERO),
-                    "entitled": None,
-                },
-            )
-            line[str(r["movement"])] = money_from_db(conn, r["total"]) or ZERO
-            if r["movement"] == "allocated" and int(r["n_entitled"] or 0) > 0:
-                line["entitled"] = money_from_db(conn, r["entitled"])
-        lines = list(by_line.values())
+    ]
+    sql, dated_params = dated_lines_query(
+        isinstance(conn, sqlite3.Connection), day, platform=platform, fiscal_year=fiscal_year
+    )
+    by_line: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in fetchall(conn, sql, dated_params):
+        key = (str(r["platform"]), str(r["category"]), int(r["fiscal_year"]))
+        line = by_line.setdefault(
+            key,
+            {
+                "platform": key[0],
+                "category": key[1],
+                "fiscal_year": key[2],
+                **dict.fromkeys(MOVEMENTS, ZERO),
+                "entitled": None,
+            },
+        )
+        line[str(r["movement"])] = money_from_db(conn, r["total"]) or ZERO
+        if r["movement"] == "allocated" and int(r["n_entitled"] or 0) > 0:
+            line["entitled"] = money_from_db(conn, r["entitled"])
+    lines += by_line.values()
     out = []
     for ln in sorted(lines, key=lambda x: (x["platform"], x["fiscal_year"], x["category"])):
         allocated, disbursed = ln["allocated"] or ZERO, ln["disbursed"] or ZERO
@@ -198,6 +199,47 @@ def summary(
             }
         )
     return out
+
+
+def _line_filter(platform: str | None, fiscal_year: int | None) -> tuple[str, list[Any]]:
+    where, params = "", list[Any]()
+    if platform is not None:
+        where += " AND l.platform = ?"
+        params.append(platform)
+    if fiscal_year is not None:
+        where += " AND l.fiscal_year = ?"
+        params.append(fiscal_year)
+    return where, params
+
+
+def dated_lines_query(
+    sqlite: bool, day: str, *, platform: str | None = None, fiscal_year: int | None = None
+) -> tuple[str, list[Any]]:
+    """The totals per movement, effective by `day`, of the lines with a money
+    event after it (or no date yet): for each such line one range probe of
+    ``rm_fund_event_asof_idx``. SQLite's planner does that for a join; on
+    PostgreSQL a LATERAL subquery says so (a hash join would read every money
+    event)."""
+    where, params = _line_filter(platform, fiscal_year)
+    lines = "(l.last_effective_on IS NULL OR l.last_effective_on > ?)" + where
+    sums = "SUM(e.amount) AS total, SUM(e.entitled) AS entitled, COUNT(e.entitled) AS n_entitled"
+    match = (
+        "e.platform = l.platform AND e.category = l.category AND e.fiscal_year = l.fiscal_year "
+        "AND e.effective_on <= ?"
+    )
+    if sqlite:
+        sql = (
+            f"SELECT l.platform, l.category, l.fiscal_year, e.movement, {sums} "
+            f"FROM rm_fund_line l JOIN rm_fund_event e ON {match} WHERE {lines} "
+            "GROUP BY l.platform, l.category, l.fiscal_year, e.movement"
+        )
+        return sql, [day, day, *params]
+    sql = (
+        "SELECT l.platform, l.category, l.fiscal_year, m.movement, m.total, m.entitled, "
+        f"m.n_entitled FROM rm_fund_line l CROSS JOIN LATERAL (SELECT e.movement, {sums} "
+        f"FROM rm_fund_event e WHERE {match} GROUP BY e.movement) m WHERE {lines}"
+    )
+    return sql, [day, day, *params]
 
 
 @dataclass(frozen=True)

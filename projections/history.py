@@ -67,6 +67,35 @@ class HistoryProjection(Projection[ReadModelView]):
         )
 
 
+def history_query(
+    *,
+    aggregate: str | None = None,
+    code: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of ``history``. With a code: that aggregate's
+    rows (``rm_history_code_idx``); without: the platform and unit events, a
+    date range read through ``rm_history_on_idx`` (effective_on, seq)."""
+    if aggregate is not None and code is not None:
+        sql = "SELECT * FROM rm_history WHERE aggregate = ? AND code = ?"
+        params: list[Any] = [aggregate, code]
+    else:
+        # platform and unit events: `<>` (which no index serves) rather than
+        # IN, so that the planner reads a date range through rm_history_on_idx
+        sql = "SELECT * FROM rm_history WHERE aggregate <> 'voucher'"
+        params = []
+    if since is not None or until is not None:
+        # both bounds, so that SQLite's planner (no statistics) takes the
+        # (effective_on, seq) index for a one-sided range too
+        sql += " AND effective_on >= ? AND effective_on <= ?"
+        params += [
+            since.isoformat() if since is not None else "0000-01-01",
+            until.isoformat() if until is not None else "9999-12-31",
+        ]
+    return sql + " ORDER BY seq", params
+
+
 def history(
     conn: DbConnection,
     *,
@@ -78,18 +107,7 @@ def history(
     """``history``: the events, oldest first (by seq); --since/--until bound
     the effective date (inclusive). Without a code: every platform and unit
     event (vouchers' events repeat the payments and are left out)."""
-    if aggregate is not None and code is not None:
-        sql = "SELECT * FROM rm_history WHERE aggregate = ? AND code = ?"
-        params: list[Any] = [aggregate, code]
-    else:
-        sql = "SELECT * FROM rm_history WHERE aggregate IN ('platform', 'unit')"
-        params = []
-    if since is not None:
-        sql += " AND effective_on >= ?"
-        params.append(since.isoformat())
-    if until is not None:
-        sql += " AND effective_on <= ?"
-        params.append(until.isoformat())
+    sql, params = history_query(aggregate=aggregate, code=code, since=since, until=until)
     return [
         {
             "seq": int(r["seq"]),
@@ -105,5 +123,5 @@ def history(
             "basis": r["basis"],
             "data": loads(r["data"]),
         }
-        for r in fetchall(conn, sql + " ORDER BY seq", params)
+        for r in fetchall(conn, sql, params)
     ]

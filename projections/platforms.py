@@ -23,7 +23,7 @@ from aggregates.errors import PlatformNotFound
 from aggregates.platform import Platform
 from aggregates.values import ACTIVE_STATUSES
 from ledger.db import DbConnection, fetchall, fetchone
-from projections.base import ReadModelView, dumps, iso_date, iso_ts, loads, to_date
+from projections.base import ReadModelView, RowMissing, dumps, iso_date, iso_ts, loads, to_date
 from projections.registry import PROPOSED
 
 SNAPSHOT_FIELDS = (
@@ -63,7 +63,7 @@ class PlatformProjection(Projection[ReadModelView]):
     def _current(self, code: str) -> dict[str, Any]:
         row = self.view.one("SELECT * FROM rm_platform WHERE code = ?", (code,))
         if row is None:
-            raise LookupError(f"platform {code} has no current row")
+            raise RowMissing(f"platform {code} has no current row")
         return row
 
     def _snapshot(self, e: Any, changes: dict[str, Any], *, status_changed: bool) -> None:
@@ -207,12 +207,12 @@ class PlatformProjection(Projection[ReadModelView]):
         self, domain_event: Platform.RectificationFailed, tracking: Tracking
     ) -> None:
         e: Any = domain_event
-        self._status(e, delist_reason=e.reason_code)
+        self._status(e, delist_reason=e.reason_code, rectification_due=None)
 
     @process_event.register
     def _delisted(self, domain_event: Platform.Delisted, tracking: Tracking) -> None:
         e: Any = domain_event
-        self._status(e, delist_reason=e.reason_code)
+        self._status(e, delist_reason=e.reason_code, rectification_due=None)
 
     @process_event.register
     def _upgraded(self, domain_event: Platform.Upgraded, tracking: Tracking) -> None:
@@ -350,43 +350,55 @@ def status_history(conn: DbConnection, code: str) -> list[dict[str, Any]]:
     )
 
 
+def states_on(
+    conn: DbConnection,
+    as_of: date,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    level: str | None = None,
+) -> list[dict[str, Any]]:
+    """The state on `as_of` of every platform proposed by then (filtered), by
+    code. A platform's current row is its state on any date on or after its
+    newest state-changing event (``effective_on``: those events never go back
+    in time within a platform, docs/DESIGN.md); a platform with an event dated
+    after `as_of` (whatever "today" is) is read from its snapshot on that date,
+    one index probe each. So the answer is the one ``platform show`` gives."""
+    day = as_of.isoformat()
+    filters = [(c, v) for c, v in (("status", status), ("kind", kind), ("level", level)) if v]
+    sql = "SELECT * FROM rm_platform WHERE effective_on <= ?"
+    params: list[Any] = [day]
+    for col, value in filters:
+        sql += f" AND {col} = ?"
+        params.append(value)
+    rows = fetchall(conn, sql, params)
+    sql = "SELECT code FROM rm_platform WHERE effective_on > ? AND proposed_on <= ?"
+    params = [day, day]
+    if kind is not None:  # a platform's kind never changes
+        sql += " AND kind = ?"
+        params.append(kind)
+    for c in fetchall(conn, sql, params):
+        snap = snapshot_on(conn, str(c["code"]), as_of)
+        if snap is not None and all(snap[col] == value for col, value in filters):
+            rows.append(snap)
+    rows.sort(key=lambda r: str(r["code"]))
+    return rows
+
+
 def platform_list(
     conn: DbConnection,
     as_of: date,
     *,
-    today: date,
     status: str | None = None,
     kind: str | None = None,
     level: str | None = None,
 ) -> list[dict[str, Any]]:
     """``platform list``: every platform that existed on the date, with its
-    state then, filtered; ordered by code."""
-    if as_of >= today:
-        # every recorded decision is effective by today: the current rows
-        sql = "SELECT * FROM rm_platform WHERE 1 = 1"
-        params: list[Any] = []
-        for col, value in (("status", status), ("kind", kind), ("level", level)):
-            if value is not None:
-                sql += f" AND {col} = ?"
-                params.append(value)
-        rows = fetchall(conn, sql + " ORDER BY code", params)
-    else:
-        sql = "SELECT code FROM rm_platform WHERE proposed_on <= ?"
-        params = [as_of.isoformat()]
-        if kind is not None:
-            sql += " AND kind = ?"
-            params.append(kind)
-        rows = []
-        for c in fetchall(conn, sql + " ORDER BY code", params):
-            snap = snapshot_on(conn, str(c["code"]), as_of)
-            if snap is None:
-                continue
-            if status is not None and snap["status"] != status:
-                continue
-            if level is not None and snap["level"] != level:
-                continue
-            rows.append(snap)
-    return [list_item(r, as_of) for r in rows]
+    state then, filtered; ordered by code (the state on a date does not
+    depend on "today")."""
+    return [
+        list_item(r, as_of) for r in states_on(conn, as_of, status=status, kind=kind, level=level)
+    ]
 
 
 def list_item(r: dict[str, Any], as_of: date) -> dict[str, Any]:
@@ -406,17 +418,8 @@ def list_item(r: dict[str, Any], as_of: date) -> dict[str, Any]:
 
 
 def active_on(conn: DbConnection, as_of: date) -> list[dict[str, Any]]:
-    """Snapshots of every platform in construction, operating or rectification on a date."""
-    out = []
-    for c in fetchall(
-        conn,
-        "SELECT code FROM rm_platform WHERE proposed_on <= ? ORDER BY code",
-        (as_of.isoformat(),),
-    ):
-        snap = snapshot_on(conn, str(c["code"]), as_of)
-        if snap is not None and snap["status"] in ACTIVE_STATUSES:
-            out.append(snap)
-    return out
+    """States of every platform in construction, operating or rectification on a date."""
+    return [r for r in states_on(conn, as_of) if r["status"] in ACTIVE_STATUSES]
 
 
 def platform_dates(row: dict[str, Any], *fields: str) -> list[date | None]:

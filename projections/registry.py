@@ -33,7 +33,7 @@ class RegistryProjection(Projection[ReadModelView]):
             {"originator_id": key, "aggregate": aggregate, "code": code},
             ("originator_id",),
         )
-        self.view.codes[key] = (aggregate, code)
+        self.view.remember(key, (aggregate, code))
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:

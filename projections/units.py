@@ -13,6 +13,7 @@ the rules use when a proposal is made.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import singledispatchmethod
@@ -20,7 +21,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, utils
 
 from aggregates.eligibility import (
     BlacklistFact,
@@ -90,7 +91,6 @@ class UnitProjection(Projection[ReadModelView]):
     def _renamed(self, domain_event: Unit.Renamed, tracking: Tracking) -> None:
         e: Any = domain_event
         code = self._touch(e)
-        self.view.update("rm_unit", {"name": e.name}, {"code": code})
         self.view.insert(
             "rm_unit_name",
             {
@@ -102,6 +102,16 @@ class UnitProjection(Projection[ReadModelView]):
                 "recorded_at": iso_ts(e.timestamp),
             },
         )
+        # the current name is the own name with the greatest (since, version),
+        # as Standing.name_on gives it (renames are dated in order, so this is
+        # the newest; the rule is kept here whatever the order)
+        current = self.view.one(
+            "SELECT name FROM rm_unit_name WHERE code = ? AND source <> 'alias' "
+            "ORDER BY since DESC, version DESC LIMIT 1",
+            (code,),
+        )
+        name = e.name if current is None else current["name"]
+        self.view.update("rm_unit", {"name": name}, {"code": code})
 
     @process_event.register
     def _violation(self, domain_event: Unit.ViolationRecorded, tracking: Tracking) -> None:
@@ -143,6 +153,7 @@ class UnitProjection(Projection[ReadModelView]):
                 "reason": e.reason,
                 "violation": e.violation,
                 "recorded_at": iso_ts(e.timestamp),
+                "imposed_on": iso_date(e.effective_on),
                 "lifted_on": None,
                 "lift_doc_no": None,
                 "lift_reason": None,
@@ -279,9 +290,14 @@ class Standing:
         ]
 
     def consortia_on(self, on: date) -> list[str]:
+        return [code for code, _ in self.consortia_led_on(on)]
+
+    def consortia_led_on(self, on: date) -> list[tuple[str, date | None]]:
+        """The consortia led on a date, each with the date its lead ends (None
+        while it runs, as known)."""
         day = on.isoformat()
         return [
-            str(c["platform"])
+            (str(c["platform"]), to_date(c["until_on"]))
             for c in self.consortia
             if c["since"] <= day and (c["until_on"] is None or day < c["until_on"])
         ]
@@ -373,22 +389,32 @@ def standing(conn: DbConnection, code: str, known_at: datetime | None = None) ->
 # --- shapes ------------------------------------------------------------------------------------
 
 
+# A debarment decided but not yet started on the date (未生效), a blacklist
+# entry not yet added: neither is in force.
+NOT_YET = "not-yet-in-force"
+
+
 def debarment_status(d: dict[str, Any], on: date) -> str:
+    """`active`, `lifted`, `expired` on the date (CLI.md), or `not-yet-in-force`
+    before its start. A lifting dated after the date does not count."""
     day = on.isoformat()
     if d["lifted_on"] is not None and d["lifted_on"] <= day:
         return "lifted"
     if day >= d["end"]:
         return "expired"
     if day < d["start"]:
-        return "pending"
+        return NOT_YET
     return "active"
 
 
 def debarment_item(d: dict[str, Any], unit_name: str, on: date) -> dict[str, Any]:
-    """The shape ``debarred`` lists (CLI.md), plus the lifting."""
+    """The shape ``debarred`` lists (CLI.md), plus the lifting, as of `on`:
+    a lifting dated after it is not shown (as of that date it had not happened)."""
+    day = on.isoformat()
+    lifted_on = d["lifted_on"] if d["lifted_on"] is not None and d["lifted_on"] <= day else None
     until = d["end"]
-    if d["lifted_on"] is not None and d["lifted_on"] < d["end"]:
-        until = d["lifted_on"]
+    if lifted_on is not None and lifted_on < d["end"]:
+        until = lifted_on
     return {
         "unit": d["unit"],
         "unit_name": unit_name,
@@ -400,7 +426,7 @@ def debarment_item(d: dict[str, Any], unit_name: str, on: date) -> dict[str, Any
         "basis": d["basis"],
         "doc_no": d["doc_no"],
         "status": debarment_status(d, on),
-        "lifted_on": d["lifted_on"],
+        "lifted_on": lifted_on,
         "until": until,
         "violation": d["violation"],
     }
@@ -412,13 +438,15 @@ def blacklist_active(b: dict[str, Any], on: date) -> bool:
 
 
 def blacklist_item(b: dict[str, Any], unit_name: str, on: date) -> dict[str, Any]:
+    """A blacklist entry as of `on`: a removal dated after it is not shown."""
     day = on.isoformat()
+    removed_on = b["removed_on"] if b["removed_on"] is not None and b["removed_on"] <= day else None
     if blacklist_active(b, on):
         status = "active"
-    elif b["removed_on"] is not None and b["removed_on"] <= day:
+    elif removed_on is not None:
         status = "removed"
     else:
-        status = "pending"
+        status = NOT_YET
     return {
         "unit": b["unit"],
         "unit_name": unit_name,
@@ -430,7 +458,7 @@ def blacklist_item(b: dict[str, Any], unit_name: str, on: date) -> dict[str, Any
         "basis": b["basis"],
         "doc_no": b["doc_no"],
         "status": status,
-        "removed_on": b["removed_on"],
+        "removed_on": removed_on,
         "reason": b["reason"],
         "violation": b["violation"],
     }
@@ -459,10 +487,16 @@ def unit_show(
     conn: DbConnection, code: str, as_of: date, known_at: datetime | None = None
 ) -> dict[str, Any]:
     """``unit show``: the unit as of a date (as known at a moment): its name
-    then, violations found by then, every debarment with its status then,
-    whether it is blacklisted then."""
+    then, violations found by then, its debarments with their status then
+    (those decided by then, and those a later decision dates back to the date
+    or before: the recorded decisions give them for that day, as ``debarred``
+    and ``eligibility`` do), the blacklist entries added by then, whether it
+    is blacklisted then. Before its registration it is unknown (as
+    ``platform show`` before the proposal)."""
     s = standing(conn, code, known_at)
     day = as_of.isoformat()
+    if str(s.unit["registered_on"]) > day:
+        raise UnitNotFound(f"{code} (it was not yet registered on {as_of})")
     name = s.name_on(as_of)
     return {
         "code": code,
@@ -472,7 +506,11 @@ def unit_show(
         "aliases": s.aliases(),
         "former_names": s.former_names(as_of),
         "violations": [violation_item(v) for v in s.violations if v["found_on"] <= day],
-        "debarments": [debarment_item(d, name, as_of) for d in s.debarments],
+        "debarments": [
+            debarment_item(d, name, as_of)
+            for d in s.debarments
+            if d.get("imposed_on") is None or d["imposed_on"] <= day or d["start"] <= day
+        ],
         "blacklisted": any(blacklist_active(b, as_of) for b in s.blacklist),
         "as_of": day,
         # beyond CLI.md's shape
@@ -510,8 +548,12 @@ def debarred_on(
         out.append(row)
     names = _names_on(conn, {str(r["unit"]) for r in out}, on)
     if name is not None:
-        wanted = name.strip()
-        out = [r for r in out if _name_matches(conn, str(r["unit"]), wanted)]
+        # the matching and threshold of `unit search`, over the names as of the date
+        hits = {
+            u: match_unit(name, u, unit_names_on(conn, u, on))
+            for u in {str(r["unit"]) for r in out}
+        }
+        out = [r for r in out if hits[str(r["unit"])] is not None]
     return [debarment_item(r, names.get(str(r["unit"]), r["unit_name"]), on) for r in out]
 
 
@@ -545,16 +587,6 @@ def _names_on(conn: DbConnection, codes: set[str], on: date) -> dict[str, str]:
         if row is not None:
             out[code] = str(row["name"])
     return out
-
-
-def _name_matches(conn: DbConnection, code: str, text: str) -> bool:
-    if text == code:
-        return True
-    names = [
-        str(r["name"])
-        for r in fetchall(conn, "SELECT name FROM rm_unit_name WHERE code = ?", (code,))
-    ]
-    return any(text in n or fuzz.WRatio(text, n) >= SEARCH_THRESHOLD for n in names)
 
 
 def debarment_on(conn: DbConnection, unit: str, on: date) -> str | None:
@@ -596,60 +628,116 @@ def unit_codes_by_name(conn: DbConnection, name: str) -> list[str]:
     ]
 
 
+# Ranks breaking equal scores: the credit code, the name on the date, an
+# alias, a former name.
+CODE, CURRENT, ALIAS, FORMER = 4, 3, 2, 1
+CREDIT_CODE_LENGTH = 18
+_CODE_LIKE = re.compile(r"[0-9A-Z]{4,18}")
+
+
+def unit_names_on(conn: DbConnection, code: str, on: date) -> list[tuple[str, int]]:
+    """A unit's names as of a date, each with its rank: the name it bore then,
+    its aliases, its earlier names (none before its registration)."""
+    rows = fetchall(
+        conn,
+        "SELECT name, source, since, version FROM rm_unit_name WHERE code = ? AND since <= ? "
+        "ORDER BY since, version",
+        (code, on.isoformat()),
+    )
+    return _ranked(rows)
+
+
+def _ranked(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Rows of one unit's names (by since, version) → (name, rank)."""
+    own = [r for r in rows if r["source"] != "alias"]
+    current = own[-1]["name"] if own else None
+    out = [(str(r["name"]), ALIAS) for r in rows if r["source"] == "alias"]
+    if current is not None:
+        out.append((str(current), CURRENT))
+        out += [(str(r["name"]), FORMER) for r in own[:-1] if r["name"] != current]
+    return out
+
+
+def match_unit(query: str, code: str, names: list[tuple[str, int]]) -> tuple[int, str] | None:
+    """The best match of a query against a unit's credit code and names (as
+    of a date), as (score, what matched), or None below SEARCH_THRESHOLD.
+    Equal scores prefer the code, then the name of the date, an alias, a
+    former name (see ``_score`` and docs/DESIGN.md "Read models")."""
+    q = utils.default_process(query)
+    best: tuple[float, int, str] | None = None
+    compact = re.sub(r"\s+", "", query).upper()
+    if _CODE_LIKE.fullmatch(compact) and compact in code:
+        score = 100.0 if compact == code else min(99.0, 60 + 40 * len(compact) / len(code))
+        best = (score, CODE, code)
+    for name, rank in names:
+        score = _score(q, utils.default_process(name))
+        if score >= SEARCH_THRESHOLD and (best is None or (score, rank) > best[:2]):
+            best = (score, rank, name)
+    if best is None or best[0] < SEARCH_THRESHOLD:
+        return None
+    return round(best[0]), best[2]
+
+
 def search_units(
     conn: DbConnection, text: str, on: date, *, limit: int = 20
 ) -> list[dict[str, Any]]:
-    """``unit search``: fuzzy over current and former names and aliases
-    (Chinese included), or exact by credit code; best first."""
+    """``unit search``: fuzzy over the names units bore on the date (the
+    name then, earlier names, aliases; Chinese included), or by credit code,
+    whole or in part (case-insensitive); best first. Units registered after
+    the date are not found."""
     query = text.strip()
     if not query:
         return []
-    rows = fetchall(conn, "SELECT code, name, source FROM rm_unit_name ORDER BY code, version")
-    best: dict[str, tuple[float, str]] = {}
-    exact = fetchone(conn, "SELECT code, name FROM rm_unit WHERE code = ?", (query.upper(),))
-    if exact is not None:
-        best[str(exact["code"])] = (100.0, str(exact["code"]))
-    choices = [str(r["name"]) for r in rows]
-    hits = process.extract(
-        query,
-        choices,
-        scorer=_score,
-        processor=utils.default_process,
-        limit=None,
-        score_cutoff=SEARCH_THRESHOLD,
+    rows = fetchall(
+        conn,
+        "SELECT code, name, source, since, version FROM rm_unit_name WHERE since <= ? "
+        "ORDER BY code, since, version",
+        (on.isoformat(),),
     )
-    for matched, score, index in hits:
-        code = str(rows[index]["code"])
-        if code not in best or score > best[code][0]:
-            best[code] = (float(score), matched)
+    hits: list[tuple[int, str, str]] = []
+    for code, group in itertools.groupby(rows, key=lambda r: str(r["code"])):
+        found = match_unit(query, code, _ranked(list(group)))
+        if found is not None:
+            hits.append((found[0], code, found[1]))
+    hits.sort(key=lambda h: (-h[0], h[1]))
     out: list[dict[str, Any]] = []
-    for code, (score, matched) in best.items():
+    for score, code, matched in hits[:limit]:
         s = standing(conn, code)
         out.append(
             {
                 "code": code,
                 "name": s.name_on(on),
                 "matched": matched,
-                "score": round(score),
+                "score": score,
                 "debarred": any(debarment_status(d, on) == "active" for d in s.debarments),
                 "blacklisted": any(blacklist_active(b, on) for b in s.blacklist),
             }
         )
-    out.sort(key=lambda h: (-int(h["score"]), str(h["code"])))
-    return out[:limit]
+    return out
 
 
-def _score(query: str, choice: str, **kwargs: Any) -> float:
-    """Substring hits score high; otherwise the best of the partial and the
-    weighted ratio (both character-based, so Chinese works without tokens)."""
-    if not query or not choice:
+def _score(query: str, name: str) -> float:
+    """0-100, both texts already normalised (``rapidfuzz.utils.default_process``).
+
+    - the same text: 100;
+    - the query inside the name (2 characters or more): 50 + 50·len(q)/len(name),
+      at most 99, so a short query scores low against a long name and falls
+      under the threshold (60) when it is less than a fifth of it;
+    - otherwise the better of the similarity of the whole texts
+      (``fuzz.ratio``: typos, a word more or less) and the best-aligned part
+      scaled by how much of the name the query covers
+      (``partial_ratio × (0.5 + 0.5·len(q)/len(name))``), at most 99.
+    Character-based, so Chinese needs no word splitting."""
+    if not query or not name:
         return 0.0
-    if query == choice:
+    if query == name:
         return 100.0
-    if query in choice:
-        return max(90.0, float(fuzz.ratio(query, choice)))
-    partial = float(fuzz.partial_ratio(query, choice)) if len(query) >= 2 else 0.0
-    return max(float(fuzz.WRatio(query, choice)), partial * 0.95)
+    cover = min(1.0, len(query) / len(name))
+    if len(query) >= 2 and query in name:
+        return min(99.0, 50.0 + 50.0 * cover)
+    whole = float(fuzz.ratio(query, name))
+    part = float(fuzz.partial_ratio(query, name)) * (0.5 + 0.5 * cover) if len(query) >= 2 else 0
+    return min(99.0, max(whole, part))
 
 
 # --- eligibility ----------------------------------------------------------------------------------
@@ -673,6 +761,6 @@ def eligibility(
         blacklist=s.blacklist_facts(),
         violations=s.violation_facts(),
         look_back=look_back,
-        led_consortia=s.consortia_on(on),
+        led_consortia=s.consortia_led_on(on),
     )
     return not reasons, reasons

@@ -225,3 +225,116 @@ def test_read_only_role_answers_with_a_warning_when_lagging(pg_url: str) -> None
         with psycopg.connect(pg_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+# --- second review -------------------------------------------------------------------------
+
+
+def test_eligibility_csv_carries_the_verdict_on_every_row(demo: dict[str, Any]) -> None:
+    import csv
+    import io
+
+    url = demo["url"]
+    med = "12540000MB00000114"
+    columns = ["unit", "purpose", "as_of", "eligible", "rule", "basis", "until", "detail"]
+    code, out, _ = run(url, "eligibility", med, "--as-of", "2027-01-01", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and out.splitlines()[0] == ",".join(columns)
+    assert rows and all(r["eligible"] == "false" and r["unit"] == med for r in rows)
+    assert all(r["rule"] and r["as_of"] == "2027-01-01" for r in rows)
+    code, out, _ = run(
+        url, "eligibility", med, "--for", "project-application", "--as-of", "2027-01-01",
+        "--format", "csv",
+    )  # fmt: skip
+    [row] = list(csv.DictReader(io.StringIO(out)))
+    assert row == {
+        "unit": med, "purpose": "project-application", "as_of": "2027-01-01", "eligible": "true",
+        "rule": "", "basis": "", "until": "", "detail": "",
+    }  # fmt: skip
+
+
+def test_lists_agree_with_show_when_today_is_before_the_events(
+    demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = demo["url"]
+    for day in ("2024-06-30", "2025-06-30", "2026-04-15"):
+        monkeypatch.setenv("LEDGER_TODAY", "2030-01-01")  # the dated path, known to be right
+        funds_later = js(url, "funds", "summary", "--as-of", day)
+        overdue_later = js(url, "compliance", "overdue", "--as-of", day)
+        monkeypatch.setenv("LEDGER_TODAY", "2024-01-01")  # a run before most events
+        listed = js(url, "platform", "list", "--as-of", day)
+        assert listed
+        for p in listed:
+            shown = js(url, "platform", "show", p["code"], "--as-of", day)
+            assert (p["status"], p["level"], p["status_since"]) == (
+                shown["status"],
+                shown["level"],
+                shown["status_since"],
+            ), (day, p["code"])
+        assert js(url, "funds", "summary", "--as-of", day) == funds_later
+        assert js(url, "compliance", "overdue", "--as-of", day) == overdue_later
+
+
+def test_unit_show_before_registration_and_labels(demo: dict[str, Any]) -> None:
+    url = demo["url"]
+    med = "12540000MB00000114"
+    code, _, err = run(url, "unit", "show", med, "--as-of", "2023-01-04")
+    assert code == 1 and err.count("\n") == 1 and f"unknown unit {med}" in err
+    code, _, err = run(url, "unit", "show", med, "--known-at", "2000-01-01T00:00:00Z")
+    assert code == 1 and "unknown unit" in err
+    # a debarment decided but not yet started: 未生效, not 待审批
+    assert run(
+        url, "--actor", "c", "unit", "debar", med, "--years", "3", "--from", "2027-06-01",
+        "--scope", "project-application", "--doc-no", "D-9", "--reason", "r",
+    )[0] == 0  # fmt: skip
+    shown = js(url, "unit", "show", med)
+    assert [x["status"] for x in shown["debarments"] if x["start"] == "2027-06-01"] == [
+        "not-yet-in-force"
+    ]
+    code, out, _ = run(url, "unit", "show", med)
+    assert code == 0 and "not-yet-in-force 未生效" in out and "待审批" not in out
+    # `debarred --name`: the matching of `unit search`
+    assert js(url, "debarred", "--as-of", "2027-01-01", "--name", "西藏大学") == []
+    hits = js(url, "debarred", "--as-of", "2027-01-01", "--name", med.lower())
+    assert hits and {h["unit"] for h in hits} == {med}
+
+
+def _pty_run(args: list[str]) -> tuple[int, str, str]:
+    """Run with stderr on a terminal (a pty); stdout piped."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, text=True)
+        os.close(slave)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+    return proc.returncode, out, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_verify_shows_progress_on_a_terminal_only(db_url: str) -> None:
+    init_ledger(db_url)
+    svc = LedgerService(db_url)
+    try:
+        load_demo(svc)  # no hook: the models lag, verify catches up first
+    finally:
+        svc.close()
+    code, out, err = _pty_run([LEDGER, "--db", db_url, "projections", "verify"])
+    assert code == 0 and "equal to a rebuild" in out
+    assert "catching up the read models" in err and "verifying read models" in err
+    piped = subprocess.run(
+        [LEDGER, "--db", db_url, "projections", "verify"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert piped.returncode == 0 and piped.stderr == ""

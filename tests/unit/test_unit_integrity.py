@@ -83,7 +83,7 @@ def test_a_debarment_ends_on_the_same_calendar_day_n_years_later(
     assert not d.active_on(end)
     assert not d.active_on(start - timedelta(days=1))
     assert [d.status_on(x) for x in (start - timedelta(days=1), start, end)] == [
-        "pending",
+        "not-yet-in-force",
         "active",
         "expired",
     ]
