@@ -91,26 +91,20 @@ class FundLine:
         setattr(self, what, getattr(self, what) + amount)
         self.entries.append((on, what, amount))
 
-    def _sums_on(self, day: date) -> dict[str, Decimal]:
-        sums = {"allocated": ZERO, "disbursed": ZERO, "reversed": ZERO, "recovered": ZERO}
+    def _net_on(self, day: date) -> Decimal:
+        net = ZERO
         for on, what, amount in self.entries:
-            if on <= day:
-                sums[what] += amount
-        return sums
+            if on <= day and what != "allocated":
+                net += amount if what == "disbursed" else -amount
+        return net
 
-    def lowest_from(self, day: date, measure: str) -> tuple[Decimal, date]:
-        """The lowest `remaining` or `net` of the line on any date from `day` on
-        (the dates its entries change it, and `day` itself), with that date: what
-        an entry dated `day` must fit within, so that no "as of" goes negative."""
+    def lowest_net_from(self, day: date) -> tuple[Decimal, date]:
+        """The lowest amount paid net (disbursed − reversed − recovered) on any
+        date from `day` on (the dates its entries change it, and `day` itself),
+        with that date: what a recovery or reversal dated `day` must fit within,
+        so that no "as of" view shows more clawed back than was paid."""
         days = sorted({day} | {on for on, _, _ in self.entries if on >= day})
-
-        def value(d: date) -> Decimal:
-            s = self._sums_on(d)
-            if measure == "remaining":
-                return s["allocated"] - s["disbursed"] + s["reversed"]
-            return s["disbursed"] - s["reversed"] - s["recovered"]
-
-        return min(((value(d), d) for d in days), key=lambda vd: vd[0])
+        return min(((self._net_on(d), d) for d in days), key=lambda vd: vd[0])
 
 
 @dataclass
@@ -227,6 +221,8 @@ class Platform(Aggregate):
         self.suspensions: list[list[date | None]] = []
         # the host (lead) unit over time: (since, credit code)
         self.host_history: list[tuple[date, str]] = [(effective_on, host)]
+        # every unit that has been its host or a co-builder
+        self.units_ever: set[str] = {host, *co_builders}
         self.evaluations: list[dict[str, Any]] = []
         self.consecutive_poor = 0
         self.due_for_termination = False
@@ -695,6 +691,7 @@ class Platform(Aggregate):
                 setattr(aggregate, key, list(value) if isinstance(value, list) else value)
             if "host" in self.applied:
                 aggregate.host_history.append((self.effective_on, self.applied["host"]))
+            aggregate.units_ever |= {aggregate.host, *aggregate.co_builders}
             aggregate.last_state_on = self.effective_on
 
     def reject_change(self, request_id: str, meta: Meta) -> None:
@@ -922,15 +919,6 @@ class Platform(Aggregate):
                 rule="over-allocation",
                 basis="SPEC §6",
             )
-        low, low_on = line.lowest_from(meta.effective_on, "remaining") if line else (ZERO, None)
-        if amount > low:
-            raise OverAllocation(
-                f"payment of {money_str(amount)} dated {meta.effective_on} exceeds what remained "
-                f"of the {category} allocation for {fiscal_year} of platform {self.code} on "
-                f"{low_on} ({money_str(low)}, counting only allocations effective by then)",
-                rule="over-allocation",
-                basis="SPEC §6",
-            )
         self.trigger_event(
             self.FundsDisbursed,
             category=category,
@@ -976,7 +964,7 @@ class Platform(Aggregate):
                 f"it was paid on {payment.paid_on}"
             )
         line = self.lines[f"{payment.category}:{payment.fiscal_year}"]
-        low, low_on = line.lowest_from(meta.effective_on, "net")
+        low, low_on = line.lowest_net_from(meta.effective_on)
         if payment.amount > line.net:
             # money already recovered cannot also be un-paid: net would fall below zero
             raise OverAllocation(
@@ -1027,7 +1015,7 @@ class Platform(Aggregate):
                 rule="recovery",
                 basis="SPEC §6",
             )
-        low, low_on = line.lowest_from(meta.effective_on, "net") if line else (ZERO, None)
+        low, low_on = line.lowest_net_from(meta.effective_on) if line else (ZERO, None)
         if amount > low:
             raise OverAllocation(
                 f"cannot recover {money_str(amount)} of {category} {fiscal_year} from platform "

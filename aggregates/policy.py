@@ -73,8 +73,9 @@ class Consequence(BaseModel):
     years: int | None = None
     scopes: tuple[Scope, ...] = ()
     reason_code: DelistReason | None = None  # for action = delist
-    # for action = delist: the platform kinds it applies to (empty: every kind),
-    # and whether only the platform's host (lead) brings it on
+    # for action = delist: the platform kinds it applies to (empty: every kind);
+    # host_only: when the finding names a platform, only its host (lead) brings
+    # the consequence on
     kinds: tuple[str, ...] = ()
     host_only: bool = False
 

@@ -30,8 +30,10 @@ from eventsourcing.persistence import (
 from aggregates.eligibility import LookBack, Reason, reasons_against, unit_facts
 from aggregates.errors import (
     AlreadyExists,
+    CompositionRuleBroken,
     Conflict,
     DatabaseUnavailable,
+    DateOrder,
     Ineligible,
     InvalidInput,
     LedgerError,
@@ -423,12 +425,9 @@ class LedgerService:
         def work() -> tuple[list[Aggregate], Result]:
             unit = self.unit(code)
             plat = self.platform(platform) if platform else None
-            if plat is not None and unit.code not in {
-                *(host for _, host in plat.host_history),
-                *plat.co_builders,
-            }:
+            if plat is not None and unit.code not in plat.units_ever:
                 raise Ineligible(
-                    f"unit {unit.code} is neither the host nor a co-builder of platform "
+                    f"unit {unit.code} has never been the host or a co-builder of platform "
                     f"{plat.code}; name the platform concerned, or leave --platform out",
                     rule="platform-concerned",
                     basis="SPEC §7",
@@ -475,6 +474,12 @@ class LedgerService:
         warnings: list[str] = []
         for c in consequences:
             cmeta = meta.derived(basis=c.basis, reason=f"{why}: consequence under {c.basis}")
+            if c.host_only and plat is not None and plat.host != unit.code:
+                warnings.append(
+                    f"unit {unit.code} is not the lead (host) of {plat.code}: no {c.action} "
+                    f"under {c.basis}, which concerns the lead"
+                )
+                continue
             if c.action == "debar" and c.years:
                 unit.debar(
                     years=c.years,
@@ -484,21 +489,18 @@ class LedgerService:
                     meta=cmeta,
                 )
             elif c.action == "blacklist":
-                if unit.active_blacklist_entry() is None:
+                try:
                     unit.add_to_blacklist(violation=violation, meta=cmeta)
-                else:
-                    warnings.append(f"unit {unit.code} is already on the integrity blacklist")
+                except (AlreadyExists, DateOrder) as e:
+                    # on the blacklist already (now, or over the finding's date):
+                    # the finding is recorded; the entry that stands covers it
+                    warnings.append(f"not blacklisted again: {e.message}")
             elif c.action == "delist":
                 if plat is None:
                     continue
                 if c.kinds and plat.kind not in c.kinds:
                     warnings.append(
                         f"platform {plat.code} is a {plat.kind}, not a {' or '.join(c.kinds)}; "
-                        f"it was not delisted ({c.basis})"
-                    )
-                elif c.host_only and plat.host != unit.code:
-                    warnings.append(
-                        f"unit {unit.code} is not the lead of {plat.code}; "
                         f"it was not delisted ({c.basis})"
                     )
                 elif plat.status not in ACTIVE_STATUSES:
@@ -1238,20 +1240,62 @@ class LedgerService:
                         rule="member-consent",
                         basis="002 §5.1",
                     )
+            pol = load_policy(plat.policy)
+            on = meta.effective_on
+            active = plat.status in ACTIVE_STATUSES
+            consortium = plat.kind == "innovation-consortium"
+            standing = ("debarment", "blacklist")
             if "host" in applied:
                 new_host = self.unit(applied["host"])
                 if new_host.code == plat.host:
                     raise InvalidInput(f"{new_host.code} is already the host of {plat.code}")
-                if plat.kind == "innovation-consortium" and plat.status in ACTIVE_STATUSES:
-                    pol = load_policy(plat.policy)
-                    self._require_eligible(new_host, "consortium-lead", meta.effective_on, pol)
+                if active:
+                    # a new host (lead) takes the platform on: screened as at approval
+                    self._require_eligible(
+                        new_host, "platform-application", on, pol, role="new host", rules=standing
+                    )
+                if consortium and active:
+                    self._require_eligible(
+                        new_host, "consortium-lead", on, pol, role="new lead", rules=standing
+                    )
+                    others = [c for c in new_host.consortia_led_from(on) if c != plat.code]
+                    if others:
+                        raise CompositionRuleBroken(
+                            f"new lead {new_host.code} leads the innovation consortium "
+                            f"{others[0]} on or after {on}; a lead leads one consortium at a time",
+                            rule="one-consortium-per-lead",
+                            basis="002 §3.2",
+                        )
                     old = self.unit(plat.host)
                     old.release_consortium_lead(plat.code, meta)
                     new_host.assume_consortium_lead(plat.code, meta)
                     touched += [old, new_host]
                 applied["co_builders"] = [c for c in plat.co_builders if c != new_host.code]
-            if plat.status in ACTIVE_STATUSES and ("host" in applied or "co_builders" in applied):
-                self._check_composition_after(plat, applied)
+            if cr.change_type in ("co-builder-change", "member-change"):
+                for c in applied["co_builders"]:
+                    if c in plat.co_builders or not active:
+                        continue
+                    joining = self.unit(c)
+                    self._require_eligible(
+                        joining,
+                        "platform-application",
+                        on,
+                        pol,
+                        role="new co-builder",
+                        rules=standing,
+                    )
+                    if consortium:
+                        # a core member of a consortium (002 §5.2)
+                        self._require_eligible(
+                            joining,
+                            "consortium-lead",
+                            on,
+                            pol,
+                            role="new member",
+                            rules=("debarment",),
+                        )
+                if active:
+                    self._check_composition_after(plat, applied)
             plat.approve_change(change_id, meta, applied)
             return touched, Result("ChangeApproved", plat.code, plat.version, id=change_id)
 

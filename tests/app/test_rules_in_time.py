@@ -45,22 +45,25 @@ __all__ = ["svc"]  # the fixture, parametrised over sqlite and postgres
 # --- funds, judged on the payment's own date ------------------------------------------------
 
 
-def test_a_payment_dated_before_its_allocation_took_effect_is_refused(svc: LedgerService) -> None:
-    """Given 1,000,000 allocated effective 15 Jan 2026, a payment dated 10 Jan
-    (before any allocation) is refused: as of 10 Jan nothing remained."""
-    funded(svc)
-    err = refused(svc, lambda: pay(svc, "1000.00", "E1", on=date(2026, 1, 10)), OverAllocation)
-    assert "on 2026-01-10" in str(err) and "0.00" in str(err)
-    pay(svc, "1000.00", "E1", on=date(2026, 1, 15))  # the day it took effect is fine
-
-
-def test_a_backdated_payment_may_not_make_a_later_day_overdrawn(svc: LedgerService) -> None:
-    """Paying 600,000 on 1 Mar and 400,000 on 1 May exhausts the line; a late
-    entry of 1.00 dated 1 Apr would leave 1 May overdrawn, so it is refused."""
-    funded(svc)
-    pay(svc, "600000.00", "P1", on=date(2026, 3, 1))
-    pay(svc, "400000.00", "P2", on=date(2026, 5, 1))
-    refused(svc, lambda: pay(svc, "1.00", "P3", on=date(2026, 4, 1)), OverAllocation)
+def test_a_payment_is_checked_against_what_remains_of_the_allocation_now(
+    svc: LedgerService,
+) -> None:
+    """A finance officer records the allocation when the document arrives (no
+    --on: today) and the payments with their bank dates, which may be earlier:
+    the payment is checked against what remains of the allocation, not against
+    the allocation's recording date."""
+    key_lab(svc)
+    svc.allocate(
+        "LS-KL-001",
+        category="operation",
+        amount=Decimal("300000.00"),
+        fiscal_year=2026,
+        doc_no="拉财教〔2026〕1号",
+        actor=CLERK,
+    )
+    pay(svc, "100000.00", "A1", on=date(2026, 6, 1))
+    pay(svc, "200000.00", "A2", on=date(2026, 7, 1))
+    refused(svc, lambda: pay(svc, "0.01", "A3", on=date(2026, 7, 2)), OverAllocation)
 
 
 def test_a_recovery_is_at_most_what_was_paid_net_on_its_date(svc: LedgerService) -> None:
@@ -153,16 +156,40 @@ def test_renames_are_recorded_in_date_order(svc: LedgerService) -> None:
         ),
         DateOrder,
     )
-    assert err.exit_code == 1 and "since 2026-05-01" in str(err)
-    # nor before the unit was registered (2020-01-02 in these tests)
-    refused(
-        svc,
-        lambda: svc.rename_unit(JINGTU, name="更早", doc_no="R3", actor=CLERK, on=date(2019, 6, 1)),
-        DateOrder,
-    )
+    assert err.exit_code == 1 and "effective 2026-05-01" in str(err)
     unit = svc.unit(BIO)
     assert unit.name == "拉萨高原生物健康科技有限公司"
     assert unit.former_names == [{"name": "拉萨高原生物科技有限公司", "until": "2026-05-01"}]
+    # a unit registered today may have been renamed before: the ledger's
+    # registration date is when it learned of the unit, not when it began
+    svc.rename_unit(JINGTU, name="西藏净土农业集团", doc_no="R3", actor=CLERK, on=date(2019, 6, 1))
+    assert svc.unit(JINGTU).name == "西藏净土农业集团"
+
+
+def test_a_unit_is_screened_by_name_before_the_ledger_registered_it(
+    svc: LedgerService,
+) -> None:
+    """Registered in the ledger today (2020-01-02 here) and debarred from a
+    date before it: searching by name or code on that date finds it, and it is
+    shown, as `debarred` and `eligibility` answer for that date."""
+    from projections.api import open_read
+
+    svc.debar(
+        BIO,
+        years=3,
+        start=date(2019, 6, 1),
+        scopes=["platform-application"],
+        doc_no="d",
+        reason="r",
+        actor=CLERK,
+    )
+    with open_read(svc.cfg) as rm:
+        hits = rm.unit_search("高原生物", date(2019, 7, 1))
+        assert [(h["code"], h["debarred"]) for h in hits][:1] == [(BIO, True)]
+        assert [h["code"] for h in rm.unit_search(BIO, date(2019, 7, 1))] == [BIO]
+        shown = rm.unit_show(BIO, date(2019, 7, 1))
+        assert shown["name"] == "拉萨高原生物科技有限公司"
+        assert [d["status"] for d in shown["debarments"]] == ["active"]
 
 
 def test_blacklist_entries_never_overlap(svc: LedgerService) -> None:
@@ -328,7 +355,7 @@ def test_a_violation_names_only_a_platform_the_unit_is_part_of(svc: LedgerServic
         ),
         Ineligible,
     )
-    assert "neither the host nor a co-builder" in str(err)
+    assert "never been the host or a co-builder" in str(err)
     assert svc.platform("LS-KL-001").status == "operating"
     # a co-builder's misconduct on the platform delists it (003 art. 25: 予以摘牌)
     svc.record_violation(
@@ -371,6 +398,7 @@ def test_a_consortium_breach_disqualifies_only_a_consortium_and_only_by_its_lead
         platform="XJ-UC-001",
     )
     assert svc.platform("XJ-UC-001").status == "operating"
+    assert svc.unit(member).debarments == {}  # the 3-year ban is the lead's (002 §5.2)
     svc.record_violation(
         LEAD,
         kind="consortium-breach",
@@ -421,9 +449,7 @@ def test_a_debarment_is_dated_today_unless_given(svc: LedgerService) -> None:
         reason="r",
         actor=CLERK,
     )
-    (event,) = [
-        e for e in svc.app.events.get(svc.unit(BIO).id) if type(e).__name__ == "Debarred"
-    ]
+    (event,) = [e for e in svc.app.events.get(svc.unit(BIO).id) if type(e).__name__ == "Debarred"]
     assert event.effective_on == date.fromisoformat(os.environ["LEDGER_TODAY"])
     assert event.start == date(2020, 6, 1)
 
@@ -480,3 +506,61 @@ def test_a_reward_line_without_an_entitlement_cites_the_articles_that_fix_reward
     )
     assert "003 art. 17" in str(err) and "003 art. 23" in str(err)
     assert "art. 28" not in str(err)  # nothing was granted before: not a double benefit
+
+
+def test_a_backdated_finding_is_recorded_when_its_blacklisting_is_already_covered(
+    svc: LedgerService,
+) -> None:
+    """Task default (003 art. 25) blacklists; a second finding dated inside a
+    later-closed entry is recorded, and says the standing entry covers it."""
+    svc.blacklist(BIO, doc_no="黑1", reason="失信", actor=CLERK, on=date(2026, 3, 1))
+    svc.unblacklist(BIO, doc_no="移1", reason="修复", actor=CLERK, on=date(2026, 9, 1))
+    r = svc.record_violation(
+        BIO,
+        kind="task-default",
+        occurred_on=date(2026, 4, 1),
+        doc_no="拉科监〔2026〕6号",
+        actor=CLERK,
+        on=date(2026, 5, 1),
+    )
+    assert r.id == f"{BIO}:V2"  # ids count every entry of the unit (B1, then V2)
+    assert any("not blacklisted again" in w for w in r.warnings)
+    assert len(svc.unit(BIO).blacklist) == 1
+
+
+def test_a_change_is_screened_like_a_proposal(svc: LedgerService) -> None:
+    """A new host (or a co-builder joining) is screened on the approval date as
+    at a proposal: a blacklisted unit cannot take a platform over."""
+    key_lab(svc)
+    svc.blacklist(JINGTU, doc_no="黑", reason="失信", actor=CLERK, on=date(2024, 1, 1))
+    rid = svc.request_change(
+        "LS-KL-001",
+        change_type="host-change",
+        details={"host": JINGTU},
+        reason="依托单位调整",
+        actor=CLERK,
+        on=date(2024, 2, 1),
+    ).id
+    err = refused(
+        svc,
+        lambda: svc.approve_change(rid, doc_no="d", actor=CLERK, on=date(2024, 3, 1)),
+        Ineligible,
+    )
+    assert f"new host {JINGTU}" in str(err) and "blacklist" in str(err)
+
+
+def test_a_lead_change_to_a_member_keeps_the_consortium(svc: LedgerService) -> None:
+    consortium(svc)
+    new_lead = code(CONSORTIUM_MEMBERS[0])
+    rid = svc.request_change(
+        "XJ-UC-001",
+        change_type="lead-change",
+        details={"lead": new_lead},
+        reason="牵头单位变更",
+        actor=CLERK,
+        on=date(2025, 5, 1),
+    ).id
+    svc.approve_change(rid, doc_no="新科变2号", actor=CLERK, on=date(2025, 6, 1))
+    plat = svc.platform("XJ-UC-001")
+    assert plat.host == new_lead and new_lead not in plat.co_builders
+    assert svc.unit(new_lead).consortia_led_on(date(2025, 6, 1)) == [("XJ-UC-001", None)]

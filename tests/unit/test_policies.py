@@ -208,7 +208,13 @@ def test_consortium_breach_terminates_and_bars_leading_for_3_years() -> None:
             kinds=("innovation-consortium",),
             host_only=True,
         ),
-        Consequence(action="debar", basis="002 §5.2", years=3, scopes=("consortium-lead",)),
+        Consequence(
+            action="debar",
+            basis="002 §5.2",
+            years=3,
+            scopes=("consortium-lead",),
+            host_only=True,
+        ),
     )
     assert p.violations["illegal-conduct"] == (Consequence(action="blacklist", basis="002 §5.2"),)
     assert p.term_years is not None
