@@ -130,7 +130,10 @@ class Unit(Aggregate):
         self.high_tech = high_tech
         self.aliases = list(aliases)
         self.registered_on = effective_on
-        self.name_since = effective_on
+        # the date of the last rename: renames are dated in order. The name it
+        # was registered with was borne before the ledger knew the unit, so a
+        # rename may be dated before the registration.
+        self.name_since = date.min
         self.former_names: list[dict[str, Any]] = []
         self.violations: dict[str, Violation] = {}
         self.debarments: dict[str, Debarment] = {}
@@ -155,8 +158,8 @@ class Unit(Aggregate):
             raise IllegalTransition(f"unit {self.code} is already named {name}")
         if meta.effective_on < self.name_since:
             raise DateOrder(
-                f"cannot rename unit {self.code} effective {meta.effective_on}: it has been "
-                f"named {self.name} since {self.name_since}, and renames are recorded in date "
+                f"cannot rename unit {self.code} effective {meta.effective_on}: it was renamed "
+                f"{self.name} effective {self.name_since}, and renames are recorded in date "
                 "order (a name's history cannot be rewritten)",
                 rule="date-order",
                 basis="SPEC §3",

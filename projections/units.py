@@ -102,11 +102,11 @@ class UnitProjection(Projection[ReadModelView]):
                 "recorded_at": iso_ts(e.timestamp),
             },
         )
-        # the current name is the own name with the greatest (since, version),
-        # as Standing.name_on gives it (renames are dated in order, so this is
-        # the newest; the rule is kept here whatever the order)
+        # the current name is the newest rename by (date, version), as
+        # Standing.name_on gives it: renames are dated in order, so this is the
+        # one just recorded, but the rule is kept here whatever the order
         current = self.view.one(
-            "SELECT name FROM rm_unit_name WHERE code = ? AND source <> 'alias' "
+            "SELECT name FROM rm_unit_name WHERE code = ? AND source = 'renamed' "
             "ORDER BY since DESC, version DESC LIMIT 1",
             (code,),
         )
@@ -250,6 +250,21 @@ def _known(row: dict[str, Any], col: str, known_at: str | None) -> bool:
     return known_at is None or (row[col] is not None and str(row[col]) <= known_at)
 
 
+# A unit's own names, oldest first: the name it was registered with (whatever
+# the date of the registration: a rename may be dated before it), then its
+# renames by (effective date, version). The domain records renames in date
+# order; the read side does not depend on it.
+_OWN_NAME_ORDER = "CASE WHEN source = 'renamed' THEN 1 ELSE 0 END, since, version"
+_OWN_NAME_ORDER_DESC = (
+    "CASE WHEN source = 'renamed' THEN 1 ELSE 0 END DESC, since DESC, version DESC"
+)
+
+
+def _own_name_order(n: dict[str, Any]) -> tuple[bool, str, int]:
+    renamed = n["source"] == "renamed"
+    return (renamed, str(n["since"]) if renamed else "", int(n["version"]))
+
+
 @dataclass(frozen=True)
 class Standing:
     """A unit's integrity record, known at a moment (every date kept)."""
@@ -302,22 +317,36 @@ class Standing:
             if c["since"] <= day and (c["until_on"] is None or day < c["until_on"])
         ]
 
-    def name_on(self, on: date) -> str:
+    def _own_names_on(self, on: date) -> list[dict[str, Any]]:
+        """The unit's own names borne by `on`, oldest first: the name it was
+        registered with (borne before the ledger knew it, so from any date),
+        then each rename effective by then, by (date, version)."""
         day = on.isoformat()
-        own = [n for n in self.names if n["source"] != "alias" and n["since"] <= day]
-        if not own:
-            return str(self.unit["name"])
-        return str(max(own, key=lambda n: (n["since"], n["version"]))["name"])
+        return sorted(
+            (
+                n
+                for n in self.names
+                if n["source"] == "registered" or (n["source"] == "renamed" and n["since"] <= day)
+            ),
+            key=_own_name_order,
+        )
+
+    def name_on(self, on: date) -> str:
+        own = self._own_names_on(on)
+        return str(own[-1]["name"]) if own else str(self.unit["name"])
 
     def former_names(self, on: date) -> list[dict[str, Any]]:
-        """Names the unit bore before its name on `on`, each with the day it ended."""
-        day = on.isoformat()
-        own = sorted(
-            (n for n in self.names if n["source"] != "alias" and n["since"] <= day),
-            key=lambda n: (n["since"], n["version"]),
-        )
+        """Names the unit bore before its name on `on`, each with the day it
+        ended (`since` null where the ledger does not know when it began)."""
+        own = self._own_names_on(on)
         return [
-            {"name": a["name"], "since": a["since"], "until": b["since"]}
+            {
+                "name": a["name"],
+                "since": a["since"]
+                if a["source"] == "renamed" or a["since"] <= b["since"]
+                else None,
+                "until": b["since"],
+            }
             for a, b in itertools.pairwise(own)
         ]
 
@@ -495,8 +524,6 @@ def unit_show(
     ``platform show`` before the proposal)."""
     s = standing(conn, code, known_at)
     day = as_of.isoformat()
-    if str(s.unit["registered_on"]) > day:
-        raise UnitNotFound(f"{code} (it was not yet registered on {as_of})")
     name = s.name_on(as_of)
     return {
         "code": code,
@@ -580,8 +607,9 @@ def _names_on(conn: DbConnection, codes: set[str], on: date) -> dict[str, str]:
     for code in codes:
         row = fetchone(
             conn,
-            "SELECT name FROM rm_unit_name WHERE code = ? AND source <> 'alias' AND since <= ? "
-            "ORDER BY since DESC, version DESC LIMIT 1",
+            "SELECT name FROM rm_unit_name WHERE code = ? "
+            "AND (source = 'registered' OR (source = 'renamed' AND since <= ?)) "
+            f"ORDER BY {_OWN_NAME_ORDER_DESC} LIMIT 1",
             (code, on.isoformat()),
         )
         if row is not None:
@@ -637,18 +665,19 @@ _CODE_LIKE = re.compile(r"[0-9A-Z]{4,18}")
 
 def unit_names_on(conn: DbConnection, code: str, on: date) -> list[tuple[str, int]]:
     """A unit's names as of a date, each with its rank: the name it bore then,
-    its aliases, its earlier names (none before its registration)."""
+    its aliases, its earlier names (the registered name and the aliases from any
+    date: the unit bore them before the ledger knew it)."""
     rows = fetchall(
         conn,
-        "SELECT name, source, since, version FROM rm_unit_name WHERE code = ? AND since <= ? "
-        "ORDER BY since, version",
+        "SELECT name, source, since, version FROM rm_unit_name WHERE code = ? "
+        f"AND (source <> 'renamed' OR since <= ?) ORDER BY {_OWN_NAME_ORDER}",
         (code, on.isoformat()),
     )
     return _ranked(rows)
 
 
 def _ranked(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    """Rows of one unit's names (by since, version) → (name, rank)."""
+    """Rows of one unit's names (in _OWN_NAME_ORDER) → (name, rank)."""
     own = [r for r in rows if r["source"] != "alias"]
     current = own[-1]["name"] if own else None
     out = [(str(r["name"]), ALIAS) for r in rows if r["source"] == "alias"]
@@ -683,15 +712,16 @@ def search_units(
 ) -> list[dict[str, Any]]:
     """``unit search``: fuzzy over the names units bore on the date (the
     name then, earlier names, aliases; Chinese included), or by credit code,
-    whole or in part (case-insensitive); best first. Units registered after
-    the date are not found."""
+    whole or in part (case-insensitive); best first. A unit is found for any
+    date, also before the ledger registered it (it existed, under the name it
+    was registered with); names it took by a rename after the date are not."""
     query = text.strip()
     if not query:
         return []
     rows = fetchall(
         conn,
-        "SELECT code, name, source, since, version FROM rm_unit_name WHERE since <= ? "
-        "ORDER BY code, since, version",
+        "SELECT code, name, source, since, version FROM rm_unit_name "
+        f"WHERE source <> 'renamed' OR since <= ? ORDER BY code, {_OWN_NAME_ORDER}",
         (on.isoformat(),),
     )
     hits: list[tuple[int, str, str]] = []

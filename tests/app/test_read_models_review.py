@@ -463,13 +463,18 @@ def test_history_range_funds_as_of_and_status_are_index_probes(demo_url: str) ->
 # --- 5-7. units as of a date ------------------------------------------------------------------
 
 
-def test_unit_show_before_registration_is_unknown(svc: LedgerService) -> None:
+def test_unit_show_before_registration_answers_under_the_registered_name(
+    svc: LedgerService,
+) -> None:
+    """The unit existed before the ledger knew it: screened on an earlier date
+    it shows the name it was registered with and nothing decided; only a
+    moment before anything was recorded does not know it."""
     u = code("zhizao")
     moment = datetime.now(UTC) - timedelta(days=1)
     register_all(svc, on=d("2021-03-01"))
     rm = read(svc)
-    with pytest.raises(UnitNotFound, match="not yet registered on 2021-02-28"):
-        rm.unit_show(u, d("2021-02-28"))
+    early = rm.unit_show(u, d("2021-02-28"))
+    assert early["name"] == "拉萨智造装备有限公司" and early["debarments"] == []
     assert rm.unit_show(u, d("2021-03-01"))["name"] == "拉萨智造装备有限公司"
     with pytest.raises(UnitNotFound):
         rm.unit_show(u, TODAY, known_at=moment)
@@ -620,8 +625,10 @@ def test_search_names_as_of_codes_and_short_queries(svc: LedgerService) -> None:
     assert hit["matched"] == "西藏高原医学研究院"
     [hit] = [h for h in rm.unit_search("高原医学研究", d("2024-06-30")) if h["code"] == med]
     assert hit["matched"] == "西藏高原医学研究所"
-    # units registered after the date are not found
-    assert rm.unit_search("西藏大学", d("2019-12-31")) == []
+    # a unit is found on a date before the ledger registered it, under the
+    # name it was registered with
+    early = [h for h in rm.unit_search("西藏大学", d("2019-12-31")) if h["score"] == 100]
+    assert [(h["code"], h["matched"]) for h in early] == [(code("tibet_u"), "西藏大学")]
     # credit codes, whole or in part, any case
     assert rm.unit_search(med.lower(), TODAY)[0] | {} == {
         **rm.unit_search(med, TODAY)[0],
