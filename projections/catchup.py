@@ -29,7 +29,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -435,14 +435,22 @@ def _tables_with_prefix(conn: DbConnection, prefix: str) -> list[str]:
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ? ESCAPE '\\'",
             (pattern,),
         )
-        return sorted(str(r["name"]) for r in rows)
+        return _drop_order(str(r["name"]) for r in rows)
     rows = fetchall(
         conn,
         "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' "
         "AND tablename LIKE ? ESCAPE '\\'",
         (pattern,),
     )
-    return sorted(str(r["name"]) for r in rows)
+    return _drop_order(str(r["name"]) for r in rows)
+
+
+def _drop_order(names: Iterable[str]) -> list[str]:
+    """Table names in the order a rebuild drops them: a shadow tracking table
+    first. A rebuild's batch reads its tracking table (``_own``) before it
+    writes the others, so a second rebuild that drops the tracking table first
+    waits for that batch instead of deadlocking with it."""
+    return sorted(names, key=lambda t: (not t.endswith(TRACKING_TABLE[len("rm") :]), t))
 
 
 def _drop_tables(cfg: DbConfig, prefixes: Sequence[str], pause: float = 0.0) -> None:
@@ -460,6 +468,8 @@ def _drop_tables(cfg: DbConfig, prefixes: Sequence[str], pause: float = 0.0) -> 
     for t in tables:
         while True:
             with connect(cfg, write=True) as conn:
+                if t not in _tables_with_prefix(conn, t):
+                    break  # dropped meanwhile (a rebuild started at the same time)
                 cur = execute(
                     conn,
                     f"DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} LIMIT ?)",
@@ -607,7 +617,10 @@ def _swap(conn: DbConnection, pos: dict[str, int]) -> None:
         if isinstance(conn, sqlite3.Connection):
             # SQLite: the old table is emptied and dropped afterwards, in short
             # transactions; its indexes keep their names until then
-            execute(conn, f"ALTER TABLE {table} RENAME TO {shadow_name(table, OLD_PREFIX)}")
+            old = shadow_name(table, OLD_PREFIX)
+            # a replaced table another run has not finished dropping yet
+            execute(conn, f"DROP TABLE IF EXISTS {old}")
+            execute(conn, f"ALTER TABLE {table} RENAME TO {old}")
             execute(conn, f"ALTER TABLE {shadow} RENAME TO {table}")
             continue
         execute(conn, f"DROP TABLE {table}")
@@ -650,9 +663,30 @@ def rebuild(
     shadow_tracking = shadow_name(TRACKING_TABLE, SHADOW_PREFIX)
     try:
         result = CatchUpResult()
-        _drop_tables(cfg, (SHADOW_PREFIX, OLD_PREFIX), pause=0.01)  # a killed run's leftovers
+        # the tables a swap replaced, left by a run killed before it dropped
+        # them: nobody reads them, so they are emptied in short transactions
+        _drop_tables(cfg, (OLD_PREFIX,), pause=0.01)
         owner = secrets.randbits(62)
-        with connect(cfg, write=True) as conn:
+        # Start under the catch-up lock (PostgreSQL; SQLite has one writer), so
+        # that two rebuilds starting at once, or one starting while another
+        # swaps, take turns. Shadow tables found here are a killed run's, or
+        # those of a rebuild still running: they are dropped in this one
+        # transaction (never piecemeal, which could take a table from under a
+        # rebuild that started meanwhile), and a running rebuild stops at its
+        # next batch, saying it was taken over.
+        with _writer(cfg, wait=True) as conn:
+            if conn is None:
+                raise Conflict(
+                    "could not start the rebuild: another process held the read models "
+                    "too long; nothing was changed — try again"
+                )
+            # (and replaced tables another run is still emptying: on SQLite
+            # they hold the index names the new shadows take)
+            for t in [
+                *_tables_with_prefix(conn, SHADOW_PREFIX),
+                *_tables_with_prefix(conn, OLD_PREFIX),
+            ]:
+                execute(conn, f"DROP TABLE IF EXISTS {t}")
             _create_shadow(conn, owner)
             head = _head(conn)
         view = ReadModelView(prefix=SHADOW_PREFIX)

@@ -313,6 +313,51 @@ def test_killed_rebuild_leaves_the_live_models_intact(demo_url: str) -> None:
     assert ledger(demo_url, "projections", "verify").returncode == 0
 
 
+def test_concurrent_rebuilds_take_turns_and_say_so(demo_url: str) -> None:
+    """Rebuilds started together, and one started while another is replaying:
+    each ends with success or the one "took over" line (exit 1), never an
+    unexpected database error; the models end equal to a rebuild with no
+    shadow tables left."""
+    slow = subprocess.Popen(
+        [sys.executable, "-c", SLOW_REBUILD, demo_url, "0.5", "0", "5"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _wait_line(slow) == "started"
+        racers = [
+            subprocess.Popen(
+                [LEDGER, "--db", demo_url, "projections", "rebuild"],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        outcomes = []
+        for racer in racers:
+            _, err = racer.communicate(timeout=180)
+            outcomes.append((racer.returncode, err))
+        slow_out, slow_err = slow.communicate(timeout=180)
+    finally:
+        slow.kill()
+        slow.wait()
+    took_over = "another `ledger projections rebuild` started and took over"
+    for rc, err in outcomes:
+        assert rc == 0 or (rc == 1 and err.count("\n") == 1 and took_over in err), err
+    assert any(rc == 0 for rc, _ in outcomes), outcomes
+    # the slow one was taken over (its shadows replaced)
+    assert "done" not in slow_out and took_over in slow_err, slow_err
+    cfg = db.parse_db_url(demo_url)
+    assert verify(cfg).ok
+    with db.connect(cfg) as conn:
+        assert catchup._tables_with_prefix(conn, catchup.SHADOW_PREFIX) == []
+        assert catchup._tables_with_prefix(conn, catchup.OLD_PREFIX) == []
+
+
 def test_rebuild_keeps_keys_indexes_and_grants(demo_url: str) -> None:
     cfg = db.parse_db_url(demo_url)
 
@@ -601,6 +646,25 @@ def test_unit_show_as_of_shows_only_what_was_decided_and_in_force(svc: LedgerSer
 
 
 # --- 8. screening by name and code ----------------------------------------------------------
+
+
+def test_search_treats_full_width_as_half_width(svc: LedgerService) -> None:
+    """Names and codes typed on a Chinese keyboard: ＡＢＣ（集团） is ABC(集团)."""
+    abc = credit_code("91540100MA6T0A0H1")
+    svc.register_unit(
+        abc,
+        name="西藏ＡＢＣ科技（集团）有限公司",
+        unit_type="enterprise",
+        high_tech=False,
+        aliases=[],
+        actor="c",
+    )
+    rm = read(svc)
+    [hit] = [h for h in rm.unit_search("西藏ABC科技(集团)有限公司", TODAY) if h["code"] == abc]
+    assert hit["score"] == 100
+    assert abc in {h["code"] for h in rm.unit_search("ABC科技", TODAY)}
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in abc)  # the code in full-width characters
+    assert [h["code"] for h in rm.unit_search(wide, TODAY)][:1] == [abc]
 
 
 def test_search_names_as_of_codes_and_short_queries(svc: LedgerService) -> None:

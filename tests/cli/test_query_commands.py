@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from cli import main, permission_denied
 from ledger.app import LedgerService
 from ledger.demo import load_demo
 from tests.scenario import credit_code, init_ledger
@@ -225,6 +225,59 @@ def test_read_only_role_answers_with_a_warning_when_lagging(pg_url: str) -> None
         with psycopg.connect(pg_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_roles_and_rebuild_refused_with_what_to_do_instead(pg_url: str) -> None:
+    """A database owner without CREATEROLE asking for `init --roles`, and a
+    clerk asking for a rebuild: one line each, saying who may (exit 1)."""
+    tag = uuid.uuid4().hex[:8]
+    owner, clerk, dbname = f"rm_owner_{tag}", f"rm_clerk_{tag}", f"rm_owned_{tag}"
+    admin = pg_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{owner}" LOGIN')
+        conn.execute(f'CREATE ROLE "{clerk}" LOGIN')
+        conn.execute(f'CREATE DATABASE "{dbname}" OWNER "{owner}"')
+    base = pg_url.rsplit("/", 1)[0].replace("postgresql://postgres@", "postgresql://{}@")
+    owner_url, clerk_url = f"{base.format(owner)}/{dbname}", f"{base.format(clerk)}/{dbname}"
+    try:
+        assert run(owner_url, "init")[0] == 0
+        with psycopg.connect(admin) as conn:
+            exists = conn.execute(
+                "SELECT count(*) FROM pg_roles WHERE rolname IN ('ledger_clerk', 'ledger_auditor')"
+            ).fetchone()
+        code, _, err = run(owner_url, "init", "--roles")
+        if exists == (2,):
+            assert code == 0, err  # the roles exist (cluster-wide): the owner only grants
+        else:
+            assert code == 1 and err.count("\n") == 1 and "CREATEROLE" in err, err
+        # what the server says to this owner creating a role, as the CLI words it
+        with (
+            psycopg.connect(owner_url, autocommit=True) as conn,
+            pytest.raises(psycopg.errors.InsufficientPrivilege) as refused,
+        ):
+            conn.execute(f'CREATE ROLE "rm_never_{tag}"')
+        line = permission_denied(refused.value)
+        assert (
+            line is not None
+            and "`ledger init --roles` as a superuser or a role with CREATEROLE" in line
+        )
+        with psycopg.connect(f"{pg_url.rsplit('/', 1)[0]}/{dbname}", autocommit=True) as conn:
+            conn.execute(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{clerk}"'
+            )
+            conn.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{clerk}"')
+        code, _, err = run(clerk_url, "projections", "rebuild")
+        assert code == 1 and err.count("\n") == 1, err
+        assert (
+            "permission denied" in err
+            and "`ledger projections rebuild` as the database owner" in err
+        )
+        assert run(clerk_url, "projections", "verify")[0] == 0  # the live models are intact
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{clerk}"')
+            conn.execute(f'DROP ROLE IF EXISTS "{owner}"')
 
 
 # --- second review -------------------------------------------------------------------------
