@@ -424,9 +424,23 @@ class Platform(Aggregate):
             )
         cycle = normalise_cycle(cycle)
         if any(normalise_cycle(e["cycle"]) == cycle for e in self.evaluations):
-            raise AlreadyExists(f"platform {self.code} already has an evaluation for cycle {cycle}")
+            raise AlreadyExists(
+                f"platform {self.code} already has an evaluation for cycle {cycle}: one "
+                f"evaluation per cycle ({policy.evaluation.basis})"
+            )
         poor = grade == "poor"
-        consecutive = self.consecutive_poor + 1 if poor else 0
+        consecutive = 0
+        if poor:
+            # "in a row" (004 §4.4 连续两年): the previous evaluation was poor and
+            # its cycle is next to this one (2023 then 2024, not 2022 then 2024)
+            consecutive = 1
+            if self.evaluations and self.consecutive_poor:
+                prev = self.evaluations[-1]
+                per = policy.evaluation.cycle_years
+                p_start, p_end = cycle_years(prev["cycle"], prev["on"], per)
+                start, end = cycle_years(cycle, meta.effective_on, per)
+                if p_end + 1 == start or end + 1 == p_start:
+                    consecutive = self.consecutive_poor + 1
         limit = policy.evaluation.consecutive_poor_limit
         self.trigger_event(
             self.Evaluated,
@@ -842,7 +856,7 @@ class Platform(Aggregate):
                     f"the {key} entitlement of platform {self.code} was already granted "
                     f"(allocation {ent.granted_by}); the same benefit is not granted twice",
                     rule="no-double-benefit",
-                    basis=double_basis,
+                    basis=double_basis or "SPEC §6, 003 art. 28",
                 )
             return ent
         open_ = self.open_entitlements(category)
@@ -853,7 +867,7 @@ class Platform(Aggregate):
                     f"every {category} entitlement of platform {self.code} was already granted "
                     f"({', '.join(e.key for e in granted)}); the same benefit is not granted twice",
                     rule="no-double-benefit",
-                    basis=double_basis,
+                    basis=double_basis or "SPEC §6, 003 art. 28",
                 )
             raise FundingRefused(
                 f"platform {self.code} has no {category} entitlement under policy "

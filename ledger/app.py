@@ -1270,7 +1270,15 @@ class LedgerService:
                     old.release_consortium_lead(plat.code, meta)
                     new_host.assume_consortium_lead(plat.code, meta)
                     touched += [old, new_host]
-                applied["co_builders"] = [c for c in plat.co_builders if c != new_host.code]
+                rest = [c for c in plat.co_builders if c != new_host.code]
+                if consortium:
+                    # a consortium's lead change hands the lead to another unit;
+                    # the old lead stays a member (members leave only by a
+                    # member change with everyone's consent, 002 §5.1)
+                    applied["co_builders"] = [plat.host, *rest]
+                else:
+                    # a new host (依托单位) replaces the old one
+                    applied["co_builders"] = rest
             if cr.change_type in ("co-builder-change", "member-change"):
                 for c in applied["co_builders"]:
                     if c in plat.co_builders or not active:
@@ -1294,8 +1302,9 @@ class LedgerService:
                             role="new member",
                             rules=("debarment",),
                         )
-                if active:
-                    self._check_composition_after(plat, applied)
+            if active and ("host" in applied or "co_builders" in applied):
+                # the composition rules checked at approval hold after it too
+                self._check_composition_after(plat, applied)
             plat.approve_change(change_id, meta, applied)
             return touched, Result("ChangeApproved", plat.code, plat.version, id=change_id)
 

@@ -563,4 +563,39 @@ def test_a_lead_change_to_a_member_keeps_the_consortium(svc: LedgerService) -> N
     svc.approve_change(rid, doc_no="新科变2号", actor=CLERK, on=date(2025, 6, 1))
     plat = svc.platform("XJ-UC-001")
     assert plat.host == new_lead and new_lead not in plat.co_builders
+    # the old lead stays a member: 5 members, the shares unchanged (002 §2.2.1)
+    assert LEAD in plat.co_builders and len(plat.co_builders) == 4
     assert svc.unit(new_lead).consortia_led_on(date(2025, 6, 1)) == [("XJ-UC-001", None)]
+    assert svc.unit(LEAD).consortia_led_on(date(2025, 6, 1)) == []
+
+
+def test_a_host_change_may_not_break_a_centres_composition(svc: LedgerService) -> None:
+    """A centre led by an enterprise needs no enterprise co-builders; handed to
+    a university it would need two (001 §3.3): the change is refused."""
+    svc.propose(
+        "XJ-TIC-009",
+        name="新疆智能装备技术创新中心",
+        kind="tech-innovation-center",
+        level="regional",
+        host=code("xj_robot"),
+        co_builders=[],
+        policy="xinjiang-tic",
+        actor=CLERK,
+        on=date(2025, 1, 2),
+    )
+    svc.approve("XJ-TIC-009", doc_no="新科发〔2025〕1号", actor=CLERK, on=date(2025, 2, 1))
+    rid = svc.request_change(
+        "XJ-TIC-009",
+        change_type="host-change",
+        details={"host": code("xj_u")},
+        reason="牵头单位调整",
+        actor=CLERK,
+        on=date(2025, 3, 1),
+    ).id
+    err = refused(
+        svc,
+        lambda: svc.approve_change(rid, doc_no="新科变9号", actor=CLERK, on=date(2025, 3, 5)),
+        CompositionRuleBroken,
+    )
+    assert "001 §3.3" in str(err.basis) and "enterprise" in err.message
+    assert svc.platform("XJ-TIC-009").host == code("xj_robot")

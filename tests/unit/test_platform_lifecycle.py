@@ -443,8 +443,9 @@ def test_one_evaluation_per_cycle() -> None:
     p = platform_in("operating")
     pol = load_policy("lhasa-city")
     p.evaluate("2020-2022", "good", meta(LATER), pol)
-    with pytest.raises(AlreadyExists, match="2020-2022"):
+    with pytest.raises(AlreadyExists, match="2020-2022") as err:
         p.evaluate("2020-2022", "excellent", meta(LATER), pol)
+    assert "003 art. 22" in str(err.value)  # the policy's evaluation article
 
 
 def test_keqiao_two_poor_years_in_a_row_make_the_platform_due_for_termination() -> None:
@@ -468,6 +469,20 @@ def test_keqiao_a_good_year_between_two_poor_ones_resets_the_count() -> None:
     p.evaluate("2022", "good", meta(date(2023, 1, 20)), pol)
     p.evaluate("2023", "poor", meta(date(2024, 1, 20)), pol)
     assert p.due_for_termination is False
+
+
+def test_keqiao_two_poor_years_with_a_year_between_are_not_in_a_row() -> None:
+    """004 §4.4 连续两年: 2022 and 2024 (no evaluation of 2023) are not a row."""
+    pol = load_policy("keqiao-co-built")
+    p = platform_in("operating", policy="keqiao-co-built", kind="co-built-platform")
+    p.evaluate("2022", "poor", meta(date(2023, 3, 1)), pol)
+    p.rectify(True, meta(date(2023, 12, 1)))
+    p.evaluate("2024", "poor", meta(date(2025, 3, 1)), pol)
+    assert (p.consecutive_poor, p.due_for_termination) == (1, False)
+    # the next year poor again: now two in a row
+    p.rectify(True, meta(date(2025, 9, 1)))
+    p.evaluate("２０２５年", "poor", meta(date(2026, 3, 1)), pol)
+    assert (p.consecutive_poor, p.due_for_termination) == (2, True)
 
 
 def test_lhasa_city_two_poor_grades_do_not_make_a_platform_due_for_termination() -> None:
@@ -820,6 +835,18 @@ def test_grade_reward_003_art_23_good_is_600000_for_a_key_laboratory() -> None:
     allocate(p, "reward", "600000.00", key="grade-reward:2020-2022")
     with pytest.raises(FundingRefused, match="already granted"):
         allocate(p, "reward", "1.00", key="grade-reward:2020-2022")
+
+
+def test_a_centres_reward_is_not_granted_twice_citing_the_article() -> None:
+    """xinjiang-tic's file names no double-benefit article of its own: the
+    refusal cites SPEC §6 and 003 art. 28 all the same."""
+    p = platform_in("operating", kind="tech-innovation-center", policy="xinjiang-tic")
+    p.evaluate("2020-2022", "excellent", meta(LATER), load_policy("xinjiang-tic"))
+    earn(p, "evaluation", grade="excellent")
+    allocate(p, "reward", "2000000.00")
+    with pytest.raises(FundingRefused, match="already granted") as err:
+        allocate(p, "reward", "1.00")
+    assert "003 art. 28" in str(err.value)
 
 
 def test_a_reward_with_no_entitlement_is_refused() -> None:
