@@ -86,6 +86,17 @@ class LedgerGroup(click.Group):
             sys.exit(e.exit_code)
         except click.Abort:
             fail("aborted", 1)
+        except click.exceptions.NoArgsIsHelpError as e:
+            # a group without its command: one line naming the commands, not the help page
+            group = e.ctx.command if e.ctx else self
+            names = (
+                ", ".join(group.list_commands(e.ctx))
+                if isinstance(group, click.Group) and e.ctx
+                else ""
+            )
+            sub = (e.ctx.command_path or "").split(" ", 1)[1:] if e.ctx else []
+            path = " ".join(["ledger", *sub])
+            fail(f"missing command: {path} COMMAND, one of: {names} (see {path} --help)", 2)
         except click.UsageError as e:
             where = (
                 f" (ledger {e.ctx.command_path.split(' ', 1)[1]})"
@@ -140,9 +151,16 @@ def permission_denied(e: BaseException) -> str | None:
     seen: BaseException | None = e
     while seen is not None:
         if isinstance(seen, psycopg.errors.InsufficientPrivilege):
+            if "create role" in str(seen):
+                return (
+                    f"permission denied: this database role may not create roles "
+                    f"({first_line(seen)}); run `ledger init --roles` as a superuser or a "
+                    "role with CREATEROLE"
+                )
             return (
                 f"permission denied: this database role may not do that ({first_line(seen)}); "
-                "record as the clerk role, run `ledger init` and `ledger demo` as the owner"
+                "record as the clerk role; run `ledger init`, `ledger demo` and "
+                "`ledger projections rebuild` as the database owner"
             )
         if isinstance(seen, sqlite3.OperationalError) and "readonly" in str(seen):
             return f"permission denied: the SQLite file is read-only ({first_line(seen)})"
@@ -350,7 +368,15 @@ def main(ctx: click.Context, db: str | None, actor: str | None, fmt: str, verbos
 
 
 @main.command()
-@click.option("--policy", default=None, metavar="ID", help="default policy (default lhasa-city)")
+@click.option(
+    "--policy",
+    default=None,
+    metavar="ID",
+    help=(
+        "default policy for new proposals (first init: lhasa-city unless given; "
+        "a later init keeps it unless given)"
+    ),
+)
 @click.option("--roles", is_flag=True, help="also create the auditor and clerk roles (PostgreSQL)")
 @common(prints=False)
 def init(ctx: Ctx, policy: str | None, roles: bool) -> None:
@@ -1982,7 +2008,7 @@ def audit() -> None:
 
 
 def _audit_format(ctx: Ctx, fmt: str | None) -> str:
-    return fmt or ("json" if ctx.format == "json" else "table")
+    return fmt or ctx.format or "table"
 
 
 @audit.command("verify")
@@ -2010,9 +2036,9 @@ def _audit_format(ctx: Ctx, fmt: str | None) -> str:
 @click.option(
     "--format",
     "audit_fmt",
-    type=click.Choice(["table", "json"]),
+    type=click.Choice(FORMATS),
     default=None,
-    help="table (default) or json",
+    help="table (default), json or csv (one row)",
 )
 @common(prints=False)
 def audit_verify(
@@ -2046,8 +2072,15 @@ def audit_verify(
         result = audit_mod.verify(
             db.parse_db_url(ctx.db), checkpoint=cp, progress=progress, trusted_key_id=key_id
         )
-    if _audit_format(ctx, audit_fmt) == "json":
+    fmt = _audit_format(ctx, audit_fmt)
+    if fmt == "json":
         click.echo(output.to_json(result))
+    elif fmt == "csv":
+        cpr = result["checkpoint"]
+        row = {k: v for k, v in result.items() if k != "checkpoint"}
+        row["checkpoint_seq"] = None if cpr is None else cpr["seq"]
+        row["checkpoint_ok"] = None if cpr is None else cpr["ok"]
+        click.echo(output.to_csv([row]))
     else:
         shown = dict(result)
         shown["ok"] = "yes" if result["ok"] else "NO"
@@ -2098,9 +2131,9 @@ def audit_keygen(ctx: Ctx, out_path: str) -> None:
 @click.option(
     "--format",
     "audit_fmt",
-    type=click.Choice(["table", "json"]),
+    type=click.Choice(FORMATS),
     default=None,
-    help="table (default) or json",
+    help="table (default), json or csv (one row)",
 )
 @common(prints=False)
 def audit_checkpoint(ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: str | None) -> None:
@@ -2117,8 +2150,11 @@ def audit_checkpoint(ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: s
     doc = audit_mod.checkpoint(
         db.parse_db_url(ctx.db), key_path, out_path, progress=audit_mod.terminal_progress()
     )
-    if _audit_format(ctx, audit_fmt) == "json":
+    fmt = _audit_format(ctx, audit_fmt)
+    if fmt == "json":
         click.echo(output.to_json(doc))
+    elif fmt == "csv":
+        click.echo(output.to_csv([{k: v for k, v in doc.items() if k != "recorded"}]))
     else:
         click.echo(
             output.to_record(

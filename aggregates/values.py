@@ -153,7 +153,8 @@ def parse_money(text: str | Decimal | int, *, what: str = "amount") -> Decimal:
     """Exact yuan with at most two decimal places, positive. Never a float."""
     if isinstance(text, float):  # pragma: no cover - guarded by types
         raise InvalidInput(f"invalid {what}: floats are not money")
-    raw = str(text).strip()
+    # full-width digits, separators and point as typed on a Chinese keyboard
+    raw = unicodedata.normalize("NFKC", str(text)).strip()
     # thousands separators only in groups of three ("1,00" is not 100 yuan)
     if re.fullmatch(r"\d{1,3}([,，]\d{3})+(\.\d{1,2})?", raw):
         raw = raw.replace(",", "").replace("，", "")

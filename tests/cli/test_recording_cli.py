@@ -519,6 +519,8 @@ REFUSALS: list[tuple[str, list[str], int, str]] = [
      "more than"),
     ("detail twice", ["change", "request", "LS-KL-001", "--type", "rename", "--detail", "name=a",
      "--detail", "name=b", "--reason", "r"], 2, "given twice"),
+    ("a group without its command", ["platform"], 2,
+     "missing command: ledger platform COMMAND, one of: accept, approve"),
 ]
 # fmt: on
 

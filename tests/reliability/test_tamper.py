@@ -999,6 +999,14 @@ def test_cli_checkpoint_export_and_offline_verification(ledger: DbConfig, tmp_pa
     )
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout)["checkpoint"] == {"seq": N_EVENTS, "ok": True}
+    as_csv = ledger_cli(
+        "--db", ledger.url, "audit", "verify", "--checkpoint", str(cp), "--format", "csv"
+    )
+    assert as_csv.returncode == 0, as_csv.stderr
+    assert as_csv.stdout.splitlines()[0] == (
+        "ok,events,first_bad_seq,problem,checkpoint_seq,checkpoint_ok"
+    )
+    assert as_csv.stdout.splitlines()[1].endswith(f",,,{N_EVENTS},yes")
 
     exported = ledger_cli("--db", ledger.url, "audit", "export", "--out", str(exp))
     assert exported.returncode == 0, exported.stderr

@@ -111,6 +111,8 @@ def test_malformed_credit_codes_are_refused_naming_the_fault(code: str, complain
         ("0.01", Decimal("0.01")),
         ("1,234,567.89", Decimal("1234567.89")),
         ("1，000，000", Decimal("1000000.00")),  # full-width commas, as typed in Chinese
+        ("１０００．５０", Decimal("1000.50")),  # full-width digits and point
+        ("１,０００.５０", Decimal("1000.50")),
         ("  200000.00 ", Decimal("200000.00")),
         (Decimal("12.3"), Decimal("12.30")),
         (7, Decimal("7.00")),
