@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import singledispatchmethod
@@ -687,19 +688,26 @@ def _ranked(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return out
 
 
+def _normal_text(text: str) -> str:
+    """A name or query as compared: NFKC (full-width letters, digits and
+    brackets as half-width: ＡＢＣ（集团） = ABC(集团)), then rapidfuzz's
+    ``default_process`` (lower case, punctuation as spaces, trimmed)."""
+    return str(utils.default_process(unicodedata.normalize("NFKC", text)))
+
+
 def match_unit(query: str, code: str, names: list[tuple[str, int]]) -> tuple[int, str] | None:
     """The best match of a query against a unit's credit code and names (as
     of a date), as (score, what matched), or None below SEARCH_THRESHOLD.
     Equal scores prefer the code, then the name of the date, an alias, a
     former name (see ``_score`` and docs/DESIGN.md "Read models")."""
-    q = utils.default_process(query)
+    q = _normal_text(query)
     best: tuple[float, int, str] | None = None
-    compact = re.sub(r"\s+", "", query).upper()
+    compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", query)).upper()
     if _CODE_LIKE.fullmatch(compact) and compact in code:
         score = 100.0 if compact == code else min(99.0, 60 + 40 * len(compact) / len(code))
         best = (score, CODE, code)
     for name, rank in names:
-        score = _score(q, utils.default_process(name))
+        score = _score(q, _normal_text(name))
         if score >= SEARCH_THRESHOLD and (best is None or (score, rank) > best[:2]):
             best = (score, rank, name)
     if best is None or best[0] < SEARCH_THRESHOLD:
