@@ -1484,6 +1484,13 @@ def funds_reconcile(
         svc.close()
     report.statement = statement
     if out is not None:
+        if out.lower().endswith(".xlsx"):
+            # the workbook also carries the budget view, from `funds summary`
+            from ledger.app import today
+
+            report.budget_as_of = today()
+            with _reading(ctx) as rm:
+                report.budget = rm.funds_summary(report.budget_as_of, fiscal_year=fiscal_year)
         rc.write_report(report, out)
         if progress:
             click.echo(f"wrote {out}", err=True)

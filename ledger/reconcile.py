@@ -257,6 +257,9 @@ class ReconcileReport:
     tolerance_days: int = DEFAULT_TOLERANCE_DAYS
     statement: str | None = None
     encoding: str | None = None
+    # the budget view the workbook carries: `funds summary` rows as of a date
+    budget: list[dict[str, Any]] | None = None
+    budget_as_of: date | None = None
 
     @property
     def matched(self) -> int:
@@ -1095,6 +1098,20 @@ def to_table(report: ReconcileReport) -> str:
     return "\n".join(out)
 
 
+BUDGET_COLUMNS = (
+    "platform",
+    "category",
+    "fiscal_year",
+    "allocated",
+    "entitled",
+    "disbursed",
+    "reversed",
+    "recovered",
+    "net",
+    "remaining",
+)
+_BUDGET_MONEY = frozenset(BUDGET_COLUMNS[3:])
+
 XLSX_MONEY_FORMAT = "#,##0.00"
 XLSX_DATE_FORMAT = "yyyy-mm-dd"
 
@@ -1155,6 +1172,25 @@ def to_xlsx(report: ReconcileReport, path: str | Path) -> None:
         header(sheet, columns)
         for i, row in enumerate(kind_rows, start=2):
             put_row(sheet, i, [row[c] for c in columns])
+    if report.budget is not None:
+        # the budget view: what `funds summary` answers, line by line, as of
+        # the run's date (the same figures, from the same read model)
+        sheet = wb.create_sheet("budget")
+        header(sheet, [*BUDGET_COLUMNS, "as_of"])
+        for i, line in enumerate(report.budget, start=2):
+            put_row(
+                sheet,
+                i,
+                [
+                    *(
+                        Decimal(str(line[c]))
+                        if c in _BUDGET_MONEY and line[c] is not None
+                        else line[c]
+                        for c in BUDGET_COLUMNS
+                    ),
+                    report.budget_as_of,
+                ],
+            )
     for sheet in wb.worksheets:
         for col in sheet.columns:
             letter = col[0].column_letter

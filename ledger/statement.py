@@ -354,6 +354,46 @@ def find_columns(cells: Sequence[str]) -> Columns | None:
 # --- decoding ------------------------------------------------------------------
 
 
+def _line_majority(data: bytes) -> str | None:
+    """The encoding most lines with non-ASCII bytes are in: "utf-8" when most
+    decode as UTF-8, else "gb18030" when most of them decode as GB18030; None
+    when there are none, or neither holds most."""
+    utf8 = gb = total = 0
+    for raw in data[:2_000_000].split(b"\n"):
+        if raw.isascii():
+            continue
+        total += 1
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                raw.decode("gb18030")
+            except UnicodeDecodeError:
+                continue
+            gb += 1
+        else:
+            utf8 += 1
+    if total and utf8 * 2 > total:
+        return "utf-8"
+    if total and gb * 2 > total:
+        return "gb18030"
+    return None
+
+
+def _decode_lines(data: bytes, encoding: str) -> tuple[str, list[int]]:
+    """The text of the lines that decode, an empty line for each that does
+    not, and the 1-based numbers of those."""
+    out: list[str] = []
+    undecodable: list[int] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            out.append(raw.decode(encoding if number == 1 else encoding.removesuffix("-sig")))
+        except UnicodeDecodeError:
+            out.append("")
+            undecodable.append(number)
+    return "\n".join(out), undecodable
+
+
 def _candidate_encodings(data: bytes) -> Iterator[str]:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         yield "utf-16"
@@ -427,7 +467,14 @@ def parse_statement(path: str | Path) -> StatementParse:
 
 def parse_statement_bytes(data: bytes, *, name: str = "statement") -> StatementParse:
     decoded_any = False
+    majority = None if data.startswith((b"\xff\xfe", b"\xfe\xff")) else _line_majority(data)
     for encoding in _candidate_encodings(data):
+        if majority is not None and encoding not in ("utf-8-sig", "gb18030"):
+            break  # a Chinese bank's file: no guessing (latin-1 reads anything)
+        if encoding == "gb18030" and majority == "utf-8":
+            # GB18030 decodes most byte strings: a UTF-8 file with a stray line
+            # in another encoding would be read whole as mojibake
+            continue
         try:
             text = data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
@@ -439,6 +486,25 @@ def parse_statement_bytes(data: bytes, *, name: str = "statement") -> StatementP
         delimiter, header_index, columns = found
         result = _parse_rows(text, delimiter, header_index, columns)
         result.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        return result
+    # No encoding reads the whole file: read it line by line in the encoding
+    # most of its lines are in, and report each line that is not (a bad line
+    # does not stop the rest)
+    encoding = "utf-8-sig" if majority == "utf-8" else "gb18030"
+    text, undecodable = _decode_lines(data, encoding) if majority else ("", [])
+    found = _find_header(text) if text.strip() else None
+    if found is not None:
+        decoded_any = True
+        delimiter, header_index, columns = found
+        result = _parse_rows(text, delimiter, header_index, columns)
+        result.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        shown = "UTF-8" if encoding == "utf-8-sig" else "GBK/GB18030"
+        result.errors.extend(
+            BadLine(n, f"undecodable bytes: the line is not {shown}, as the rest of the file is")
+            for n in undecodable
+            if n > result.header_line
+        )
+        result.errors.sort(key=lambda b: b.line)
         return result
     if not decoded_any:
         raise InvalidInput(f"cannot decode statement {name}: neither UTF-8 nor GBK/GB18030")

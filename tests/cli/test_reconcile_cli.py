@@ -168,6 +168,29 @@ def test_out_xlsx_and_csv(db_url: str, statement: tuple[Path, int, int], tmp_pat
         (x["voucher"], Decimal(x["statement_amount"])) for x in data["amount_mismatch"]
     ]
     assert sheet.freeze_panes == "A2"
+    # the budget view: the figures of `funds summary`, line by line
+    budget = wb["budget"]
+    assert budget.freeze_panes == "A2"
+    names = [c.value for c in budget[1]]
+    lines = [
+        dict(zip(names, r, strict=True)) for r in budget.iter_rows(min_row=2, values_only=True)
+    ]
+    summary_json = json.loads(
+        CliRunner()
+        .invoke(main, ["funds", "summary", "--format", "json"], env={"LEDGER_DB": db_url})
+        .stdout
+    )
+    assert lines and len(lines) == len(summary_json)
+    money = ("allocated", "disbursed", "reversed", "recovered", "net", "remaining")
+    for got_line, want in zip(lines, summary_json, strict=True):
+        assert (got_line["platform"], got_line["category"], got_line["fiscal_year"]) == (
+            want["platform"],
+            want["category"],
+            want["fiscal_year"],
+        )
+        for m in money:
+            assert Decimal(str(got_line[m])).quantize(Decimal("0.01")) == Decimal(want[m]), m
+        assert budget.cell(row=2, column=names.index("net") + 1).number_format == "#,##0.00"
     # a csv file is one flat table, one row per finding
     out_csv = tmp_path / "reconcile.csv"
     assert reconcile(db_url, "--statement", str(path), "--out", str(out_csv)).exit_code == 0

@@ -85,6 +85,37 @@ def test_gbk_chinese_headers_preamble_split_columns_and_totals(tmp_path: Path) -
     assert second.reference == "科技经费拨款"  # shown as the memo
 
 
+def test_an_undecodable_line_is_a_bad_line_not_the_end_of_the_file(tmp_path: Path) -> None:
+    """A GBK statement with two stray bytes in one line: that line is
+    reported with its number; every other line is read."""
+    lines = [
+        "交易日期,凭证号,摘要,对方户名,金额",
+        "2026-03-05,PZ-001,拨付运行费,西藏大学,500.00",
+        "2026-03-06,PZ-002,拨付运行费,拉萨市某研究院,600.00",
+        "2026-03-07,PZ-003,拨付运行费,西藏净土农业科技有限公司,700.00",
+    ]
+    data = "\r\n".join(lines).encode("gbk").replace(b"PZ-002", b"PZ-002\xff\x80")
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    parsed = parse_statement(path)
+    assert parsed.encoding == "gb18030"
+    assert [ln.references for ln in parsed.lines] == [("PZ-001",), ("PZ-003",)]
+    assert parsed.lines[1].payee == "西藏净土农业科技有限公司"
+    assert [(b.line, "undecodable" in b.reason) for b in parsed.errors] == [(3, True)]
+
+
+def test_a_gbk_line_in_a_utf8_file_is_reported_not_read_as_mojibake(tmp_path: Path) -> None:
+    head = "交易日期,凭证号,对方户名,金额\n2026-03-05,PZ-001,西藏大学,500.00\n".encode()
+    stray = "2026-03-06,PZ-002,拉萨市某研究院,600.00\n".encode("gbk")
+    tail = "2026-03-07,PZ-003,西藏净土农业科技有限公司,700.00\n".encode()
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(head + stray + tail)
+    parsed = parse_statement(path)
+    assert parsed.encoding == "utf-8"
+    assert [ln.payee for ln in parsed.lines] == ["西藏大学", "西藏净土农业科技有限公司"]
+    assert [b.line for b in parsed.errors] == [3]
+
+
 @pytest.mark.parametrize(
     ("outflow", "inflow"),
     [
