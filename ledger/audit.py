@@ -182,6 +182,15 @@ class ChainVerifier:
 def _result(
     v: ChainVerifier, events: int, checkpoint: dict[str, Any] | None, last_seq: int = 0
 ) -> dict[str, Any]:
+    if (
+        checkpoint is not None
+        and v.first_bad_seq is not None
+        and checkpoint["seq"] is not None
+        and v.first_bad_seq <= int(checkpoint["seq"])
+    ):
+        # a chain broken at or before the checkpoint does not extend it, even
+        # where the stored hash at its seq still equals the signed one
+        checkpoint = {**checkpoint, "ok": False}
     ok = v.problem is None and (checkpoint is None or bool(checkpoint["ok"]))
     problem = v.problem
     first_bad = v.first_bad_seq

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
     InterfaceError,
@@ -349,8 +350,13 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                                 prepare=True,
                             )
                 except Exception as e:
-                    # Re-raised after the pipeline has exited (as the library does).
+                    # Re-raised after the pipeline has exited (as the library does),
+                    # and never committed: an error in Python (a chain head that
+                    # cannot be read, say) leaves the transaction healthy, so
+                    # leaving the block normally would COMMIT events without
+                    # their chain rows. Rollback ends the block with a ROLLBACK.
                     exc = e
+                    raise psycopg.Rollback() from None
             if exc:
                 raise exc
         return [

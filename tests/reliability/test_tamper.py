@@ -389,6 +389,26 @@ def test_positions_below_one_are_refused_on_insert(ledger: DbConfig) -> None:
     assert audit.verify(ledger)["ok"] is True
 
 
+def test_a_recording_that_fails_while_chaining_stores_nothing(ledger: DbConfig) -> None:
+    """A chain head that cannot be read (a forged row the insert-only clerk may
+    write) makes the next recording fail — and it stores no event without its
+    chain row: the transaction is rolled back, on both backends."""
+    run_sql(
+        ledger,
+        "INSERT INTO event_chain (seq, notification_id, chain_hash) VALUES (999, 999, 'x')",
+    )
+    with connect(ledger) as conn:
+        before = fetchone(conn, "SELECT COUNT(*) AS n FROM ledger_events")
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the bad head gives
+        record(ledger, grants=1, payments=0)
+    with connect(ledger) as conn:
+        after = fetchone(conn, "SELECT COUNT(*) AS n FROM ledger_events")
+    assert after == before
+    # and verify names the forged row
+    result = audit.verify(ledger)
+    assert result["ok"] is False and result["first_bad_seq"] is not None
+
+
 def test_respelt_originator_id_is_detected(sqlite_url: str) -> None:
     """SQLite stores a UUID as 32 hex digits and loads events by exactly that
     text: an id re-spelt with hyphens hides the event from its aggregate."""
@@ -450,6 +470,22 @@ def test_checkpoint_then_more_events_verifies(ledger: DbConfig, tmp_path: Path) 
         "checkpoint": {"seq": N_EVENTS, "ok": True},
     }
     assert [r["seq"] for r in audit.list_checkpoints(ledger)] == [N_EVENTS]
+
+
+def test_a_checkpoint_does_not_hold_over_a_chain_broken_before_it(
+    ledger: DbConfig, tmp_path: Path
+) -> None:
+    audit.keygen(tmp_path / "auditor.pem")
+    cp = audit.checkpoint(ledger, tmp_path / "auditor.pem", tmp_path / "cp.json")
+    with raw(ledger) as conn:
+        ev = event_at(conn, ledger, 3)
+        conn.execute(
+            q(ledger, f"UPDATE ledger_events SET state = ? WHERE {nid_col(ledger)} = ?"),
+            (bytes(ev["state"]).replace(b"1001.00", b"9001.00"), ev["nid"]),
+        )
+    result = audit.verify(ledger, checkpoint=cp)
+    assert (result["ok"], result["first_bad_seq"]) == (False, 3)
+    assert result["checkpoint"] == {"seq": N_EVENTS, "ok": False}
 
 
 def test_checkpoint_with_bad_signature_fails(ledger: DbConfig, tmp_path: Path) -> None:
