@@ -135,6 +135,15 @@ class LedgerGroup(click.Group):
             denied = permission_denied(e)
             if denied is not None:
                 fail(denied, 1)
+            from eventsourcing.utils import TopicError
+
+            if isinstance(e, TopicError):
+                # the application only stores topics it can resolve
+                fail(
+                    f"a stored event cannot be read ({first_line(e)}); the ledger may have "
+                    "been altered: run `ledger audit verify`",
+                    4,
+                )
             if isinstance(e, (OperationalError, PersistenceError)):
                 fail(f"database error: {first_line(e)}", 3)
             fail(
@@ -2170,6 +2179,12 @@ def audit_checkpoint(ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: s
         )
         if out_path:
             click.echo(f"written to {out_path}")
+        else:
+            click.echo(
+                "note: the table leaves out the signature and public key; give --out FILE "
+                "(or --format json) for the checkpoint to publish",
+                err=True,
+            )
     if doc.get("recorded") is False:
         click.echo(
             "warning: signed, but not recorded in the ledger's audit_checkpoints "

@@ -43,7 +43,7 @@ from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.projection import Projection
 from psycopg import sql as pgsql
 
-from aggregates.errors import Conflict
+from aggregates.errors import Conflict, TamperDetected
 from ledger.db import (
     DbConfig,
     DbConnection,
@@ -288,14 +288,26 @@ def _apply_batch(
     for r in rows:
         nid = int(r["nid"])
         if r["seq"] is None:
-            raise RuntimeError(f"event {nid} has no event_chain row; run `ledger audit verify`")
-        stored = StoredEvent(
-            originator_id=UUID(str(r["originator_id"])),
-            originator_version=int(r["originator_version"]),
-            topic=str(r["topic"]),
-            state=bytes(r["state"]),
-        )
-        events.append((nid, int(r["seq"]), app.mapper.to_domain_event(stored)))
+            raise TamperDetected(
+                f"event {nid} has no event_chain row: the ledger was altered or a write "
+                "was cut short; run `ledger audit verify`"
+            )
+        try:
+            stored = StoredEvent(
+                originator_id=UUID(str(r["originator_id"])),
+                originator_version=int(r["originator_version"]),
+                topic=str(r["topic"]),
+                state=bytes(r["state"]),
+            )
+            event = app.mapper.to_domain_event(stored)
+        except Exception as e:
+            # what the application recorded always reads back: this was altered
+            raise TamperDetected(
+                f"stored event {nid} (chain seq {r['seq']}) cannot be read "
+                f"({type(e).__name__}: {_first_line(e)}); the ledger may have been "
+                "altered: run `ledger audit verify`"
+            ) from None
+        events.append((nid, int(r["seq"]), event))
         if hook is not None:
             hook(nid)
     last = events[-1][0]

@@ -280,6 +280,29 @@ def test_roles_and_rebuild_refused_with_what_to_do_instead(pg_url: str) -> None:
             conn.execute(f'DROP ROLE IF EXISTS "{owner}"')
 
 
+def test_an_unreadable_stored_event_is_reported_as_tampering(demo: dict[str, Any]) -> None:
+    """An event whose topic was altered in the database (the read models not
+    yet caught up with it): queries say the ledger may have been altered and
+    point to `audit verify` (exit 4), as `audit verify` itself does."""
+    from ledger.db import parse_db_url
+    from tests.reliability.test_tamper import raw
+
+    url = demo["url"]
+    cfg = parse_db_url(url)
+    with raw(cfg) as conn:
+        nid = "rowid" if cfg.backend == "sqlite" else "notification_id"
+        conn.execute(
+            f"UPDATE ledger_events SET topic = 'aggregates.unit:Unit.Nope' "
+            f"WHERE {nid} = (SELECT MAX({nid}) FROM ledger_events)"
+        )
+    for args in (["debarred"], ["unit", "search", "西藏"]):
+        code, _, err = run(url, *args)
+        assert code == 4 and err.count("\n") == 1, err
+        assert "ledger audit verify" in err and "altered" in err
+    code, _, err = run(url, "audit", "verify")
+    assert code == 4
+
+
 # --- second review -------------------------------------------------------------------------
 
 
