@@ -91,7 +91,7 @@ def reasons_against(
         reasons.append(
             Reason(
                 "debarment",
-                d.basis or d.doc_no,
+                d.basis,
                 f"debarment {d.id} ({', '.join(d.scopes)}) from {d.start} until {d.end}"
                 + (f", lifted on {d.lifted_on}" if d.lifted_on else "")
                 + (f", document {d.doc_no}" if d.doc_no else ""),
@@ -103,7 +103,7 @@ def reasons_against(
             reasons.append(
                 Reason(
                     "blacklist",
-                    b.basis or b.doc_no,
+                    b.basis,
                     f"on the integrity blacklist since {b.added_on} (entry {b.id}"
                     + (f", document {b.doc_no}" if b.doc_no else "")
                     + ")",

@@ -267,6 +267,21 @@ def test_a_debarment_is_a_reason_until_its_end_for_its_scopes_only() -> None:
     assert why_not(u, "consortium-lead", date(2025, 1, 1)) == []
 
 
+def test_a_debarment_imposed_without_a_basis_has_none_in_eligibility() -> None:
+    """`basis` is the rule applied (SPEC §3); the decision's document is in
+    the detail, not passed off as a basis."""
+    u = registered()
+    u.debar(
+        years=3,
+        start=date(2025, 1, 1),
+        scopes=["platform-application"],
+        violation=None,
+        meta=meta(date(2025, 1, 1), doc_no="藏科监〔2025〕2号", reason="r"),
+    )
+    [reason] = why_not(u, "platform-application", date(2025, 6, 1))
+    assert reason.basis is None and "藏科监〔2025〕2号" in reason.detail
+
+
 def test_a_lifted_debarment_applies_until_the_lifting() -> None:
     u = registered()
     debar(u, date(2024, 1, 1))
