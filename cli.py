@@ -1804,22 +1804,9 @@ def funds_summary(ctx: Ctx, code: str | None, fiscal_year: int | None, as_of: st
         if plat is not None and not rm.platform_exists(plat):
             raise PlatformNotFound(plat)
         rows = rm.funds_summary(day, platform=plat, fiscal_year=fiscal_year)
-    _emit(
-        ctx,
-        rows,
-        [
-            "platform",
-            "category",
-            "fiscal_year",
-            "allocated",
-            "entitled",
-            "disbursed",
-            "reversed",
-            "recovered",
-            "net",
-            "remaining",
-        ],
-    )
+    from projections.funds import SUMMARY_COLUMNS
+
+    _emit(ctx, rows, list(SUMMARY_COLUMNS))
 
 
 @main.group()

@@ -1098,19 +1098,10 @@ def to_table(report: ReconcileReport) -> str:
     return "\n".join(out)
 
 
-BUDGET_COLUMNS = (
-    "platform",
-    "category",
-    "fiscal_year",
-    "allocated",
-    "entitled",
-    "disbursed",
-    "reversed",
-    "recovered",
-    "net",
-    "remaining",
+# the budget sheet: `funds summary`'s columns (projections.funds.SUMMARY_COLUMNS)
+BUDGET_MONEY = frozenset(
+    ("allocated", "entitled", "disbursed", "reversed", "recovered", "net", "remaining")
 )
-_BUDGET_MONEY = frozenset(BUDGET_COLUMNS[3:])
 
 XLSX_MONEY_FORMAT = "#,##0.00"
 XLSX_DATE_FORMAT = "yyyy-mm-dd"
@@ -1175,8 +1166,10 @@ def to_xlsx(report: ReconcileReport, path: str | Path) -> None:
     if report.budget is not None:
         # the budget view: what `funds summary` answers, line by line, as of
         # the run's date (the same figures, from the same read model)
+        from projections.funds import SUMMARY_COLUMNS
+
         sheet = wb.create_sheet("budget")
-        header(sheet, [*BUDGET_COLUMNS, "as_of"])
+        header(sheet, [*SUMMARY_COLUMNS, "as_of"])
         for i, line in enumerate(report.budget, start=2):
             put_row(
                 sheet,
@@ -1184,9 +1177,9 @@ def to_xlsx(report: ReconcileReport, path: str | Path) -> None:
                 [
                     *(
                         Decimal(str(line[c]))
-                        if c in _BUDGET_MONEY and line[c] is not None
+                        if c in BUDGET_MONEY and line[c] is not None
                         else line[c]
-                        for c in BUDGET_COLUMNS
+                        for c in SUMMARY_COLUMNS
                     ),
                     report.budget_as_of,
                 ],

@@ -130,6 +130,22 @@ class FundsProjection(Projection[ReadModelView]):
 # --- queries ---------------------------------------------------------------------------
 
 
+# The columns of a `funds summary` row, in the order it prints them (also the
+# reconcile workbook's budget sheet).
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "platform",
+    "category",
+    "fiscal_year",
+    "allocated",
+    "entitled",
+    "disbursed",
+    "reversed",
+    "recovered",
+    "net",
+    "remaining",
+)
+
+
 def summary(
     conn: DbConnection,
     as_of: date,
