@@ -29,7 +29,8 @@ EXPECTED_REFUSALS = {
 
 def walkthrough_lines() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    part = text.split("## Using it", 1)[1].split("## How it is built", 1)[0]
+    # the walkthroughs: from the first "### For the …" to the next chapter
+    part = text.split("### For the ", 1)[1].split("## How it is built", 1)[0]
     lines: list[str] = []
     for block in re.findall(r"```sh\n(.*?)\n```", part, re.S):
         for line in block.splitlines():
