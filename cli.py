@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -450,7 +451,7 @@ def unit_register(
 
     \b
     Example:
-      ledger unit register 91540100MA6T0A0B1X --name "拉萨高原生物科技有限公司" \\
+      ledger unit register 91540100MA6T0A0B1W --name "拉萨高原生物科技有限公司" \\
         --type enterprise --high-tech --alias "高原生物"
     """
     run(
@@ -486,7 +487,7 @@ def unit_rename(
 
     \b
     Example:
-      ledger unit rename 91540100MA6T0A0B1X --name "新名称有限公司" --doc-no "拉市监〔2025〕12号"
+      ledger unit rename 91540100MA6T0A0B1W --name "新名称有限公司" --doc-no "拉市监〔2025〕12号"
     """
     run(
         ctx,
@@ -525,7 +526,7 @@ def unit_violation(
 
     \b
     Example:
-      ledger unit violation 91540100MA6T0A0B1X --kind academic-misconduct \\
+      ledger unit violation 91540100MA6T0A0B1W --kind academic-misconduct \\
         --occurred-on 2025-03-01 --on 2025-06-10 --doc-no "拉科发〔2025〕8号" --platform LS-KL-001
     """
     run(
@@ -570,7 +571,7 @@ def unit_debar(
 
     \b
     Example:
-      ledger unit debar 91540100MA6T0A0B1X --years 3 --from 2025-07-01 \\
+      ledger unit debar 91540100MA6T0A0B1W --years 3 --from 2025-07-01 \\
         --scope platform-application,project-application --doc-no "拉科发〔2025〕9号" --reason "…"
     """
     scopes = [s.strip() for s in scope.split(",") if s.strip()]
@@ -611,7 +612,7 @@ def unit_lift(
 
     \b
     Example:
-      ledger unit lift 91540100MA6T0A0B1X 91540100MA6T0A0B1X:D2 --doc-no "…" --reason "信用修复"
+      ledger unit lift 91540100MA6T0A0B1W 91540100MA6T0A0B1W:D2 --doc-no "…" --reason "信用修复"
     """
     run(
         ctx,
@@ -644,7 +645,7 @@ def unit_blacklist(
 
     \b
     Example:
-      ledger unit blacklist 91540100MA6T0A0B1X --doc-no "…" --reason "无故不完成科研任务"
+      ledger unit blacklist 91540100MA6T0A0B1W --doc-no "…" --reason "无故不完成科研任务"
     """
     run(
         ctx,
@@ -670,7 +671,7 @@ def unit_unblacklist(
 
     \b
     Example:
-      ledger unit unblacklist 91540100MA6T0A0B1X --doc-no "…" --reason "信用修复"
+      ledger unit unblacklist 91540100MA6T0A0B1W --doc-no "…" --reason "信用修复"
     """
     run(
         ctx,
@@ -723,7 +724,7 @@ def platform_propose(
     \b
     Example:
       ledger platform propose LS-KL-001 --name "拉萨高原生物重点实验室" --kind key-laboratory \\
-        --level city --host 91540100MA6T0A0B1X --co-builder 12540000MB0000000X
+        --level city --host 91540100MA6T0A0B1W --co-builder 12540000MB00000000
     """
     run(
         ctx,
@@ -1459,7 +1460,7 @@ def funds_reconcile(
 
     \b
     Example:
-      ledger funds reconcile --statement 对账单-2026.csv --fiscal-year 2026 \\
+      ledger funds reconcile --statement demo-bank-statement-2026.csv --fiscal-year 2026 \\
         --out reconcile-2026.xlsx --fail-on-discrepancy
     """
     from aggregates.errors import Discrepancy
@@ -1626,7 +1627,7 @@ def unit_show(ctx: Ctx, code: str, as_of: str | None, known_at: str | None) -> N
 
     \b
     Example:
-      ledger unit show 91540100MA6T0000X1 --as-of 2027-01-01
+      ledger unit show 91540100MA6T0A0C21 --as-of 2027-01-01
     """
     code, day, ts = _unit_code(code), _as_of(as_of), _timestamp(known_at)
     with _reading(ctx) as rm:
@@ -1741,7 +1742,7 @@ def eligibility(
 
     \b
     Example:
-      ledger eligibility 91540100MA6T0000X1 --for consortium-lead --as-of 2027-01-01 --check
+      ledger eligibility 91540100MA6T0A0C21 --for consortium-lead --as-of 2027-01-01 --check
     """
     from aggregates.errors import Ineligible
     from ledger import db
@@ -2067,6 +2068,10 @@ def audit_verify(
 
     if key_id is not None and not checkpoint_path:
         raise InvalidInput("--key-id pins the signer of a checkpoint: give --checkpoint FILE too")
+    if key_id is not None and not re.fullmatch(r"[0-9a-fA-F]{16}", key_id.strip()):
+        raise InvalidInput(
+            f"invalid --key-id {key_id!r}: a key id is the 16 hex digits `audit keygen` printed"
+        )
     cp = audit_mod.load_checkpoint(checkpoint_path) if checkpoint_path else None
     progress = audit_mod.terminal_progress()
     if export_path:

@@ -53,3 +53,15 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 def test_readme_run_command_installs_and_runs_the_demo() -> None:
     command = _readme_block("Run it")
     assert "pip install" in command and command.endswith("ledger demo")
+
+
+def test_help_examples_use_valid_credit_codes() -> None:
+    """Every unified social credit code in the commands' help examples passes
+    GB 32100-2015's check (a user copying an example gets no exit 2)."""
+    from aggregates.values import validate_credit_code
+
+    text = (ROOT / "cli.py").read_text(encoding="utf-8")
+    codes = set(re.findall(r"\b[0-9][0-9A-Z]{7}M[0-9A-Z]{9}\b", text))
+    assert codes, "no credit code found in the help examples"
+    for code in sorted(codes):
+        validate_credit_code(code)

@@ -1105,6 +1105,15 @@ def test_the_documented_offline_procedure_verifies_an_export(
     (tmp_path / "altered.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     bad = offline(str(tmp_path / "altered.jsonl"), str(cp), key_id)
     assert bad.returncode != 0 and "hash mismatch at seq 3" in bad.stderr
+    # python -O strips asserts; the procedure's checks are not asserts
+    optimised = subprocess.run(
+        [sys.executable, "-O", str(tmp_path / "verify_export.py"), str(tmp_path / "altered.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert optimised.returncode == 1 and "hash mismatch at seq 3" in optimised.stderr
 
     wrong_key = offline(str(exp), str(cp), "0" * 16)
     assert wrong_key.returncode != 0 and "not signed by the published key" in wrong_key.stderr
@@ -1112,6 +1121,10 @@ def test_the_documented_offline_procedure_verifies_an_export(
         "audit", "verify", "--file", str(exp), "--checkpoint", str(cp), "--key-id", "0" * 16
     )
     assert cli.returncode == 4 and "not by the trusted key" in cli.stderr
+    typo = ledger_cli(
+        "audit", "verify", "--file", str(exp), "--checkpoint", str(cp), "--key-id", "KEYID"
+    )
+    assert typo.returncode == 2 and "invalid --key-id" in typo.stderr
     cli_ok = ledger_cli(
         "audit", "verify", "--file", str(exp), "--checkpoint", str(cp), "--key-id", key_id
     )
