@@ -1110,6 +1110,7 @@ def change_request(
     \b
     Keys: rename name=…; host-change host=UNIT; lead-change lead=UNIT;
     co-builder-change add=U1,U2 remove=U3; member-change add=… remove=… consents=U1,U2,…
+    (a consortium: consents=… of every member also when the new lead is no member)
     Example:
       ledger change request LS-KL-001 --type rename --detail name="新名称" --reason "依托单位更名"
     """

@@ -147,9 +147,11 @@ class ChangeRequest:
 CHANGE_DETAIL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # type: (required keys, optional keys)
     "rename": (("name",), ()),
-    "host-change": (("host",), ()),
+    # consents: a consortium's lead or host change to a unit that is not yet a
+    # member adds a member, which needs every member's consent (002 §5.1)
+    "host-change": (("host",), ("consents",)),
     "co-builder-change": ((), ("add", "remove", "consents")),
-    "lead-change": (("lead",), ()),
+    "lead-change": (("lead",), ("consents",)),
     "member-change": (("consents",), ("add", "remove")),
     "other": ((), ()),
 }
@@ -547,8 +549,19 @@ class Platform(Aggregate):
             aggregate.last_state_on = self.effective_on
 
     def file_report(self, year: int, meta: Meta, policy: Policy) -> bool:
-        self._require("file an annual report for", *ACTIVE_STATUSES)
         self._check_not_before_proposal(meta, "an annual report")
+        # judged on the report's own date: a report filed while the platform
+        # was active may be entered late, after a delisting
+        then = self.status_on(meta.effective_on)
+        if then not in ACTIVE_STATUSES:
+            state = (
+                f"it is {then}" if then == self.status else f"it was {then} on {meta.effective_on}"
+            )
+            raise IllegalTransition(
+                f"cannot file an annual report for platform {self.code}: {state}, and only a "
+                f"platform that is {' or '.join(ACTIVE_STATUSES)} files annual reports "
+                "(SPEC §4 lifecycle)"
+            )
         if not 1990 <= year <= 2100:
             raise InvalidInput(f"invalid --year {year}: expected a year such as 2026")
         if year < self.proposed_on.year:
@@ -569,6 +582,10 @@ class Platform(Aggregate):
             )
         rule = policy.annual_report
         due = date(year, rule.due_month, rule.due_day) if rule else None
+        # due only from a platform filed (approved) by the deadline, as
+        # `compliance overdue` counts it
+        if due is not None and (self.approved_on is None or self.approved_on > due):
+            due = None
         late = bool(due and meta.effective_on > due)
         self.trigger_event(
             self.ReportFiled,

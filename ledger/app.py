@@ -56,6 +56,7 @@ from aggregates.values import (
     CATEGORIES,
     CHANGE_TYPES,
     DELIST_REASONS,
+    FINAL_STATUSES,
     GRADES,
     KINDS,
     LEVELS,
@@ -682,7 +683,9 @@ class LedgerService:
             raise Ineligible(
                 f"{role} {unit.code} is not eligible for {purpose} on {on}: {r.detail}{until}",
                 rule=r.rule,
-                basis=r.basis,
+                # a ban decided without naming its article still refuses under
+                # SPEC §7 (debarments and the blacklist bar applications)
+                basis=r.basis or "SPEC §7",
             )
 
     # --- platforms -----------------------------------------------------------------------
@@ -839,6 +842,28 @@ class LedgerService:
                     role="lead",
                     rules=("debarment", "blacklist"),
                 )
+            # the co-builders' too (003 annex: 联合共建单位), and a consortium's
+            # core members may not be barred from consortia (002 §5.2): a
+            # proposal's co-builders may have come in by a change, or been
+            # banned since the proposal
+            for m in members[1:]:
+                self._require_eligible(
+                    m,
+                    "platform-application",
+                    meta.effective_on,
+                    pol,
+                    role="co-builder",
+                    rules=("debarment", "blacklist"),
+                )
+                if plat.kind == "innovation-consortium":
+                    self._require_eligible(
+                        m,
+                        "consortium-lead",
+                        meta.effective_on,
+                        pol,
+                        role="member",
+                        rules=("debarment",),
+                    )
             # one consortium per lead at a time (002 §3.2): any other consortium
             # the lead leads on or after the approval date
             others = [p for p in host.consortia_led_from(meta.effective_on) if p != code]
@@ -1226,16 +1251,24 @@ class LedgerService:
             applied = plat.planned_change(cr)
             touched: list[Aggregate] = [plat]
             # a consortium's members change only with every member's consent
-            # (002 §5.1), whichever type the request was filed under
-            if cr.change_type == "member-change" or (
-                cr.change_type == "co-builder-change" and plat.kind == "innovation-consortium"
+            # (002 §5.1), whichever type the request was filed under — also a
+            # lead (host) change to a unit that is not a member yet: it joins
+            members = {plat.host, *plat.co_builders}
+            if (
+                cr.change_type == "member-change"
+                or (cr.change_type == "co-builder-change" and plat.kind == "innovation-consortium")
+                or (
+                    plat.kind == "innovation-consortium"
+                    and "host" in applied
+                    and applied["host"] not in members
+                )
             ):
-                members = {plat.host, *plat.co_builders}
                 consents = set(c.strip() for c in cr.details.get("consents", "").split(","))
                 missing = sorted(members - consents)
                 if missing:
                     raise Ineligible(
-                        f"member change {change_id} lacks the consent of member {missing[0]}; "
+                        f"change {change_id} changes the members of {plat.code} but lacks the "
+                        f"consent of member {missing[0]}; "
                         "every member's consent must be recorded",
                         rule="member-consent",
                         basis="002 §5.1",
@@ -1243,18 +1276,22 @@ class LedgerService:
             pol = load_policy(plat.policy)
             on = meta.effective_on
             active = plat.status in ACTIVE_STATUSES
+            # units a change brings in are screened whether the platform is
+            # active or still a proposal (not once it is final: the approval is
+            # refused then anyway)
+            screened = plat.status not in FINAL_STATUSES
             consortium = plat.kind == "innovation-consortium"
             standing = ("debarment", "blacklist")
             if "host" in applied:
                 new_host = self.unit(applied["host"])
                 if new_host.code == plat.host:
                     raise InvalidInput(f"{new_host.code} is already the host of {plat.code}")
-                if active:
+                if screened:
                     # a new host (lead) takes the platform on: screened as at approval
                     self._require_eligible(
                         new_host, "platform-application", on, pol, role="new host", rules=standing
                     )
-                if consortium and active:
+                if consortium and screened:
                     self._require_eligible(
                         new_host, "consortium-lead", on, pol, role="new lead", rules=standing
                     )
@@ -1266,6 +1303,8 @@ class LedgerService:
                             rule="one-consortium-per-lead",
                             basis="002 §3.2",
                         )
+                if consortium and active:
+                    # the lead tracking moves (a proposal has none yet)
                     old = self.unit(plat.host)
                     old.release_consortium_lead(plat.code, meta)
                     new_host.assume_consortium_lead(plat.code, meta)
@@ -1281,7 +1320,7 @@ class LedgerService:
                     applied["co_builders"] = rest
             if cr.change_type in ("co-builder-change", "member-change"):
                 for c in applied["co_builders"]:
-                    if c in plat.co_builders or not active:
+                    if c in plat.co_builders or not screened:
                         continue
                     joining = self.unit(c)
                     self._require_eligible(

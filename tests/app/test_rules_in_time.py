@@ -599,3 +599,142 @@ def test_a_host_change_may_not_break_a_centres_composition(svc: LedgerService) -
     )
     assert "001 §3.3" in str(err.basis) and "enterprise" in err.message
     assert svc.platform("XJ-TIC-009").host == code("xj_robot")
+
+
+# --- changes to a proposal, an outside lead, reports in time ---------------------------
+
+
+def test_a_change_to_a_proposal_screens_the_units_it_brings_in(svc: LedgerService) -> None:
+    """A blacklisted unit cannot join a proposal by a change request (003
+    annex: 联合共建单位 screened as at application)."""
+    zhizao = code("zhizao")
+    svc.blacklist(
+        zhizao, doc_no="拉科信〔2024〕1号", reason="失信", actor=CLERK, on=date(2024, 1, 2)
+    )
+    svc.propose(
+        "LS-KL-009",
+        name="某重点实验室",
+        kind="key-laboratory",
+        level="city",
+        host=BIO,
+        co_builders=[],
+        actor=CLERK,
+        on=date(2024, 1, 5),
+    )
+    rid = svc.request_change(
+        "LS-KL-009",
+        change_type="co-builder-change",
+        details={"add": zhizao},
+        reason="增加共建单位",
+        actor=CLERK,
+        on=date(2024, 1, 10),
+    ).id
+    err = refused(
+        svc,
+        lambda: svc.approve_change(rid, doc_no="拉科变1号", actor=CLERK, on=date(2024, 1, 12)),
+        Ineligible,
+    )
+    assert zhizao in err.message and "blacklist" in err.message
+
+
+def test_a_ban_on_a_co_builder_after_the_proposal_stops_the_approval(svc: LedgerService) -> None:
+    svc.propose(
+        "LS-KL-009",
+        name="某重点实验室",
+        kind="key-laboratory",
+        level="city",
+        host=BIO,
+        co_builders=[TIBET_U],
+        actor=CLERK,
+        on=date(2024, 1, 5),
+    )
+    svc.debar(
+        TIBET_U,
+        years=3,
+        start=date(2024, 2, 1),
+        scopes=["platform-application"],
+        doc_no="藏科监〔2024〕3号",
+        reason="学术不端",
+        actor=CLERK,
+        on=date(2024, 2, 1),
+    )
+    err = refused(
+        svc,
+        lambda: svc.approve("LS-KL-009", doc_no="拉科发9号", actor=CLERK, on=date(2024, 3, 1)),
+        Ineligible,
+    )
+    assert f"co-builder {TIBET_U}" in err.message and "SPEC §7" in err.message
+    assert svc.platform("LS-KL-009").status == "proposed"
+
+
+def test_an_outside_lead_joins_a_consortium_only_with_every_members_consent(
+    svc: LedgerService,
+) -> None:
+    consortium(svc)
+    outsider = JINGTU  # a high-tech enterprise: the shares hold with it
+    members = [LEAD, *(code(k) for k in CONSORTIUM_MEMBERS)]
+    bare = svc.request_change(
+        "XJ-UC-001",
+        change_type="lead-change",
+        details={"lead": outsider},
+        reason="牵头单位变更",
+        actor=CLERK,
+        on=date(2025, 5, 1),
+    ).id
+    refused(
+        svc,
+        lambda: svc.approve_change(bare, doc_no="新科变3号", actor=CLERK, on=date(2025, 6, 1)),
+        Ineligible,
+    )
+    svc.withdraw_change(bare, reason="补充同意书", actor=CLERK, on=date(2025, 6, 2))
+    agreed = svc.request_change(
+        "XJ-UC-001",
+        change_type="lead-change",
+        details={"lead": outsider, "consents": ",".join(members)},
+        reason="牵头单位变更",
+        actor=CLERK,
+        on=date(2025, 6, 3),
+    ).id
+    svc.approve_change(agreed, doc_no="新科变4号", actor=CLERK, on=date(2025, 6, 10))
+    plat = svc.platform("XJ-UC-001")
+    assert plat.host == outsider and set(plat.co_builders) == set(members)
+
+
+def test_a_report_is_late_only_for_a_year_due_after_the_approval(svc: LedgerService) -> None:
+    svc.propose(
+        "LS-FS-009",
+        name="某野外站",
+        kind="field-station",
+        level="city",
+        host=BIO,
+        co_builders=[],
+        actor=CLERK,
+        on=date(2024, 11, 1),
+    )
+    svc.approve("LS-FS-009", doc_no="拉科发10号", actor=CLERK, on=date(2024, 12, 15))
+    svc.report("LS-FS-009", year=2024, actor=CLERK, on=date(2025, 1, 10))
+    assert svc.platform("LS-FS-009").reports[2024]["late"] is False
+    svc.report("LS-FS-009", year=2025, actor=CLERK, on=date(2025, 12, 10))
+    assert svc.platform("LS-FS-009").reports[2025]["late"] is True
+
+
+def test_a_report_filed_while_active_may_be_entered_after_a_delisting(
+    svc: LedgerService,
+) -> None:
+    key_lab(svc)
+    svc.delist(
+        "LS-KL-001",
+        reason_code="other",
+        doc_no="拉科发〔2025〕8号",
+        reason="调整",
+        actor=CLERK,
+        on=date(2025, 6, 1),
+    )
+    svc.report("LS-KL-001", year=2024, actor=CLERK, on=date(2024, 11, 20))
+    assert svc.platform("LS-KL-001").reports[2024]["late"] is False
+    err = refused(
+        svc,
+        lambda: svc.report("LS-KL-001", year=2025, actor=CLERK, on=date(2025, 7, 1)),
+        IllegalTransition,
+    )
+    assert "delisted" in err.message
