@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,7 +80,10 @@ from ledger.policies import all_policies, load_policy, policy_for_violation
 
 log = structlog.get_logger()
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 10
+# the first retry waits up to this long (random), each next one up to twice as
+# long, at most half a second
+RETRY_BACKOFF_S = 0.02
 DEFAULT_POLICY = "lhasa-city"
 
 
@@ -295,9 +300,13 @@ class LedgerService:
                     if replay is not None:
                         return replay
                 self._raise_if_voucher_taken(command, args)
-                log.warning(
+                # routine under concurrent writers: said with -v, not on every
+                # run's stderr (a refusal is one line; a success says nothing)
+                log.info(
                     "concurrent write; retrying", command=command, attempt=attempt, error=str(e)
                 )
+                # back off with jitter, so writers racing on one aggregate spread out
+                time.sleep(random.uniform(0, min(0.5, RETRY_BACKOFF_S * 2 ** (attempt - 1))))
                 continue
             except OperationalError as e:
                 raise DatabaseUnavailable(f"the database failed while recording: {e}") from None

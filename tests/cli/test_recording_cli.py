@@ -659,7 +659,7 @@ def test_a_real_process_against_a_missing_or_unreachable_database(tmp_path: Path
     assert not missing.exists()
 
 
-def test_two_processes_paying_the_same_platform_at_once_both_succeed(db_url: str) -> None:
+def test_six_processes_paying_the_same_platform_at_once_all_succeed_quietly(db_url: str) -> None:
     # given a funded platform
     init_ledger(db_url)
     svc = LedgerService(db_url)
@@ -686,7 +686,7 @@ def test_two_processes_paying_the_same_platform_at_once_both_succeed(db_url: str
                 "--category",
                 "operation",
                 "--amount",
-                "400",
+                "100",
                 "--fiscal-year",
                 "2026",
                 "--voucher",
@@ -699,13 +699,14 @@ def test_two_processes_paying_the_same_platform_at_once_both_succeed(db_url: str
             stderr=subprocess.PIPE,
             text=True,
         )
-        for n in range(2)
+        for n in range(6)
     ]
-    results = [p.communicate(timeout=60) for p in procs]
-    # then both are recorded (one may have retried), nothing lost, nothing overspent
-    assert [p.returncode for p in procs] == [0, 0], results
+    results = [p.communicate(timeout=120) for p in procs]
+    # then all are recorded (some retried, quietly), nothing lost, nothing overspent
+    assert [p.returncode for p in procs] == [0] * 6, results
+    assert [err for _, err in results] == [""] * 6  # retries are not stderr chatter
     svc = LedgerService(db_url)
     line = svc.platform("LS-KL-001").line("operation", 2026)
-    assert line is not None and line.disbursed == Decimal("800.00")
-    assert set(svc.platform("LS-KL-001").payments) == {"PZ-0", "PZ-1"}
+    assert line is not None and line.disbursed == Decimal("600.00")
+    assert set(svc.platform("LS-KL-001").payments) == {f"PZ-{n}" for n in range(6)}
     svc.close()
