@@ -697,6 +697,33 @@ class LedgerService:
                 basis=r.basis or "SPEC §7",
             )
 
+    def _screen_joining(
+        self,
+        unit: Unit,
+        on: date,
+        policy: Policy,
+        role: str,
+        *,
+        lead_role: str | None = None,
+        member_role: str | None = None,
+    ) -> None:
+        """A unit taking its place on a platform (at approval, or by an approved
+        change): its debarments and blacklist on the date bar it from
+        `platform-application` (003 annex: 依托单位、联合共建单位); a consortium's
+        lead (``lead_role``) also from `consortium-lead`; a consortium member
+        (``member_role``) may not be debarred from consortia ("core member",
+        002 §5.2). The look-back is about filing, so it is not applied here."""
+        standing = ("debarment", "blacklist")
+        self._require_eligible(unit, "platform-application", on, policy, role=role, rules=standing)
+        if lead_role is not None:
+            self._require_eligible(
+                unit, "consortium-lead", on, policy, role=lead_role, rules=standing
+            )
+        if member_role is not None:
+            self._require_eligible(
+                unit, "consortium-lead", on, policy, role=member_role, rules=("debarment",)
+            )
+
     # --- platforms -----------------------------------------------------------------------
 
     def propose(
@@ -832,47 +859,21 @@ class LedgerService:
             members = [host] + [self.unit(c) for c in plat.co_builders]
             infos = [MemberInfo(m.code, m.unit_type, m.high_tech) for m in members]
             consortium_rule, centre_rule, term_rule = composition_rules(pol)
-            # the host's standing on the approval date: a ban or a blacklisting
-            # that came after the proposal still stops the approval
-            self._require_eligible(
-                host,
-                "platform-application",
-                meta.effective_on,
-                pol,
-                role="host",
-                rules=("debarment", "blacklist"),
+            # every unit's standing on the approval date: a ban or a blacklisting
+            # that came after the proposal, or a co-builder brought in by a
+            # change, still stops the approval
+            consortium = plat.kind == "innovation-consortium"
+            self._screen_joining(
+                host, meta.effective_on, pol, "host", lead_role="lead" if consortium else None
             )
-            if plat.kind == "innovation-consortium":
-                self._require_eligible(
-                    host,
-                    "consortium-lead",
-                    meta.effective_on,
-                    pol,
-                    role="lead",
-                    rules=("debarment", "blacklist"),
-                )
-            # the co-builders' too (003 annex: 联合共建单位), and a consortium's
-            # core members may not be barred from consortia (002 §5.2): a
-            # proposal's co-builders may have come in by a change, or been
-            # banned since the proposal
             for m in members[1:]:
-                self._require_eligible(
+                self._screen_joining(
                     m,
-                    "platform-application",
                     meta.effective_on,
                     pol,
-                    role="co-builder",
-                    rules=("debarment", "blacklist"),
+                    "co-builder",
+                    member_role="member" if consortium else None,
                 )
-                if plat.kind == "innovation-consortium":
-                    self._require_eligible(
-                        m,
-                        "consortium-lead",
-                        meta.effective_on,
-                        pol,
-                        role="member",
-                        rules=("debarment",),
-                    )
             # one consortium per lead at a time (002 §3.2): any other consortium
             # the lead leads on or after the approval date
             others = [p for p in host.consortia_led_from(meta.effective_on) if p != code]
@@ -1290,20 +1291,16 @@ class LedgerService:
             # refused then anyway)
             screened = plat.status not in FINAL_STATUSES
             consortium = plat.kind == "innovation-consortium"
-            standing = ("debarment", "blacklist")
             if "host" in applied:
                 new_host = self.unit(applied["host"])
                 if new_host.code == plat.host:
                     raise InvalidInput(f"{new_host.code} is already the host of {plat.code}")
                 if screened:
                     # a new host (lead) takes the platform on: screened as at approval
-                    self._require_eligible(
-                        new_host, "platform-application", on, pol, role="new host", rules=standing
+                    self._screen_joining(
+                        new_host, on, pol, "new host", lead_role="new lead" if consortium else None
                     )
                 if consortium and screened:
-                    self._require_eligible(
-                        new_host, "consortium-lead", on, pol, role="new lead", rules=standing
-                    )
                     others = [c for c in new_host.consortia_led_from(on) if c != plat.code]
                     if others:
                         raise CompositionRuleBroken(
@@ -1331,25 +1328,13 @@ class LedgerService:
                 for c in applied["co_builders"]:
                     if c in plat.co_builders or not screened:
                         continue
-                    joining = self.unit(c)
-                    self._require_eligible(
-                        joining,
-                        "platform-application",
+                    self._screen_joining(
+                        self.unit(c),
                         on,
                         pol,
-                        role="new co-builder",
-                        rules=standing,
+                        "new co-builder",
+                        member_role="new member" if consortium else None,
                     )
-                    if consortium:
-                        # a core member of a consortium (002 §5.2)
-                        self._require_eligible(
-                            joining,
-                            "consortium-lead",
-                            on,
-                            pol,
-                            role="new member",
-                            rules=("debarment",),
-                        )
             if active and ("host" in applied or "co_builders" in applied):
                 # the composition rules checked at approval hold after it too
                 self._check_composition_after(plat, applied)
