@@ -274,6 +274,11 @@ def sql_for(conn: DbConnection, sql: str) -> str:
     """Convert ``?`` placeholders to ``%s`` for psycopg (quoted text untouched)."""
     if isinstance(conn, sqlite3.Connection):
         return sql
+    return sql_for_pg(sql)
+
+
+def sql_for_pg(sql: str) -> str:
+    """``?`` → ``%s`` and ``%`` → ``%%`` outside quotes, for psycopg."""
     out: list[str] = []
     in_quote = False
     for ch in sql:

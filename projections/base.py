@@ -24,7 +24,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from aggregates.values import CENT
-from ledger.db import DbConnection, execute, fetchall
+from ledger.db import DbConnection, execute, fetchall, sql_for_pg
 
 # The tables of each read model (derived data: emptied by a rebuild).
 MODEL_TABLES: dict[str, tuple[str, ...]] = {
@@ -226,23 +226,6 @@ def _rewrite(sql: str, prefix: str, sqlite: bool) -> str:
     if prefix != LIVE_PREFIX:
         sql = shadow_name(sql, prefix)
     return sql if sqlite else sql_for_pg(sql)
-
-
-def sql_for_pg(sql: str) -> str:
-    """``?`` → ``%s`` and ``%`` → ``%%`` outside quotes (as ``ledger.db.sql_for``)."""
-    out: list[str] = []
-    in_quote = False
-    for ch in sql:
-        if ch == "'":
-            in_quote = not in_quote
-            out.append(ch)
-        elif ch == "%":
-            out.append("%%")
-        elif ch == "?" and not in_quote:
-            out.append("%s")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _row(row: Any) -> dict[str, Any]:
