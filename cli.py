@@ -289,7 +289,7 @@ def recording(f: F) -> F:
 
 
 def open_service(ctx: Ctx) -> Any:
-    from ledger.app import LedgerService
+    from ledger.service import LedgerService
     from projections.api import install
 
     svc = LedgerService(ctx.db)
@@ -396,8 +396,8 @@ def init(ctx: Ctx, policy: str | None, roles: bool) -> None:
     Example:
       ledger --db postgresql://postgres@127.0.0.1/ledger init --policy lhasa-city
     """
-    from ledger import db
     from ledger.policies import load_policy
+    from ledger.store import db
 
     cfg = db.parse_db_url(ctx.db)
     chosen = load_policy(policy).id if policy else None
@@ -1466,8 +1466,8 @@ def funds_reconcile(
     """
     from aggregates.errors import Discrepancy
     from ledger import reconcile as rc
-    from ledger.app import check_fiscal_year
-    from ledger.statement import parse_statement
+    from ledger.reconcile.statement import parse_statement
+    from ledger.service import check_fiscal_year
 
     if fiscal_year is not None:
         check_fiscal_year(fiscal_year)
@@ -1497,7 +1497,7 @@ def funds_reconcile(
     if out is not None:
         if out.lower().endswith(".xlsx"):
             # the workbook also carries the budget view, from `funds summary`
-            from ledger.app import today
+            from ledger.service import today
 
             report.budget_as_of = today()
             with _reading(ctx) as rm:
@@ -1523,7 +1523,7 @@ def funds_reconcile(
 
 def _as_of(value: str | None) -> date:
     """--as-of: any date, future included; default today."""
-    from ledger.app import today
+    from ledger.service import today
 
     return _date(value, "--as-of") or today()
 
@@ -1746,9 +1746,9 @@ def eligibility(
       ledger eligibility 91540100MA6T0A0C21 --for consortium-lead --as-of 2027-01-01 --check
     """
     from aggregates.errors import Ineligible
-    from ledger import db
-    from ledger.app import DEFAULT_POLICY
     from ledger.policies import load_policy
+    from ledger.service import DEFAULT_POLICY
+    from ledger.store import db
 
     _choice(purpose, SCOPES, "purpose")
     code, day = _unit_code(unit_code), _as_of(as_of)
@@ -1930,7 +1930,7 @@ def projections_status(ctx: Ctx) -> None:
     Example:
       ledger projections status
     """
-    from ledger import db
+    from ledger.store import db
     from projections.catchup import status
 
     cfg = db.parse_db_url(ctx.db)
@@ -1949,7 +1949,7 @@ def projections_rebuild(ctx: Ctx) -> None:
     Example:
       ledger projections rebuild
     """
-    from ledger import db
+    from ledger.store import db
     from projections.catchup import rebuild
 
     cfg = db.parse_db_url(ctx.db)
@@ -1970,7 +1970,7 @@ def projections_verify(ctx: Ctx) -> None:
     Example:
       ledger projections verify
     """
-    from ledger import db
+    from ledger.store import db
     from projections.api import lag_warning
     from projections.catchup import catch_up, verify
 
@@ -2065,7 +2065,7 @@ def audit_verify(
     """
     from aggregates.errors import TamperDetected
     from ledger import audit as audit_mod
-    from ledger import db
+    from ledger.store import db
 
     if key_id is not None and not checkpoint_path:
         raise InvalidInput("--key-id pins the signer of a checkpoint: give --checkpoint FILE too")
@@ -2154,7 +2154,7 @@ def audit_checkpoint(ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: s
       ledger audit checkpoint --key auditor.pem --out checkpoint-2026-11.json
     """
     from ledger import audit as audit_mod
-    from ledger import db
+    from ledger.store import db
 
     doc = audit_mod.checkpoint(
         db.parse_db_url(ctx.db), key_path, out_path, progress=audit_mod.terminal_progress()
@@ -2206,7 +2206,7 @@ def audit_export(ctx: Ctx, out_path: str, since: int | None) -> None:
       ledger audit export --out since-checkpoint.jsonl --since 1200
     """
     from ledger import audit as audit_mod
-    from ledger import db
+    from ledger.store import db
 
     summary = audit_mod.export(db.parse_db_url(ctx.db), out_path, since)
     click.echo(
@@ -2237,10 +2237,10 @@ def demo(ctx: Ctx, statement_path: str) -> None:
       ledger demo
       ledger --db postgresql://postgres@127.0.0.1/demo demo
     """
-    from ledger import db
-    from ledger.app import LedgerService
     from ledger.demo import ensure_demo_can_load, load_demo
     from ledger.reconcile import write_demo_statement_from_ledger
+    from ledger.service import LedgerService
+    from ledger.store import db
 
     cfg = db.parse_db_url(ctx.db)
     db.create_database_if_missing(cfg)

@@ -36,8 +36,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.chain import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
-from ledger.db import migrate, parse_db_url
+from ledger.store.chain import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
+from ledger.store.db import migrate, parse_db_url
 
 STATE = (
     '{"actor":"财务处 张三","effective_on":{"_type_":"date_iso","_data_":"2026-06-30"},'

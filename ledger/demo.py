@@ -17,7 +17,7 @@ from typing import Any
 
 from aggregates.errors import AlreadyExists, InvalidInput
 from aggregates.values import credit_code_check_char
-from ledger.app import LedgerService, today
+from ledger.service import LedgerService, today
 
 ACTOR = "demo-loader"
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from aggregates.eligibility import LookBack, Reason
 from aggregates.policy import Policy
-from ledger import db
-from ledger.db import DbConfig, DbConnection
+from ledger.store import db
+from ledger.store.db import DbConfig, DbConnection
 from projections import changes, compliance, funds, history, platforms, units
 from projections.catchup import CatchUpResult, catch_up, reading
 

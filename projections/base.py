@@ -24,7 +24,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from aggregates.values import CENT
-from ledger.db import DbConnection, execute, fetchall, sql_for_pg
+from ledger.store.db import DbConnection, execute, fetchall, sql_for_pg
 
 # The tables of each read model (derived data: emptied by a rebuild).
 MODEL_TABLES: dict[str, tuple[str, ...]] = {

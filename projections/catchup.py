@@ -44,7 +44,7 @@ from eventsourcing.projection import Projection
 from psycopg import sql as pgsql
 
 from aggregates.errors import Conflict, TamperDetected
-from ledger.db import (
+from ledger.store.db import (
     DbConfig,
     DbConnection,
     connect,
@@ -139,8 +139,8 @@ class CatchUpResult:
 
 
 def _make_app(cfg: DbConfig) -> Any:
-    from ledger import db
-    from ledger.app import LedgerApp
+    from ledger.service import LedgerApp
+    from ledger.store import db
 
     return LedgerApp(env=db.app_environment(cfg))
 

@@ -10,7 +10,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from aggregates.platform import Platform
-from ledger.db import DbConnection, fetchall
+from ledger.store.db import DbConnection, fetchall
 from projections.base import ReadModelView, dumps, iso_date, iso_ts, loads
 
 

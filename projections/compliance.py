@@ -13,8 +13,8 @@ from eventsourcing.projection import Projection
 
 from aggregates.platform import Platform
 from aggregates.values import ACTIVE_STATUSES, FINAL_STATUSES
-from ledger.db import DbConnection, fetchall
 from ledger.policies import load_policy
+from ledger.store.db import DbConnection, fetchall
 from projections.base import ReadModelView, iso_date, iso_ts
 from projections.platforms import states_on
 

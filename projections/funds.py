@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from aggregates.platform import Platform
-from ledger.db import DbConnection, fetchall
+from ledger.store.db import DbConnection, fetchall
 from projections.base import (
     ReadModelView,
     dumps,

@@ -12,7 +12,7 @@ from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from ledger.db import DbConnection, fetchall
+from ledger.store.db import DbConnection, fetchall
 from projections.base import ReadModelView, dumps, iso_date, iso_ts, loads
 
 COMMON = frozenset(

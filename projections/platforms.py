@@ -22,7 +22,7 @@ from eventsourcing.projection import Projection
 from aggregates.errors import PlatformNotFound
 from aggregates.platform import Platform
 from aggregates.values import ACTIVE_STATUSES
-from ledger.db import DbConnection, fetchall, fetchone
+from ledger.store.db import DbConnection, fetchall, fetchone
 from projections.base import ReadModelView, RowMissing, dumps, iso_date, iso_ts, loads, to_date
 from projections.registry import PROPOSED
 

@@ -34,7 +34,7 @@ from aggregates.eligibility import (
 )
 from aggregates.errors import UnitNotFound
 from aggregates.unit import Unit
-from ledger.db import DbConnection, fetchall, fetchone
+from ledger.store.db import DbConnection, fetchall, fetchone
 from projections.base import ReadModelView, dumps, iso_date, iso_ts, loads, to_date
 from projections.registry import REGISTERED
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 from aggregates.values import credit_code_check_char
-from ledger import db
-from ledger.app import LedgerService
+from ledger.service import LedgerService
+from ledger.store import db
 
 
 def credit_code(first17: str) -> str:

@@ -43,7 +43,7 @@ from eventsourcing.tests.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from ledger.chain import (
+from ledger.store.chain import (
     GENESIS_HASH,
     ChainedPostgresApplicationRecorder,
     ChainedSQLiteApplicationRecorder,
@@ -186,7 +186,9 @@ class TestLedgerSQLiteFactory(InfrastructureFactoryTestCase[LedgerSQLiteFactory]
 
     def setUp(self) -> None:
         self.env = Environment("TestCase")
-        self.env[InfrastructureFactory.PERSISTENCE_MODULE] = "ledger.chain:LedgerSQLiteFactory"
+        self.env[InfrastructureFactory.PERSISTENCE_MODULE] = (
+            "ledger.store.chain:LedgerSQLiteFactory"
+        )
         self.env["SQLITE_DBNAME"] = ":memory:"
         super().setUp()
 
@@ -318,7 +320,9 @@ class TestLedgerPostgresFactory(
         self.make_database()
         user, host, port = _pg_parts()
         self.env = Environment("TestCase")
-        self.env[InfrastructureFactory.PERSISTENCE_MODULE] = "ledger.chain:LedgerPostgresFactory"
+        self.env[InfrastructureFactory.PERSISTENCE_MODULE] = (
+            "ledger.store.chain:LedgerPostgresFactory"
+        )
         self.env["POSTGRES_DBNAME"] = self.dbname
         self.env["POSTGRES_HOST"] = host
         self.env["POSTGRES_PORT"] = port

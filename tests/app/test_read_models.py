@@ -20,9 +20,9 @@ import pytest
 from aggregates.eligibility import LookBack
 from aggregates.errors import PlatformNotFound
 from aggregates.values import SCOPES
-from ledger import db
-from ledger.app import LedgerService
 from ledger.demo import load_demo
+from ledger.service import LedgerService
+from ledger.store import db
 from projections.api import ReadModels, install, open_read
 from projections.catchup import MODEL_NAMES, catch_up, rebuild, status, verify
 from tests.scenario import code, init_ledger, register_all
@@ -509,7 +509,7 @@ def test_verify_reports_a_tampered_read_model(svc: LedgerService) -> None:
 
 KILLER = """
 import os, signal, sys
-from ledger import db
+from ledger.store import db
 from projections.catchup import catch_up
 seen = []
 def hook(nid):

@@ -24,9 +24,9 @@ from eventsourcing.persistence import Tracking
 
 from aggregates.errors import UnitNotFound
 from aggregates.unit import Unit
-from ledger import db
-from ledger.app import LedgerService
 from ledger.demo import load_demo
+from ledger.service import LedgerService
+from ledger.store import db
 from projections import base, catchup, funds, history
 from projections.api import ReadModels, install, open_read
 from projections.base import ReadModelView
@@ -179,7 +179,7 @@ def test_lists_as_of_a_date_after_today_agree_with_platform_show(svc: LedgerServ
 # internals: through the view's bind, which every batch calls first.
 SLOW_REBUILD = """
 import os, signal, sys, time
-from ledger import db
+from ledger.store import db
 from projections import base
 from projections.catchup import rebuild
 batches = []

@@ -11,8 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from aggregates.values import credit_code_check_char
-from ledger.app import LedgerService
 from ledger.reconcile import AppSource, reconcile_file, to_dict
+from ledger.service import LedgerService
 from tests.reconcile_scenario import (
     BAD,
     BL,

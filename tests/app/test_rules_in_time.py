@@ -23,7 +23,7 @@ from aggregates.errors import (
     Ineligible,
     OverAllocation,
 )
-from ledger.app import LedgerService
+from ledger.service import LedgerService
 from tests.app.test_service import (
     BIO,
     CLERK,

@@ -26,7 +26,7 @@ from aggregates.errors import (
     UnitNotFound,
 )
 from aggregates.voucher import voucher_id
-from ledger.app import LedgerService
+from ledger.service import LedgerService
 from tests.scenario import (
     CONSORTIUM_MEMBERS,
     code,

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main, permission_denied
-from ledger.app import LedgerService
 from ledger.demo import load_demo
+from ledger.service import LedgerService
 from tests.scenario import credit_code, init_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,7 +284,7 @@ def test_an_unreadable_stored_event_is_reported_as_tampering(demo: dict[str, Any
     """An event whose topic was altered in the database (the read models not
     yet caught up with it): queries say the ledger may have been altered and
     point to `audit verify` (exit 4), as `audit verify` itself does."""
-    from ledger.db import parse_db_url
+    from ledger.store.db import parse_db_url
     from tests.reliability.test_tamper import raw
 
     url = demo["url"]

@@ -19,7 +19,7 @@ import structlog
 from click.testing import CliRunner, Result
 
 from cli import main
-from ledger.app import LedgerService
+from ledger.service import LedgerService
 from tests.scenario import UNITS, code, credit_code, event_count, init_ledger, register_all
 
 LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))

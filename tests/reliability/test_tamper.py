@@ -32,7 +32,7 @@ from eventsourcing.domain import Aggregate, event
 
 from aggregates.errors import DatabaseUnavailable, InvalidInput, NotInitialised
 from ledger import audit
-from ledger.db import (
+from ledger.store.db import (
     DbConfig,
     app_environment,
     connect,
@@ -310,7 +310,7 @@ def test_rewritten_chain_is_caught_by_a_checkpoint(ledger: DbConfig, tmp_path: P
     """Someone who recomputes every hash after an edit fools the chain, not a checkpoint."""
     audit.keygen(tmp_path / "k.pem")
     cp = audit.checkpoint(ledger, tmp_path / "k.pem")
-    from ledger.chain import GENESIS_HASH, next_chain_hash
+    from ledger.store.chain import GENESIS_HASH, next_chain_hash
 
     with raw(ledger) as conn:
         ev = event_at(conn, ledger, 2)
@@ -1154,7 +1154,7 @@ def test_cli_init_roles(db_url: str) -> None:
 
 def test_chain_encoding_matches_the_documented_test_vector() -> None:
     """docs/AUDIT.md gives these bytes and hashes; code and document must agree."""
-    from ledger.chain import GENESIS_HASH, encode_event, next_chain_hash
+    from ledger.store.chain import GENESIS_HASH, encode_event, next_chain_hash
 
     oid = uuid.UUID("6f1c0a52-8d0e-5b8e-9c43-2a9e0f6c1b7d")
     state = '{"name":"拉萨"}'.encode()
@@ -1176,7 +1176,7 @@ WRITER = """
 import sys, uuid
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from ledger.db import app_environment, parse_db_url
+from ledger.store.db import app_environment, parse_db_url
 
 class Grant(Aggregate):
     @event("Opened")

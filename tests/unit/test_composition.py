@@ -12,8 +12,8 @@ import pytest
 from aggregates.errors import CompositionRuleBroken, InvalidInput
 from aggregates.platform import Platform, check_centre, check_consortium
 from aggregates.values import MemberInfo, Meta
-from ledger.app import composition_rules
 from ledger.policies import load_policy
+from ledger.service import composition_rules
 
 LEAD = "LEAD"
 CONSORTIUM = load_policy("xinjiang-consortium").consortium

@@ -38,7 +38,7 @@ from ledger.reconcile import (
     write_demo_statement,
     write_report,
 )
-from ledger.statement import StatementLine, parse_statement
+from ledger.reconcile.statement import StatementLine, parse_statement
 
 UNI = "12540000MB0000001X"  # host of LS-KL-001 (a made-up code; the engine does not check it)
 CO = "91540100MA6T00002Y"  # host of LS-TIC-002

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aggregates.errors import InvalidInput
-from ledger.statement import parse_amount, parse_statement, parse_statement_date
+from ledger.reconcile.statement import parse_amount, parse_statement, parse_statement_date
 
 
 def write(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "s.csv") -> Path:

@@ -74,9 +74,9 @@ from aggregates.values import (
     validate_platform_code,
 )
 from aggregates.voucher import Voucher, voucher_id
-from ledger import db
-from ledger.chain import RequestRecord, lookup_request
 from ledger.policies import all_policies, load_policy, policy_for_violation
+from ledger.store import db
+from ledger.store.chain import RequestRecord, lookup_request
 
 log = structlog.get_logger()
 

@@ -2,7 +2,7 @@
 
 The engine reads the ledger through :class:`ReconcileSource`, a narrow,
 read-only interface (an in-memory fake in unit tests, :class:`AppSource` over
-the real application), and a statement parsed by :mod:`ledger.statement`.
+the real application), and a statement parsed by :mod:`ledger.reconcile.statement`.
 docs/RECONCILE.md states every rule; in short:
 
 1. **By reference.** Vouchers compare as the ledger makes them unique
@@ -49,12 +49,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aggregates.errors import InvalidInput
 from aggregates.values import normalise_voucher
-from ledger.statement import BadLine, StatementLine, StatementParse, parse_statement
+from ledger.reconcile.statement import BadLine, StatementLine, StatementParse, parse_statement
 
 if TYPE_CHECKING:
     from aggregates.platform import Platform
     from aggregates.unit import Unit
-    from ledger.app import LedgerService
+    from ledger.service import LedgerService
 
 CENT = Decimal("0.01")
 DEFAULT_TOLERANCE_DAYS = 3

@@ -137,7 +137,7 @@ def parse_db_url(url: str) -> DbConfig:
 def app_environment(cfg: DbConfig) -> dict[str, str]:
     """The eventsourcing environment for ``LedgerApp``.
 
-    PERSISTENCE_MODULE names our factory subclasses (``ledger.chain``), which
+    PERSISTENCE_MODULE names our factory subclasses (``ledger.store.chain``), which
     build the hash-chained application recorder on the ``ledger_events`` table
     whatever the application's name; everything else is the library's own.
     The schema comes only from migrations (CREATE_TABLE=n), and the SQLite file
@@ -145,15 +145,15 @@ def app_environment(cfg: DbConfig) -> dict[str, str]:
     """
     if cfg.backend == "sqlite":
         return {
-            "PERSISTENCE_MODULE": "ledger.chain:LedgerSQLiteFactory",
-            "APPLICATION_RECORDER_TOPIC": "ledger.chain:ChainedSQLiteApplicationRecorder",
+            "PERSISTENCE_MODULE": "ledger.store.chain:LedgerSQLiteFactory",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store.chain:ChainedSQLiteApplicationRecorder",
             "SQLITE_DBNAME": cfg.sqlite_uri("rw"),
             "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_S),
             "CREATE_TABLE": "n",
         }
     return {
-        "PERSISTENCE_MODULE": "ledger.chain:LedgerPostgresFactory",
-        "APPLICATION_RECORDER_TOPIC": "ledger.chain:ChainedPostgresApplicationRecorder",
+        "PERSISTENCE_MODULE": "ledger.store.chain:LedgerPostgresFactory",
+        "APPLICATION_RECORDER_TOPIC": "ledger.store.chain:ChainedPostgresApplicationRecorder",
         "POSTGRES_DBNAME": cfg.dbname,
         "POSTGRES_HOST": cfg.host,
         "POSTGRES_PORT": str(cfg.port),

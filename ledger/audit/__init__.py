@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from aggregates.errors import AlreadyExists, InvalidInput, NotInitialised, TamperDetected
-from ledger.chain import GENESIS_HASH, canonical_originator_id, next_chain_hash
-from ledger.db import DbConfig, connect, execute, fetchall, fetchone, sql_for
+from ledger.store.chain import GENESIS_HASH, canonical_originator_id, next_chain_hash
+from ledger.store.db import DbConfig, connect, execute, fetchall, fetchone, sql_for
 
 log = structlog.get_logger()
 

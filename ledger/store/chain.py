@@ -47,7 +47,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import resolve_topic, retry
 from psycopg.sql import SQL, Identifier
 
-from ledger.db import LEDGER_EVENTS_TABLE, DbConfig, connect, fetchone
+from ledger.store.db import LEDGER_EVENTS_TABLE, DbConfig, connect, fetchone
 
 GENESIS_HASH = "0" * 64
 _UUID_TEXT = re.compile(
