@@ -433,3 +433,11 @@ def test_direction_values_cannot_be_both_out_and_in() -> None:
 def test_an_unknown_layout_name_lists_the_known_ones() -> None:
     with pytest.raises(InvalidInput, match=r"no layout named 'nope' \(known: abc-debit, "):
         get_layout("nope")
+
+
+def test_the_example_in_docs_layouts_is_a_valid_layout() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "LAYOUTS.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```toml\n(.*?)```", doc, re.S)
+    layout = parse_layout(example, origin="docs/LAYOUTS.md")
+    assert layout.amount.mode == "out-in"
+    assert layout.columns.serial == "流水号"
