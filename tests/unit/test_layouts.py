@@ -45,6 +45,7 @@ FIXTURE_LAYOUT = {
     "ccb-corporate.xls": "ccb-corporate",
     "spdb-debit.xls": "spdb-debit",
     "icbc-personal.csv": "icbc-personal",
+    "icbc-personal-v1.csv": "icbc-personal-v1",
     "icbc-corporate.xlsx": "icbc-corporate",
     "icbc-corporate-dc.csv": "icbc-corporate-dc",
     "treasury-zero-balance.csv": "treasury-zero-balance",
@@ -151,7 +152,7 @@ def numbers_in(row: list[str]) -> set[Decimal]:
 def test_every_shipped_layout_loads_and_is_named_after_its_file() -> None:
     layouts = load_layouts()
     names = [lay.name for lay in layouts]
-    assert len(names) == len(set(names)) == 16
+    assert len(names) == len(set(names)) == 17
     assert set(FIXTURE_LAYOUT.values()) == set(names)  # every layout has a fixture
 
 
@@ -331,18 +332,25 @@ def test_no_layout_for_a_header_missing_a_column() -> None:
 
 
 def test_closest_layout_names_the_near_one() -> None:
-    # the older ICBC personal export, without 交易详情 and 对方账户
-    older = [h for h in get_layout("icbc-personal").header if h not in ("交易详情", "对方账户")]
-    assert detect_layout(older) is None
-    near = closest_layout(older)
+    # an ICBC corporate export whose user left out two columns
+    header = [h for h in get_layout("icbc-corporate").header if h not in ("用途", "附言")]
+    assert detect_layout(header) is None
+    near = closest_layout(header)
     assert near is not None
     layout, score = near
-    assert layout.name == "icbc-personal"
+    assert layout.name == "icbc-corporate"
     assert 70 < score < 100
-    message = describe_no_layout(older)
-    assert "'icbc-personal'" in message
-    assert "missing 交易详情, 对方账户" in message
+    message = describe_no_layout(header)
+    assert "closest is 'icbc-corporate'" in message
+    assert "missing 用途, 附言" in message
     assert "\n" not in message
+
+
+def test_the_older_icbc_export_is_its_own_layout_and_the_newer_wins_on_its_header() -> None:
+    older = detect_layout(get_layout("icbc-personal-v1").header)
+    newer = detect_layout(get_layout("icbc-personal").header)
+    assert older is not None and newer is not None
+    assert (older.name, newer.name) == ("icbc-personal-v1", "icbc-personal")
 
 
 def test_closest_layout_prefers_a_misspelt_header_of_the_same_bank() -> None:
