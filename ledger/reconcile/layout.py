@@ -98,8 +98,17 @@ class Amount(_Strict):
             c for c in (self.column, self.outflow, self.inflow, self.direction) if c is not None
         )
 
+    def direction_of(self, flag: str) -> Literal["out", "in"] | None:
+        """What a direction cell says (blanks and case ignored); None if neither."""
+        value = _norm_value(flag)
+        if value in {_norm_value(v) for v in self.outflow_values}:
+            return "out"
+        if value in {_norm_value(v) for v in self.inflow_values}:
+            return "in"
+        return None
 
-class Columns(_Strict):
+
+class LayoutColumns(_Strict):
     """Which header names hold which field (names as in ``header``)."""
 
     date: str  # the date, or the date-time when the bank writes both in one cell
@@ -165,7 +174,7 @@ class Layout(_Strict):
     encodings: tuple[str, ...] = ("utf-8",)  # for csv: the encodings the bank writes
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     header: tuple[str, ...] = Field(min_length=2)  # the header row, verbatim, in order
-    columns: Columns
+    columns: LayoutColumns
     amount: Amount
     date_formats: tuple[str, ...] = Field(min_length=1)  # strptime formats of the date cell
     time_formats: tuple[str, ...] = ()  # strptime formats of the time column, if any
@@ -207,6 +216,24 @@ class Layout(_Strict):
     @property
     def normalized_header(self) -> frozenset[str]:
         return frozenset(normalize_header(h) for h in self.header)
+
+    def positions(self, header_cells: Sequence[str]) -> dict[str, int]:
+        """Where each of this layout's header names is in a statement's header
+        row (0-based), keyed by the name as the layout writes it; KeyError for a
+        name the row does not have (detect the layout first)."""
+        at = {normalize_header(c): i for i, c in reversed(list(enumerate(header_cells)))}
+        return {h: at[normalize_header(h)] for h in self.header}
+
+    def parse_date(self, text: str) -> datetime:
+        """The date (or date-time) cell by this layout's formats, tried in
+        order; ValueError naming the formats if none fits."""
+        cell = text.strip()
+        for fmt in self.date_formats:
+            try:
+                return datetime.strptime(cell, fmt)
+            except ValueError:
+                continue
+        raise ValueError(f"date {cell!r} fits none of {', '.join(self.date_formats)}")
 
 
 def _norm_value(text: str) -> str:
@@ -294,7 +321,8 @@ def detect_layout(
     header_cells: Sequence[str], layouts: Sequence[Layout] | None = None
 ) -> Layout | None:
     """The layout whose every header name is in this row; the most specific one
-    (most names) when several fit, then the one leaving fewest cells unnamed."""
+    (most names) when several fit, and of equally specific ones the first by
+    name, so that the answer does not depend on the order of loading."""
     cells = set(_cells(header_cells))
     if not cells:
         return None
@@ -305,7 +333,8 @@ def detect_layout(
     ]
     if not fitting:
         return None
-    return max(fitting, key=lambda lay: (len(lay.normalized_header), -len(cells)))
+    most = max(len(lay.normalized_header) for lay in fitting)
+    return min((lay for lay in fitting if len(lay.normalized_header) == most), key=lambda x: x.name)
 
 
 def closest_layout(

@@ -120,15 +120,6 @@ def money(text: str) -> Decimal:
         raise AssertionError(f"not an amount: {text!r}") from None
 
 
-def parse_date(text: str, layout: Layout) -> datetime:
-    for fmt in layout.date_formats:
-        try:
-            return datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-    raise AssertionError(f"{text!r} fits none of {layout.date_formats}")
-
-
 def is_footer(row: list[str], layout: Layout) -> bool:
     first = next((c for c in row if c), "")
     labels = (*layout.footer.totals, *layout.footer.notes)
@@ -218,7 +209,7 @@ def test_each_layout_reads_its_fixture_consistently(fixture: str, name: str) -> 
             totals.append(row)
             continue
         row = row + [""] * (len(header) - len(row))
-        parse_date(row[col(header, layout.columns.date)], layout)
+        layout.parse_date(row[col(header, layout.columns.date)])
         a = layout.amount
         if a.mode == "signed":
             assert a.column is not None
@@ -449,3 +440,39 @@ def test_the_example_in_docs_layouts_is_a_valid_layout() -> None:
     layout = parse_layout(example, origin="docs/LAYOUTS.md")
     assert layout.amount.mode == "out-in"
     assert layout.columns.serial == "流水号"
+
+
+def test_positions_follow_the_statement_not_the_layout() -> None:
+    layout = get_layout("generic-direction")
+    row = [" 借贷标志", "余额", "金额 ", "交易日期", "摘要"]
+    assert layout.positions(row) == {"交易日期": 3, "摘要": 4, "金额": 2, "借贷标志": 0}
+    with pytest.raises(KeyError):
+        layout.positions(["交易日期", "摘要"])
+
+
+def test_direction_values_ignore_blanks_and_case() -> None:
+    amount = get_layout("bocom-debit").amount
+    assert amount.direction_of("借 Dr") == "out"
+    assert amount.direction_of(" 贷cr ") == "in"
+    assert amount.direction_of("借") == "out"
+    assert amount.direction_of("?") is None
+
+
+def test_dates_by_the_layouts_formats() -> None:
+    spdb = get_layout("spdb-debit")
+    assert spdb.parse_date("2026/03/05  14:06:51") == datetime(2026, 3, 5, 14, 6, 51)
+    assert spdb.parse_date("2026/03/05") == datetime(2026, 3, 5)
+    with pytest.raises(ValueError, match="fits none of"):
+        spdb.parse_date("05.03.2026")
+
+
+def test_equally_specific_layouts_are_chosen_by_name(tmp_path: Path) -> None:
+    a = parse_layout(MINIMAL.replace('name = "my-bank"', 'name = "b-bank"'), origin="b")
+    b = parse_layout(
+        MINIMAL.replace('name = "my-bank"', 'name = "a-bank"').replace("说明", "备注"), origin="a"
+    )
+    row = ["日期", "金额", "说明", "备注"]
+    first = detect_layout(row, [a, b])
+    second = detect_layout(row, [b, a])
+    assert first is not None and second is not None
+    assert first.name == second.name == "a-bank"
