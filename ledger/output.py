@@ -175,17 +175,24 @@ def pad(text: str, n: int) -> str:
     return text + " " * max(0, n - width(text))
 
 
+def table_lines(headers: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    """Text cells as aligned lines: the headers, a rule, then the rows; two
+    spaces between columns, a wide (Chinese) character counted as two. The
+    product's one table renderer (records here, reconciliation reports too)."""
+    widths = [max([width(h), *(width(row[i]) for row in body)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(pad(h, widths[i]) for i, h in enumerate(headers)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in body:
+        lines.append("  ".join(pad(v, widths[i]) for i, v in enumerate(row)).rstrip())
+    return lines
+
+
 def to_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
     if not rows:
         return "(none)"
     cols = list(columns or rows[0].keys())
     cells = [[labelled(r.get(c)) if c in LABELLED else plain(r.get(c)) for c in cols] for r in rows]
-    widths = [max(width(c), *(width(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(pad(c, widths[i]) for i, c in enumerate(cols)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in cells:
-        lines.append("  ".join(pad(v, widths[i]) for i, v in enumerate(row)).rstrip())
-    return "\n".join(lines)
+    return "\n".join(table_lines(cols, cells))
 
 
 def to_record(obj: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ docs/LAYOUTS.md; the shipped layouts live in ``ledger/reconcile/layouts/``.
 
 A layout is detected from a statement's header row: every header name of the
 layout must be among the row's cells (compared after
-:func:`~ledger.reconcile.statement.normalize_header`: NFKC, case-folded,
+:func:`~ledger.reconcile.columns.normalize_header`: NFKC, case-folded,
 blanks and a trailing unit such as ``(元)`` removed); extra cells are allowed,
 since banks add columns over time. When several layouts fit, the one naming
 the most columns wins. When none fits, :func:`closest_layout` names the
@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rapidfuzz import fuzz
 
 from aggregates.errors import InvalidInput
-from ledger.reconcile.statement import normalize_header
+from ledger.reconcile.columns import normalize_header
 
 LAYOUTS_PACKAGE = "ledger.reconcile"
 LAYOUTS_DIR = "layouts"

@@ -11,9 +11,10 @@ exports are messy, and this module takes them as they are:
   name) are kept as ``preamble`` and otherwise ignored. The header row is the
   first row with a date column and an amount (or outflow) column.
 - **Columns** are found by header name, English or Chinese (see
-  :data:`DATE_HEADERS` …). Headers are compared after NFKC normalisation
-  (full-width brackets become ASCII), case-folding, removing blanks and a
-  trailing unit such as ``(元)``.
+  :mod:`ledger.reconcile.columns`, the one place a bank's layout is
+  described). Headers are compared after NFKC normalisation (full-width
+  brackets become ASCII), case-folding, removing blanks and a trailing unit
+  such as ``(元)``.
 - **Split columns**: an outflow column beside an inflow column
   (``借方发生额``/``贷方发生额``, ``记账金额(支出)``/``记账金额(收入)``,
   ``交易金额(支出)``/``交易金额(收入)``); the outflow is the payment. A line
@@ -40,107 +41,50 @@ exports are messy, and this module takes them as they are:
 
 A file that cannot be read, decoded, or has no header row raises
 :class:`~aggregates.errors.InvalidInput` (exit 2).
+
+Reading one cell (amounts, dates, totals labels) is
+:mod:`ledger.reconcile.cells`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
-import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from aggregates.errors import InvalidInput
-
-CENT = Decimal("0.01")
-
-# Header names (compared after :func:`normalize_header`): CLI.md's names first,
-# then a few spellings real exports use for the same column.
-DATE_HEADERS = ("date", "交易日期", "transactiondate", "记账日期", "日期")
-AMOUNT_HEADERS = ("amount", "金额", "借方发生额", "交易金额", "支出金额")
-# Explicit identifier columns: their text is a voucher number or nothing.
-REFERENCE_HEADERS = (
-    "reference",
-    "voucher",
-    "凭证号",
-    "voucherno",
-    "referenceno",
-    "凭证号码",
-    "凭证编号",
+from ledger.reconcile.cells import (
+    cell_or_none,
+    clean_cell,
+    is_balance_row,
+    is_totals_row,
+    parse_amount,
+    parse_statement_date,
 )
-# Free-text columns that may carry a voucher among other words.
-MEMO_HEADERS = ("摘要", "用途", "附言", "memo", "description")
-PAYEE_HEADERS = (
-    "payee",
-    "收款单位",
-    "对方户名",
-    "收款人",
-    "收款人名称",
-    "收款单位名称",
-    "对方单位",
-    "对方名称",
-    "对方账户名称",
-)
-ACCOUNT_HEADERS = ("account", "对方账号", "收款账号", "收款人账号", "对方账户")
-# A debit/credit flag beside a single amount column: only outflows are payments.
-DIRECTION_HEADERS = (
-    "借贷标志",
-    "借贷方向",
-    "收支标志",
-    "收支方向",
-    "交易方向",
-    "direction",
-    "dr/cr",
-)
-OUTFLOW_MARKS = frozenset(
-    {"借", "支", "支出", "出", "付", "付款", "转出", "d", "dr", "debit", "out"}
-)
-INFLOW_MARKS = frozenset({"贷", "收", "收入", "入", "收款", "转入", "c", "cr", "credit", "in"})
-# (outflow, inflow) pairs: the outflow is the payment.
-SPLIT_HEADERS = (
-    ("借方发生额", "贷方发生额"),
-    ("记账金额(支出)", "记账金额(收入)"),
-    ("交易金额(支出)", "交易金额(收入)"),
+from ledger.reconcile.columns import (
+    AMOUNT_HEADERS,
+    DATE_HEADERS,
+    INFLOW_MARKS,
+    OUTFLOW_MARKS,
+    Columns,
+    find_columns,
+    normalize_header,
 )
 
-# Labels of lines that are not payments, matched at the start of a cell after
-# NFKC, case-folding and removing every blank (``合　　计`` is ``合计``). What
-# may follow a label: words such as 金额 / 笔数, then the end of the cell or
-# anything but a Chinese character (``合计：2笔``, ``合计(元)``), so that
-# ``总计算机公司`` or ``累计拨付`` are not labels.
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_ZH_TAIL = rf"(?:金额|笔数|发生额|借方|贷方|支出|收入|余额|数|额|笔)*(?:$|[^{_CJK}])"
-_EN_TAIL = r"(?:amount|amounts|debit|credit|count)?(?:$|[^a-z])"
-_TOTALS_ZH = re.compile(
-    r"(?:本页|上页|本月|本年|本期|本日|当日|当月|期末|全部|借方|贷方|总)?"
-    r"(?:合计|总计|小计|累计|汇总)" + _ZH_TAIL
-)
-_TOTALS_EN = re.compile(r"(?:page|grand|sub-?)?totals?" + _EN_TAIL)
-# Balance and carried-forward lines: a balance, or a page's figures carried over.
-_BALANCE_ZH = re.compile(
-    r"(?:(?:期初|期末|上期|本期|上日|当日|本日|上月|本月|月初|月末|上年|本年|年初|年末"
-    r"|上页|本页)?余额"
-    r"|承前页?|过次页?|承上页|接上页|转下页|转次页|结转下页|结转次页"
-    r"|(?:上页|上月|上年|上期|本期)结转|结转(?:下页|次页|下月|下年|下期|上年|上月))" + _ZH_TAIL
-)
-_BALANCE_EN = re.compile(
-    r"(?:(?:opening|closing|previous|current)balance|balance(?:b/f|c/f|broughtforward"
-    r"|carriedforward|forward)|broughtforward|carriedforward|b/f|c/f)" + _EN_TAIL
-)
-EMPTY_CELLS = frozenset({"", "-", "--", "---", "—", "——", "n/a", "null", "none"})
-
-_UNIT_SUFFIX = re.compile(r"\((元|人民币|人民币元|rmb|cny|¥)\)$")
-_DATE_TIME = r"(?:(?:\s+|t)\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?|\s*\d{6})?"
-_DATE_SEPARATED = re.compile(
-    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?" + _DATE_TIME, re.IGNORECASE
-)
-_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})" + _DATE_TIME, re.IGNORECASE)
-_GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
-_PLAIN = re.compile(r"\d+(\.\d*)?|\.\d+")
+__all__ = [
+    "BadLine",
+    "Columns",
+    "StatementLine",
+    "StatementParse",
+    "parse_amount",
+    "parse_statement",
+    "parse_statement_bytes",
+    "parse_statement_date",
+]
 
 
 @dataclass(frozen=True)
@@ -172,25 +116,6 @@ class BadLine:
         return f"line {self.line}: {self.reason}"
 
 
-@dataclass(frozen=True)
-class Columns:
-    """Where each field is, by 0-based column index."""
-
-    date: int
-    outflow: int
-    inflow: int | None = None
-    references: tuple[int, ...] = ()
-    memo: int | None = None
-    payee: int | None = None
-    account: int | None = None
-    direction: int | None = None
-    names: tuple[str, ...] = ()  # the header row as found
-
-    @property
-    def width(self) -> int:
-        return len(self.names)
-
-
 @dataclass
 class StatementParse:
     """The result of reading one statement file."""
@@ -204,151 +129,6 @@ class StatementParse:
     skipped_inflows: int = 0
     skipped_totals: int = 0
     skipped_balances: int = 0  # balance and carried-forward lines (期初余额, 承前页 …)
-
-
-# --- cells ---------------------------------------------------------------------
-
-
-def clean_cell(text: str) -> str:
-    """Strip padding (spaces, tabs, full-width blanks) and Excel's text guards."""
-    s = unicodedata.normalize("NFKC", text).strip()
-    if s.startswith('="') and s.endswith('"') and len(s) >= 3:
-        s = s[2:-1].strip()
-    if s.startswith("'"):
-        s = s[1:].strip()
-    return s
-
-
-def cell_or_none(text: str) -> str | None:
-    s = clean_cell(text)
-    return None if s.casefold() in EMPTY_CELLS else s
-
-
-def normalize_header(text: str) -> str:
-    s = clean_cell(text).casefold()
-    s = re.sub(r"[\s_.#:-]+", "", s)
-    return _UNIT_SUFFIX.sub("", s)
-
-
-def parse_amount(text: str) -> Decimal | None:
-    """Parse a money cell into a Decimal quantized to 0.01; None for an empty cell.
-
-    Raises ValueError with the reason for anything that is not an exact amount.
-    """
-    s = cell_or_none(text)
-    if s is None:
-        return None
-    raw = s
-    for token in ("¥", "元", "rmb", "cny", "RMB", "CNY", "\u00a0", " ", "'"):
-        raw = raw.replace(token, "")
-    negative = False
-    if raw.startswith("(") and raw.endswith(")"):
-        negative, raw = True, raw[1:-1]
-    if raw.startswith("-"):
-        negative, raw = True, raw[1:]
-    elif raw.startswith("+"):
-        raw = raw[1:]
-    if raw.endswith("-"):  # some ledgers print "1,234.00-"
-        negative, raw = True, raw[:-1]
-    if "," in raw:
-        if not _GROUPED.fullmatch(raw):
-            raise ValueError(f"unreadable amount {s!r}: misplaced thousands separator")
-        raw = raw.replace(",", "")
-    if not _PLAIN.fullmatch(raw):
-        raise ValueError(f"unreadable amount {s!r}")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:  # pragma: no cover - the regex already checked
-        raise ValueError(f"unreadable amount {s!r}") from None
-    quantized = value.quantize(CENT)
-    if quantized != value:
-        raise ValueError(f"amount {s!r} has more than two decimal places")
-    return -quantized if negative else quantized
-
-
-def parse_statement_date(text: str) -> date:
-    """Parse a date cell in any of the usual forms; ValueError with the reason otherwise."""
-    s = cell_or_none(text)
-    if s is None:
-        raise ValueError("no date")
-    m = _DATE_SEPARATED.fullmatch(s) or _DATE_COMPACT.fullmatch(s)
-    if m is None:
-        raise ValueError(f"unreadable date {s!r}")
-    try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        raise ValueError(f"no such date {s!r}") from None
-
-
-def _compact(text: str) -> str:
-    """A cell as a label is compared: NFKC, case-folded, every blank removed."""
-    return re.sub(r"\s+", "", clean_cell(text)).casefold()
-
-
-def is_totals_cell(text: str) -> bool:
-    """A cell that labels a totals line: ``合计``, ``合　　计``, ``本页合计``,
-    ``合计金额``, ``合计笔数：2``, ``总计：12笔``, ``Total``."""
-    s = _compact(text)
-    return bool(_TOTALS_ZH.match(s) or _TOTALS_EN.match(s))
-
-
-def is_totals_row(cells: Sequence[str]) -> bool:
-    return any(is_totals_cell(c) for c in cells)
-
-
-def is_balance_cell(text: str) -> bool:
-    """A cell that labels a balance or carried-forward line: ``期初余额``,
-    ``期末余额``, ``承前页``, ``过次页``, ``Opening balance``, ``Balance b/f``."""
-    s = _compact(text)
-    return bool(_BALANCE_ZH.match(s) or _BALANCE_EN.match(s))
-
-
-def is_balance_row(cells: Sequence[str]) -> bool:
-    return any(is_balance_cell(c) for c in cells)
-
-
-# --- header --------------------------------------------------------------------
-
-
-def find_columns(cells: Sequence[str]) -> Columns | None:
-    """The column layout if this row is a header row, else None."""
-    names = [normalize_header(c) for c in cells]
-
-    def first(candidates: Iterable[str]) -> int | None:
-        for candidate in candidates:
-            if candidate in names:
-                return names.index(candidate)
-        return None
-
-    date_col = first(DATE_HEADERS)
-    if date_col is None:
-        return None
-    outflow = inflow = None
-    for out_name, in_name in SPLIT_HEADERS:
-        if out_name in names and in_name in names:
-            outflow, inflow = names.index(out_name), names.index(in_name)
-            break
-    if outflow is None:
-        outflow = first(AMOUNT_HEADERS)
-        if outflow is None:
-            for out_name, _ in SPLIT_HEADERS:  # an outflow column alone is the amount
-                if out_name in names:
-                    outflow = names.index(out_name)
-                    break
-    if outflow is None:
-        return None
-    references = tuple(i for i, n in enumerate(names) if n in REFERENCE_HEADERS)
-    return Columns(
-        date=date_col,
-        outflow=outflow,
-        inflow=inflow,
-        references=tuple(sorted(references, key=lambda i: REFERENCE_HEADERS.index(names[i]))),
-        memo=first(MEMO_HEADERS),
-        payee=first(PAYEE_HEADERS),
-        account=first(ACCOUNT_HEADERS),
-        direction=first(DIRECTION_HEADERS) if inflow is None else None,
-        names=tuple(clean_cell(c) for c in cells),
-    )
 
 
 # --- decoding ------------------------------------------------------------------

@@ -19,6 +19,7 @@ import pytest
 import xlrd
 
 from aggregates.errors import InvalidInput
+from ledger.reconcile.columns import normalize_header
 from ledger.reconcile.layout import (
     Layout,
     closest_layout,
@@ -29,7 +30,6 @@ from ledger.reconcile.layout import (
     load_layouts,
     parse_layout,
 )
-from ledger.reconcile.statement import normalize_header
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "statements"
 

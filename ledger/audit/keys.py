@@ -1,0 +1,145 @@
+"""Ed25519 signing keys and the signed checkpoint document.
+
+A checkpoint is a small JSON document (format ``ledger-checkpoint``, version 1)
+naming a ledger, a sequence number and the chain hash there, signed with an
+Ed25519 key. This module makes keys, defines the signed bytes and checks a
+document's form, key and signature; no database. Taking a checkpoint of the
+database's verified head is :mod:`ledger.audit.checkpoints`; checking that the
+chain extends one is :mod:`ledger.audit.verify`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import structlog
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from aggregates.errors import AlreadyExists, InvalidInput
+
+log = structlog.get_logger()
+
+CHECKPOINT_FORMAT = "ledger-checkpoint"
+
+
+# --- the checkpoint document: what is signed, and checking it ------------------------------
+
+
+def key_id_of(public_key: Ed25519PublicKey) -> str:
+    """First 16 hex digits of SHA-256 over the raw 32-byte public key."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def checkpoint_message(doc: dict[str, Any]) -> bytes:
+    """The signed bytes: canonical JSON (sorted keys, no spaces, ASCII) of
+    format, version, ledger_id, seq, chain_hash, taken_at."""
+    payload = {k: doc.get(k) for k in ("format", "version", "ledger_id", "seq", "chain_hash")}
+    payload["taken_at"] = doc.get("taken_at")
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode(
+        "ascii"
+    )
+
+
+def check_checkpoint_document(
+    doc: dict[str, Any], ledger_id: str | None, trusted_key_id: str | None = None
+) -> str | None:
+    """The problem with a checkpoint's form, key, signature or ledger, or None.
+    ``trusted_key_id``: the signer's key id as published (``--key-id``); the
+    key embedded in the file proves only that *some* key signed it."""
+    if doc.get("format") != CHECKPOINT_FORMAT or doc.get("version") != 1:
+        return "not a ledger checkpoint file (format ledger-checkpoint, version 1)"
+    seq = doc.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        return "the checkpoint has no valid seq"
+    chain_hash = doc.get("chain_hash")
+    if not isinstance(chain_hash, str) or len(chain_hash) != 64:
+        return "the checkpoint has no valid chain_hash"
+    try:
+        raw = base64.b64decode(str(doc.get("public_key", "")), validate=True)
+        public_key = Ed25519PublicKey.from_public_bytes(raw)
+        signature = base64.b64decode(str(doc.get("signature", "")), validate=True)
+    except ValueError:
+        return "the checkpoint's public key or signature is malformed"
+    if key_id_of(public_key) != doc.get("key_id"):
+        return "the checkpoint's key id does not match its public key"
+    if trusted_key_id is not None and doc.get("key_id") != trusted_key_id.strip().lower():
+        return (
+            f"the checkpoint was signed by key {doc.get('key_id')}, "
+            f"not by the trusted key {trusted_key_id}"
+        )
+    try:
+        public_key.verify(signature, checkpoint_message(doc))
+    except InvalidSignature:
+        return "bad signature: the checkpoint was not signed by its key, or was altered"
+    if ledger_id is not None and doc.get("ledger_id") is None:
+        return f"the checkpoint names no ledger (this ledger is {ledger_id})"
+    if ledger_id is not None and doc.get("ledger_id") != ledger_id:
+        return (
+            f"the checkpoint is from another ledger (ledger id {doc.get('ledger_id')}, "
+            f"this ledger is {ledger_id})"
+        )
+    return None
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InvalidInput(f"cannot read checkpoint {path}: {e}") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"cannot read checkpoint {path}: not a JSON object")
+    return doc
+
+
+# --- keys -------------------------------------------------------------------------------
+
+
+def keygen(out_path: str | Path) -> dict[str, str]:
+    """Make an Ed25519 key pair: the private key as PKCS#8 PEM at ``out_path``
+    (mode 0600, never overwritten) and the public key as PEM at ``out_path.pub``."""
+    out = Path(out_path)
+    pub = out.with_name(out.name + ".pub")
+    for existing in (out, pub):
+        if existing.exists():
+            raise AlreadyExists(f"{existing} already exists; not overwriting a key")
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(private_pem)
+        os.chmod(out, 0o600)
+        pub.write_bytes(public_pem)
+    except OSError as e:
+        raise InvalidInput(f"cannot write key {out}: {e}") from None
+    key_id = key_id_of(key.public_key())
+    log.info("audit keygen", key_id=key_id, out=str(out))
+    return {"key_id": key_id, "private_key": str(out), "public_key": str(pub)}
+
+
+def load_private_key(key_path: str | Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as e:
+        raise InvalidInput(f"cannot read signing key {key_path}: {e}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InvalidInput(f"{key_path} is not an Ed25519 private key")
+    return key
