@@ -1,12 +1,13 @@
 """The Platform aggregate: lifecycle (SPEC §4), major change requests (§5) and
 funds (§6). Rules that need other aggregates (members' types, vouchers, the
-host's standing) are worked out by the application and passed in."""
+host's standing) are worked out by the application and passed in. Only the
+aggregate and its events live here (their stored topics are
+``aggregates.platform:Platform.<Event>``); its state records, composition
+checks and pure rule helpers are in platform_state.py, composition.py and
+rules.py."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,20 +15,24 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from aggregates import rules
+
+# re-exported: the application imports these names from here
+from aggregates.composition import check_centre as check_centre
+from aggregates.composition import check_consortium as check_consortium
 from aggregates.errors import (
     AlreadyExists,
-    CompositionRuleBroken,
-    DateOrder,
     FundingRefused,
     IllegalTransition,
-    InvalidInput,
     NotFound,
     OverAllocation,
 )
+from aggregates.platform_state import ZERO, ChangeRequest, EntitlementState, FundLine, Payment
 from aggregates.policy import CentreComposition, ConsortiumComposition, Policy, YearRange
+from aggregates.rules import cycle_years as cycle_years
+from aggregates.rules import normalise_cycle as normalise_cycle
 from aggregates.values import (
     ACTIVE_STATUSES,
-    LEVELS,
     MemberInfo,
     Meta,
     add_months,
@@ -36,131 +41,9 @@ from aggregates.values import (
     normalise_voucher,
 )
 
-ZERO = Decimal("0.00")
-MAX_PERIOD_YEARS = 20  # a construction period or term beyond this is a typing error
-
-_CYCLE = re.compile(r"(\d{4})(?:\s*[-–—~～至到]\s*(\d{4}))?\s*年?")
-
-
-def normalise_cycle(cycle: str) -> str:
-    """`2023-2025` for 2023–2025, ２０２３—２０２５, `2023至2025年`…; other text as given."""
-    text = unicodedata.normalize("NFKC", cycle).strip()
-    m = _CYCLE.fullmatch(text)
-    if m is None:
-        return text
-    return f"{m.group(1)}-{m.group(2)}" if m.group(2) else m.group(1)
-
-
-def cycle_years(cycle: str, evaluated_on: date, policy_cycle: int) -> tuple[int, int]:
-    """The years an evaluation cycle covers: as written (`2023-2025`); a single
-    year starts a cycle of the policy's length; other labels end with the
-    year of the evaluation."""
-    m = _CYCLE.fullmatch(normalise_cycle(cycle))
-    if m is None:
-        return evaluated_on.year - policy_cycle + 1, evaluated_on.year
-    start = int(m.group(1))
-    end = int(m.group(2)) if m.group(2) else start + policy_cycle - 1
-    return min(start, end), max(start, end)
-
 
 def platform_id(code: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"/platforms/{code}")
-
-
-@dataclass
-class FundLine:
-    category: str
-    fiscal_year: int
-    allocated: Decimal = ZERO
-    disbursed: Decimal = ZERO
-    reversed: Decimal = ZERO
-    recovered: Decimal = ZERO
-    entitled: Decimal | None = None
-    # every money event of the line: (effective date, what, amount)
-    entries: list[tuple[date, str, Decimal]] = field(default_factory=list)
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.allocated - self.disbursed + self.reversed
-
-    @property
-    def net(self) -> Decimal:
-        return self.disbursed - self.reversed - self.recovered
-
-    def add(self, on: date, what: str, amount: Decimal) -> None:
-        setattr(self, what, getattr(self, what) + amount)
-        self.entries.append((on, what, amount))
-
-    def _net_on(self, day: date) -> Decimal:
-        net = ZERO
-        for on, what, amount in self.entries:
-            if on <= day and what != "allocated":
-                net += amount if what == "disbursed" else -amount
-        return net
-
-    def lowest_net_from(self, day: date) -> tuple[Decimal, date]:
-        """The lowest amount paid net (disbursed − reversed − recovered) on any
-        date from `day` on (the dates its entries change it, and `day` itself),
-        with that date: what a recovery or reversal dated `day` must fit within,
-        so that no "as of" view shows more clawed back than was paid."""
-        days = sorted({day} | {on for on, _, _ in self.entries if on >= day})
-        return min(((self._net_on(d), d) for d in days), key=lambda vd: vd[0])
-
-
-@dataclass
-class Payment:
-    voucher: str
-    category: str
-    fiscal_year: int
-    amount: Decimal
-    paid_on: date
-    flags: list[str]
-    reversed_on: date | None = None
-
-
-@dataclass
-class EntitlementState:
-    key: str
-    category: str
-    amount: Decimal
-    basis: str
-    earned_on: date
-    granted_by: str | None = None  # "category:fiscal_year" of the allocation that used it
-
-
-@dataclass
-class ChangeRequest:
-    id: str
-    change_type: str
-    details: dict[str, str]
-    requested_on: date
-    reason: str | None
-    actor: str
-    status: str = "pending"
-    decided_on: date | None = None
-    decision_doc_no: str | None = None
-    decision_reason: str | None = None
-    recorded_at: str = ""
-    applied: dict[str, Any] = field(default_factory=dict)
-
-
-CHANGE_DETAIL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # type: (required keys, optional keys)
-    "rename": (("name",), ()),
-    # consents: a consortium's lead or host change to a unit that is not yet a
-    # member adds a member, which needs every member's consent (002 §5.1)
-    "host-change": (("host",), ("consents",)),
-    "co-builder-change": ((), ("add", "remove", "consents")),
-    "lead-change": (("lead",), ("consents",)),
-    "member-change": (("consents",), ("add", "remove")),
-    "other": ((), ()),
-}
-
-
-def split_codes(value: str | None) -> list[str]:
-    if not value:
-        return []
-    return [c.strip() for c in value.split(",") if c.strip()]
 
 
 class Platform(Aggregate):
@@ -262,27 +145,13 @@ class Platform(Aggregate):
         )
 
     def _require(self, action: str, *allowed: str) -> None:
-        if self.status not in allowed:
-            raise IllegalTransition(
-                f"cannot {action} platform {self.code}: it is {self.status}, "
-                f"and only a platform that is {' or '.join(allowed)} can be {_past(action)} "
-                "(SPEC §4 lifecycle)"
-            )
+        rules.require_status(self, action, allowed)
 
     def _check_date(self, meta: Meta, what: str) -> None:
-        if meta.effective_on < self.last_state_on:
-            raise DateOrder(
-                f"cannot record {what} for platform {self.code} effective {meta.effective_on}: "
-                f"its last change of state was effective {self.last_state_on}, and a platform's "
-                "changes of state have non-decreasing dates (SPEC §3)"
-            )
+        rules.check_date_order(self, meta.effective_on, what)
 
     def _check_not_before_proposal(self, meta: Meta, what: str) -> None:
-        if meta.effective_on < self.proposed_on:
-            raise DateOrder(
-                f"cannot record {what} for platform {self.code} effective {meta.effective_on}: "
-                f"it was proposed on {self.proposed_on}"
-            )
+        rules.check_not_before_proposal(self, meta.effective_on, what)
 
     class StatusEvent(Event):
         """Base of events that change the status."""
@@ -311,35 +180,10 @@ class Platform(Aggregate):
         lead_other_consortia: list[str],
     ) -> None:
         # bad input first (exit 2), then the rules (exit 1)
-        if construction_years is not None and not 1 <= construction_years <= MAX_PERIOD_YEARS:
-            raise InvalidInput(
-                f"invalid --construction-years {construction_years}: "
-                f"expected 1 to {MAX_PERIOD_YEARS}"
-            )
-        if term_years is not None and not 1 <= term_years <= MAX_PERIOD_YEARS:
-            raise InvalidInput(
-                f"invalid --term-years {term_years}: expected 1 to {MAX_PERIOD_YEARS}"
-            )
+        rules.check_period_input(construction_years, term_years)
         self._require("approve", "proposed")
         self._check_date(meta, "an approval")
-        rng = policy.construction_years
-        if (
-            construction_years is not None
-            and rng is not None
-            and not (rng.min <= construction_years <= rng.max)
-        ):
-            raise CompositionRuleBroken(
-                f"a construction period of {construction_years} years is outside "
-                f"{rng.min}–{rng.max} years under policy {policy.id}",
-                rule="construction-period",
-                basis=rng.basis,
-            )
-        if term_rule is not None and term_years is not None and term_years > term_rule.max:
-            raise CompositionRuleBroken(
-                f"a term of {term_years} years exceeds the {term_rule.max} years allowed",
-                rule="term",
-                basis=term_rule.basis,
-            )
+        rules.check_period_rules(policy, construction_years, term_years, term_rule)
         if self.kind == "innovation-consortium" and consortium_rule is not None:
             check_consortium(self.host, members, consortium_rule, lead_other_consortia)
         if self.kind == "tech-innovation-center" and centre_rule is not None:
@@ -417,32 +261,15 @@ class Platform(Aggregate):
     def evaluate(self, cycle: str, grade: str, meta: Meta, policy: Policy) -> None:
         self._require("evaluate", "operating")
         self._check_date(meta, "an evaluation")
-        if grade not in policy.evaluation.grades:
-            raise IllegalTransition(
-                f"grade {grade!r} does not exist under policy {policy.id}; its grades are "
-                f"{', '.join(policy.evaluation.grades)}",
-                rule="grades",
-                basis=policy.evaluation.basis,
-            )
-        cycle = normalise_cycle(cycle)
-        if any(normalise_cycle(e["cycle"]) == cycle for e in self.evaluations):
-            raise AlreadyExists(
-                f"platform {self.code} already has an evaluation for cycle {cycle}: one "
-                f"evaluation per cycle ({policy.evaluation.basis})"
-            )
+        cycle = rules.check_evaluation(self, cycle, grade, policy)
         poor = grade == "poor"
-        consecutive = 0
-        if poor:
-            # "in a row" (004 §4.4 连续两年): the previous evaluation was poor and
-            # its cycle is next to this one (2023 then 2024, not 2022 then 2024)
-            consecutive = 1
-            if self.evaluations and self.consecutive_poor:
-                prev = self.evaluations[-1]
-                per = policy.evaluation.cycle_years
-                p_start, p_end = cycle_years(prev["cycle"], prev["on"], per)
-                start, end = cycle_years(cycle, meta.effective_on, per)
-                if p_end + 1 == start or end + 1 == p_start:
-                    consecutive = self.consecutive_poor + 1
+        consecutive = (
+            rules.consecutive_poor(
+                self.evaluations, self.consecutive_poor, cycle, meta.effective_on, policy
+            )
+            if poor
+            else 0
+        )
         limit = policy.evaluation.consecutive_poor_limit
         self.trigger_event(
             self.Evaluated,
@@ -533,11 +360,7 @@ class Platform(Aggregate):
     def upgrade(self, level: str, meta: Meta) -> None:
         self._require("upgrade", "construction", "operating")
         self._check_date(meta, "an upgrade")
-        if LEVELS.index(level) <= LEVELS.index(self.level):
-            raise IllegalTransition(
-                f"cannot upgrade platform {self.code} from {self.level} to {level}: "
-                "an upgrade raises the level (003 art. 16)"
-            )
+        rules.check_upgrade(self, level)
         self.trigger_event(self.Upgraded, from_level=self.level, level=level, **meta.fields())
 
     class Upgraded(Event):
@@ -550,42 +373,9 @@ class Platform(Aggregate):
 
     def file_report(self, year: int, meta: Meta, policy: Policy) -> bool:
         self._check_not_before_proposal(meta, "an annual report")
-        # judged on the report's own date: a report filed while the platform
-        # was active may be entered late, after a delisting
-        then = self.status_on(meta.effective_on)
-        if then not in ACTIVE_STATUSES:
-            state = (
-                f"it is {then}" if then == self.status else f"it was {then} on {meta.effective_on}"
-            )
-            raise IllegalTransition(
-                f"cannot file an annual report for platform {self.code}: {state}, and only a "
-                f"platform that is {' or '.join(ACTIVE_STATUSES)} files annual reports "
-                "(SPEC §4 lifecycle)"
-            )
-        if not 1990 <= year <= 2100:
-            raise InvalidInput(f"invalid --year {year}: expected a year such as 2026")
-        if year < self.proposed_on.year:
-            raise DateOrder(
-                f"platform {self.code} was proposed in {self.proposed_on.year}; "
-                f"it has no annual report for {year}",
-                rule="annual-report",
-            )
-        if year > meta.effective_on.year:
-            raise InvalidInput(
-                f"cannot file the {year} annual report on {meta.effective_on}: "
-                "the year has not begun"
-            )
-        if year in self.reports:
-            raise AlreadyExists(
-                f"platform {self.code} already filed its {year} annual report "
-                f"on {self.reports[year]['on']}"
-            )
+        rules.check_report(self, year, meta)
         rule = policy.annual_report
-        due = date(year, rule.due_month, rule.due_day) if rule else None
-        # due only from a platform filed (approved) by the deadline, as
-        # `compliance overdue` counts it
-        if due is not None and (self.approved_on is None or self.approved_on > due):
-            due = None
+        due = rules.report_due(year, policy, self.approved_on)
         late = bool(due and meta.effective_on > due)
         self.trigger_event(
             self.ReportFiled,
@@ -616,20 +406,7 @@ class Platform(Aggregate):
                 f"cannot request a change to platform {self.code}: it is {self.status} (final)"
             )
         self._check_not_before_proposal(meta, "a change request")
-        required, optional = CHANGE_DETAIL_KEYS[change_type]
-        unknown = sorted(set(details) - set(required) - set(optional))
-        if unknown and change_type != "other":
-            raise InvalidInput(
-                f"unknown --detail key {unknown[0]!r} for a {change_type} request; expected "
-                f"{', '.join(required + optional)}"
-            )
-        missing = [k for k in required if not details.get(k)]
-        if missing:
-            raise InvalidInput(f"a {change_type} request needs --detail {missing[0]}=…")
-        if change_type in ("co-builder-change", "member-change") and not (
-            details.get("add") or details.get("remove")
-        ):
-            raise InvalidInput(f"a {change_type} request needs --detail add=… or remove=…")
+        rules.check_change_details(change_type, details)
         request_id = f"{self.code}:CR{self.change_counter + 1}"
         self.trigger_event(
             self.ChangeRequested,
@@ -669,25 +446,7 @@ class Platform(Aggregate):
 
     def planned_change(self, cr: ChangeRequest) -> dict[str, Any]:
         """What approving the request would change."""
-        d = cr.details
-        if cr.change_type == "rename":
-            return {"name": d["name"]}
-        if cr.change_type in ("host-change", "lead-change"):
-            new_host = d.get("host") or d["lead"]
-            return {"host": new_host}
-        if cr.change_type in ("co-builder-change", "member-change"):
-            add, remove = split_codes(d.get("add")), split_codes(d.get("remove"))
-            missing = [c for c in remove if c not in self.co_builders]
-            if missing:
-                raise IllegalTransition(
-                    f"cannot remove {missing[0]}: it is not a co-builder of {self.code}"
-                )
-            dup = [c for c in add if c in self.co_builders or c == self.host]
-            if dup:
-                raise IllegalTransition(f"{dup[0]} is already a member of {self.code}")
-            co = [c for c in self.co_builders if c not in remove] + add
-            return {"co_builders": co}
-        return {}
+        return rules.planned_change(self, cr)
 
     def approve_change(self, request_id: str, meta: Meta, applied: dict[str, Any]) -> None:
         cr = self.pending_change(request_id)
@@ -696,11 +455,7 @@ class Platform(Aggregate):
                 f"cannot approve change request {request_id}: platform {self.code} is "
                 f"{self.status} (final); reject or withdraw the request instead (SPEC §4)"
             )
-        if meta.effective_on < cr.requested_on:
-            raise DateOrder(
-                f"cannot decide change request {request_id} on {meta.effective_on}: "
-                f"it was requested on {cr.requested_on}"
-            )
+        rules.check_decided_after(cr, meta.effective_on, "decide")
         self._check_date(meta, "an approved change")
         self.trigger_event(
             self.ChangeApproved, request_id=request_id, applied=dict(applied), **meta.fields()
@@ -727,11 +482,7 @@ class Platform(Aggregate):
 
     def reject_change(self, request_id: str, meta: Meta) -> None:
         cr = self.pending_change(request_id)
-        if meta.effective_on < cr.requested_on:
-            raise DateOrder(
-                f"cannot decide change request {request_id} on {meta.effective_on}: "
-                f"it was requested on {cr.requested_on}"
-            )
+        rules.check_decided_after(cr, meta.effective_on, "decide")
         self.trigger_event(self.ChangeRejected, request_id=request_id, **meta.fields())
 
     class ChangeRejected(Event):
@@ -748,11 +499,7 @@ class Platform(Aggregate):
 
     def withdraw_change(self, request_id: str, meta: Meta) -> None:
         cr = self.pending_change(request_id)
-        if meta.effective_on < cr.requested_on:
-            raise DateOrder(
-                f"cannot withdraw change request {request_id} on {meta.effective_on}: "
-                f"it was requested on {cr.requested_on}"
-            )
+        rules.check_decided_after(cr, meta.effective_on, "withdraw")
         self.trigger_event(self.ChangeWithdrawn, request_id=request_id, **meta.fields())
 
     class ChangeWithdrawn(Event):
@@ -792,19 +539,10 @@ class Platform(Aggregate):
         """The cycle of an earlier evaluation that earned a grade reward and
         overlaps `years` (003 art. 23: one reward in a single evaluation cycle),
         or None."""
-        for e in self.evaluations:
-            key = f"grade-reward:{normalise_cycle(e['cycle'])}"
-            if key not in self.entitlements:
-                continue
-            start, end = cycle_years(e["cycle"], e["on"], policy_cycle)
-            if start <= years[1] and years[0] <= end:
-                return normalise_cycle(e["cycle"])
-        return None
+        return rules.grade_reward_overlapping(self, years, policy_cycle)
 
     def open_entitlements(self, category: str) -> list[EntitlementState]:
-        return [
-            e for e in self.entitlements.values() if e.category == category and e.granted_by is None
-        ]
+        return rules.open_entitlements(self.entitlements, category)
 
     # --- funds (SPEC §6) ---------------------------------------------------------------
 
@@ -833,8 +571,8 @@ class Platform(Aggregate):
         self._check_not_before_proposal(meta, "an allocation")
         ent: EntitlementState | None = None
         if entitlement_key is not None or category in entitlement_categories:
-            ent = self._pick_entitlement(
-                category, entitlement_key, double_benefit_basis, entitlement_basis
+            ent = rules.pick_entitlement(
+                self, category, entitlement_key, double_benefit_basis, entitlement_basis
             )
             if amount > ent.amount:
                 raise OverAllocation(
@@ -853,52 +591,6 @@ class Platform(Aggregate):
             **meta.fields(),
         )
         return ent
-
-    def _pick_entitlement(
-        self,
-        category: str,
-        key: str | None,
-        double_basis: str | None,
-        entitlement_basis: str | None = None,
-    ) -> EntitlementState:
-        if key is not None:
-            ent = self.entitlements.get(key)
-            if ent is None or ent.category != category:
-                raise FundingRefused(
-                    f"platform {self.code} has no {category} entitlement {key!r}",
-                    rule="entitlement",
-                )
-            if ent.granted_by is not None:
-                raise FundingRefused(
-                    f"the {key} entitlement of platform {self.code} was already granted "
-                    f"(allocation {ent.granted_by}); the same benefit is not granted twice",
-                    rule="no-double-benefit",
-                    basis=double_basis or "SPEC §6, 003 art. 28",
-                )
-            return ent
-        open_ = self.open_entitlements(category)
-        if not open_:
-            granted = [e for e in self.entitlements.values() if e.category == category]
-            if granted:
-                raise FundingRefused(
-                    f"every {category} entitlement of platform {self.code} was already granted "
-                    f"({', '.join(e.key for e in granted)}); the same benefit is not granted twice",
-                    rule="no-double-benefit",
-                    basis=double_basis or "SPEC §6, 003 art. 28",
-                )
-            raise FundingRefused(
-                f"platform {self.code} has no {category} entitlement under policy "
-                f"{self.policy}: {category} lines are fixed amounts the policy grants "
-                "(filing support, upgrade and grade rewards), earned by those decisions",
-                rule="entitlement",
-                basis=entitlement_basis,
-            )
-        if len(open_) > 1:
-            raise InvalidInput(
-                f"platform {self.code} has several open {category} entitlements "
-                f"({', '.join(e.key for e in open_)}); name one with --entitlement"
-            )
-        return open_[0]
 
     class FundsAllocated(Event):
         category: str
@@ -926,30 +618,7 @@ class Platform(Aggregate):
     ) -> None:
         if normalise_voucher(voucher) in self.payments:
             raise AlreadyExists(f"voucher {voucher} is already used (one voucher, one payment)")
-        status_then = self.status_on(meta.effective_on)
-        if status_then not in ACTIVE_STATUSES:
-            raise FundingRefused(
-                f"cannot pay platform {self.code} on {meta.effective_on}: it was "
-                f"{status_then or 'not yet proposed'} on that date; only a platform in "
-                "construction, operating or rectification may be paid (SPEC §6)",
-                rule="inactive-platform",
-            )
-        if self.funding_suspended or self.suspended_on(meta.effective_on):
-            when = "" if self.funding_suspended else f" on {meta.effective_on}"
-            raise FundingRefused(
-                f"cannot pay platform {self.code}: its funding is suspended{when}",
-                rule="funding-suspended",
-                basis="004 §4.3",
-            )
-        line = self.line(category, fiscal_year)
-        remaining = line.remaining if line else ZERO
-        if amount > remaining:
-            raise OverAllocation(
-                f"payment of {money_str(amount)} exceeds what remains of the {category} "
-                f"allocation for {fiscal_year} of platform {self.code} ({money_str(remaining)})",
-                rule="over-allocation",
-                basis="SPEC §6",
-            )
+        rules.check_payment(self, category, fiscal_year, amount, meta.effective_on)
         self.trigger_event(
             self.FundsDisbursed,
             category=category,
@@ -984,35 +653,8 @@ class Platform(Aggregate):
         payment = self.payments.get(normalise_voucher(voucher))
         if payment is None:
             raise NotFound(f"platform {self.code} has no payment with voucher {voucher}")
-        if payment.reversed_on is not None:
-            raise IllegalTransition(
-                f"payment {voucher} of platform {self.code} was already reversed on "
-                f"{payment.reversed_on}"
-            )
-        if meta.effective_on < payment.paid_on:
-            raise DateOrder(
-                f"cannot reverse payment {voucher} on {meta.effective_on}: "
-                f"it was paid on {payment.paid_on}"
-            )
         line = self.lines[f"{payment.category}:{payment.fiscal_year}"]
-        low, low_on = line.lowest_net_from(meta.effective_on)
-        if payment.amount > line.net:
-            # money already recovered cannot also be un-paid: net would fall below zero
-            raise OverAllocation(
-                f"cannot reverse payment {voucher} of {money_str(payment.amount)}: only "
-                f"{money_str(line.net)} of {payment.category} {payment.fiscal_year} of platform "
-                f"{self.code} is still paid net after recoveries",
-                rule="reversal",
-                basis="SPEC §6",
-            )
-        if payment.amount > low:
-            raise OverAllocation(
-                f"cannot reverse payment {voucher} of {money_str(payment.amount)} on "
-                f"{meta.effective_on}: only {money_str(low)} of {payment.category} "
-                f"{payment.fiscal_year} of platform {self.code} was paid net on {low_on}",
-                rule="reversal",
-                basis="SPEC §6",
-            )
+        rules.check_reversal(self, voucher, payment, line, meta.effective_on)
         self.trigger_event(
             self.DisbursementReversed,
             voucher=payment.voucher,
@@ -1037,24 +679,7 @@ class Platform(Aggregate):
 
     def recover(self, category: str, fiscal_year: int, amount: Decimal, meta: Meta) -> None:
         self._check_not_before_proposal(meta, "a recovery")
-        line = self.line(category, fiscal_year)
-        net = line.net if line else ZERO
-        if amount > net:
-            raise OverAllocation(
-                f"cannot recover {money_str(amount)} of {category} {fiscal_year} from platform "
-                f"{self.code}: only {money_str(net)} was paid net",
-                rule="recovery",
-                basis="SPEC §6",
-            )
-        low, low_on = line.lowest_net_from(meta.effective_on) if line else (ZERO, None)
-        if amount > low:
-            raise OverAllocation(
-                f"cannot recover {money_str(amount)} of {category} {fiscal_year} from platform "
-                f"{self.code} on {meta.effective_on}: only {money_str(low)} was paid net on "
-                f"{low_on} (payments effective by then)",
-                rule="recovery",
-                basis="SPEC §6",
-            )
+        rules.check_recovery(self, category, fiscal_year, amount, meta.effective_on)
         self.trigger_event(
             self.FundsRecovered,
             category=category,
@@ -1101,76 +726,3 @@ class Platform(Aggregate):
             if aggregate.suspensions:
                 aggregate.suspensions[-1][1] = self.effective_on
             aggregate.last_state_on = self.effective_on
-
-
-def _past(action: str) -> str:
-    words = {
-        "approve": "approved",
-        "reject": "rejected",
-        "withdraw": "withdrawn",
-        "accept": "accepted",
-        "evaluate": "evaluated",
-        "delist": "delisted",
-        "upgrade": "upgraded",
-    }
-    return words.get(action, "changed that way")
-
-
-def check_consortium(
-    lead: str,
-    members: list[MemberInfo],
-    rule: ConsortiumComposition,
-    lead_other_consortia: list[str],
-) -> None:
-    n = len(members)
-    if n < rule.min_members:
-        raise CompositionRuleBroken(
-            f"an innovation consortium needs at least {rule.min_members} members; this one has {n}",
-            rule="consortium-members",
-            basis=rule.basis,
-        )
-    enterprises = [m for m in members if m.unit_type == "enterprise"]
-    high_tech = [m for m in enterprises if m.high_tech]
-    if Decimal(len(enterprises)) < rule.min_enterprise_share * n:
-        raise CompositionRuleBroken(
-            f"enterprises must be at least {rule.min_enterprise_share:.0%} of a consortium's "
-            f"members; here {len(enterprises)} of {n}",
-            rule="consortium-enterprises",
-            basis=rule.basis,
-        )
-    if Decimal(len(high_tech)) < rule.min_high_tech_share * n:
-        raise CompositionRuleBroken(
-            f"high-tech enterprises must be at least {rule.min_high_tech_share:.0%} of a "
-            f"consortium's members; here {len(high_tech)} of {n}",
-            rule="consortium-high-tech",
-            basis=rule.basis,
-        )
-    if rule.one_consortium_per_lead and lead_other_consortia:
-        raise CompositionRuleBroken(
-            f"lead unit {lead} already leads the active innovation consortium "
-            f"{lead_other_consortia[0]}; a lead leads one consortium at a time",
-            rule="one-consortium-per-lead",
-            basis="002 §3.2",
-        )
-
-
-def check_centre(host: str, members: list[MemberInfo], rule: CentreComposition) -> None:
-    lead = next((m for m in members if m.code == host), None)
-    if lead is None or lead.unit_type not in rule.led_by:
-        return
-    co_builders = [m for m in members if m.code != host]
-    enterprises = [m for m in co_builders if m.unit_type == "enterprise"]
-    if len(enterprises) < rule.min_enterprise_co_builders:
-        raise CompositionRuleBroken(
-            f"a technology innovation centre led by a {lead.unit_type} needs at least "
-            f"{rule.min_enterprise_co_builders} enterprise co-builders; it has {len(enterprises)}",
-            rule="centre-enterprise-co-builders",
-            basis=rule.basis,
-        )
-    if len(co_builders) > rule.max_core_co_builders:
-        raise CompositionRuleBroken(
-            f"a technology innovation centre has at most {rule.max_core_co_builders} core "
-            f"co-builders; it has {len(co_builders)}",
-            rule="centre-core-co-builders",
-            basis=rule.basis,
-        )

@@ -9,8 +9,9 @@ from datetime import date
 
 import pytest
 
+from aggregates.composition import check_centre, check_consortium
 from aggregates.errors import CompositionRuleBroken, InvalidInput
-from aggregates.platform import Platform, check_centre, check_consortium
+from aggregates.platform import Platform
 from aggregates.values import MemberInfo, Meta
 from ledger.policies import load_policy
 from ledger.service import composition_rules
