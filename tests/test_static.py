@@ -60,7 +60,8 @@ def test_help_examples_use_valid_credit_codes() -> None:
     GB 32100-2015's check (a user copying an example gets no exit 2)."""
     from aggregates.values import validate_credit_code
 
-    text = (ROOT / "cli.py").read_text(encoding="utf-8")
+    sources = [ROOT / "cli.py", *sorted((ROOT / "commands").glob("*.py"))]
+    text = "\n".join(f.read_text(encoding="utf-8") for f in sources)
     codes = set(re.findall(r"\b[0-9][0-9A-Z]{7}M[0-9A-Z]{9}\b", text))
     assert codes, "no credit code found in the help examples"
     for code in sorted(codes):
