@@ -12,6 +12,7 @@ import pytest
 from aggregates.errors import CompositionRuleBroken, InvalidInput
 from aggregates.platform import Platform, check_centre, check_consortium
 from aggregates.values import MemberInfo, Meta
+from cli import exit_code
 from ledger.policies import load_policy
 from ledger.service import composition_rules
 
@@ -45,7 +46,7 @@ def test_consortium_with_four_members_is_refused() -> None:
     assert "at least 5 members" in str(err.value)
     assert "has 4" in str(err.value)
     assert "002 §2.2.1" in str(err.value)
-    assert err.value.exit_code == 1
+    assert exit_code(err.value) == 1
 
 
 @pytest.mark.parametrize(
