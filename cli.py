@@ -44,23 +44,6 @@ COMMANDS: dict[str, str] = {
     "unit": "commands.unit:unit",
 }
 
-# CLI.md's exit code of each error; an error takes the code of the first class
-# of its MRO (itself, then its bases) found here.
-EXIT_CODES: dict[type[LedgerError], int] = {
-    TamperDetected: 4,
-    DatabaseUnavailable: 3,  # NotInitialised too
-    InvalidInput: 2,
-    LedgerError: 1,  # RuleViolation, NotFound, AlreadyExists, Conflict, Discrepancy, …
-}
-
-
-def exit_code(error: LedgerError) -> int:
-    """The exit code of a domain error (the most specific class mapped)."""
-    for cls in type(error).__mro__:
-        if cls in EXIT_CODES:
-            return EXIT_CODES[cls]
-    return 1
-
 
 # --- logging (configured once, here) -------------------------------------------------
 
@@ -86,6 +69,24 @@ def configure_logging(verbose: bool) -> None:
 
 
 # --- errors → exit codes -----------------------------------------------------------------
+
+
+# CLI.md's exit code of each error; an error takes the code of the first class
+# of its MRO (itself, then its bases) found here.
+EXIT_CODES: dict[type[LedgerError], int] = {
+    TamperDetected: 4,
+    DatabaseUnavailable: 3,  # NotInitialised too
+    InvalidInput: 2,
+    LedgerError: 1,  # RuleViolation, NotFound, AlreadyExists, Conflict, Discrepancy, …
+}
+
+
+def exit_code(error: LedgerError) -> int:
+    """The exit code of a domain error (the most specific class mapped)."""
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return 1
 
 
 def fail(message: str, code: int) -> NoReturn:
