@@ -7,11 +7,7 @@ import re
 import click
 
 from aggregates.errors import InvalidInput
-from commands._common import (
-    FORMATS,
-    Ctx,
-    common,
-)
+from commands._common import FORMATS, Ctx, common
 from ledger import output
 
 

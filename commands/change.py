@@ -5,9 +5,7 @@ from __future__ import annotations
 import click
 
 from aggregates.errors import InvalidInput
-from aggregates.values import (
-    CHANGE_TYPES,
-)
+from aggregates.values import CHANGE_TYPES
 from commands._common import (
     Ctx,
     common,

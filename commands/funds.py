@@ -8,9 +8,7 @@ import sys
 import click
 
 from aggregates.errors import InvalidInput
-from aggregates.values import (
-    CATEGORIES,
-)
+from aggregates.values import CATEGORIES
 from commands._common import (
     Ctx,
     as_of_date,

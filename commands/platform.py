@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aggregates.values import (
-    DELIST_REASONS,
-    GRADES,
-    KINDS,
-    LEVELS,
-)
+from aggregates.values import DELIST_REASONS, GRADES, KINDS, LEVELS
 from commands._common import (
     Ctx,
     as_of_date,

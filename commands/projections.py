@@ -6,11 +6,7 @@ import sys
 
 import click
 
-from commands._common import (
-    Ctx,
-    common,
-    emit,
-)
+from commands._common import Ctx, common, emit
 from ledger import output
 
 

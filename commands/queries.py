@@ -6,9 +6,7 @@ from __future__ import annotations
 import click
 
 from aggregates.errors import InvalidInput
-from aggregates.values import (
-    SCOPES,
-)
+from aggregates.values import SCOPES
 from commands._common import (
     Ctx,
     as_of_date,

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import click
 
-from commands._common import (
-    Ctx,
-    common,
-)
+from commands._common import Ctx, common
 
 
 @click.command()

@@ -5,12 +5,7 @@ from __future__ import annotations
 import click
 
 from aggregates.errors import InvalidInput
-from aggregates.values import (
-    SCOPES,
-    UNIT_TYPES,
-    VIOLATION_KINDS,
-    parse_date,
-)
+from aggregates.values import SCOPES, UNIT_TYPES, VIOLATION_KINDS, parse_date
 from commands._common import (
     Ctx,
     as_of_date,
