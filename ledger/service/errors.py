@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
 from aggregates.errors import DatabaseUnavailable, LedgerError
@@ -54,6 +54,24 @@ def save_or_conflict(
     first, or took the same request id) for the caller to resolve or retry."""
     try:
         app.save(*aggregates, request=request)
+    except IntegrityError as e:
+        return e
+    except OperationalError as e:
+        raise DatabaseUnavailable(f"the database failed while recording: {e}") from None
+    return None
+
+
+def save_batch_or_conflict(
+    app: Application[UUID],
+    events: Sequence[DomainEventProtocol[UUID]],
+    aggregates: Sequence[Aggregate],
+    requests: Sequence[RequestRecord],
+) -> IntegrityError | None:
+    """Save a batch of imported lines atomically: ``events`` in the order the
+    lines recorded them, the ``aggregates`` they came from (already collected),
+    and every line's request id. None when saved, or the write conflict."""
+    try:
+        app.save(*events, *aggregates, requests=list(requests))
     except IntegrityError as e:
         return e
     except OperationalError as e:

@@ -12,9 +12,10 @@ is dense from 1 in the ledger's global (notification) order.
 The recorders are subclasses of the library's own SQLite and PostgreSQL
 application recorders and pass the library's recorder test cases unchanged.
 ``insert_events(stored_events, request=RequestRecord(...))`` also writes the
-``request_log`` row in that transaction; ``Application.save(*aggs, request=...)``
-passes the keyword through. A duplicate request id raises the library's
-``IntegrityError``, like a version conflict.
+``request_log`` row in that transaction (``requests=[...]``: several rows, for a
+batch of imported lines); ``Application.save(*aggs, request=...)`` passes the
+keyword through. A duplicate request id raises the library's ``IntegrityError``,
+like a version conflict.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import resolve_topic, retry
 from psycopg.sql import SQL, Identifier
 
-from ledger.store.db import LEDGER_EVENTS_TABLE, DbConfig, connect, fetchone
+from ledger.store.db import LEDGER_EVENTS_TABLE, DbConfig, connect, fetchall, fetchone
 
 GENESIS_HASH = "0" * 64
 _UUID_TEXT = re.compile(
@@ -124,12 +125,16 @@ class RequestRecord:
     result: str
 
 
-def _request_from(kwargs: dict[str, Any]) -> RequestRecord | None:
+def _requests_from(kwargs: dict[str, Any]) -> list[RequestRecord]:
+    """The request rows to write: ``request=`` (one) and ``requests=`` (several)."""
     request = kwargs.get("request")
-    if request is not None and not isinstance(request, RequestRecord):
-        msg = f"request must be a RequestRecord, not {type(request).__name__}"
-        raise TypeError(msg)
-    return request
+    found = [] if request is None else [request]
+    found.extend(kwargs.get("requests") or ())
+    for r in found:
+        if not isinstance(r, RequestRecord):
+            msg = f"request must be a RequestRecord, not {type(r).__name__}"
+            raise TypeError(msg)
+    return found
 
 
 def lookup_request(cfg: DbConfig, request_id: str) -> tuple[str, str] | None:
@@ -141,6 +146,24 @@ def lookup_request(cfg: DbConfig, request_id: str) -> tuple[str, str] | None:
             (request_id,),
         )
     return None if row is None else (str(row["fingerprint"]), str(row["result"]))
+
+
+def lookup_fingerprints(cfg: DbConfig, request_ids: Sequence[str]) -> dict[str, str]:
+    """``{request id: fingerprint}`` of those of ``request_ids`` already recorded
+    (one query per 500 ids: a batch of imported lines asks at once)."""
+    found: dict[str, str] = {}
+    ids = list(dict.fromkeys(request_ids))
+    with connect(cfg) as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in fetchall(
+                conn,
+                f"SELECT request_id, fingerprint FROM request_log WHERE request_id IN ({marks})",
+                chunk,
+            ):
+                found[str(row["request_id"])] = str(row["fingerprint"])
+    return found
 
 
 # --- SQLite --------------------------------------------------------------------------
@@ -182,13 +205,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        request = _request_from(kwargs)
+        requests = _requests_from(kwargs)
         # Write first: this is what takes the write lock.
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
-        if request is not None:
-            c.execute(
+        if requests:
+            c.executemany(
                 "INSERT INTO request_log (request_id, fingerprint, result) VALUES (?, ?, ?)",
-                (request.request_id, request.fingerprint, request.result),
+                [(r.request_id, r.fingerprint, r.result) for r in requests],
             )
         if stored_events and notification_ids:
             c.execute("SELECT seq, chain_hash FROM event_chain ORDER BY seq DESC LIMIT 1")
@@ -298,8 +321,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        request = _request_from(kwargs)
-        if not stored_events and request is None:
+        requests = _requests_from(kwargs)
+        if not stored_events and not requests:
             return None
         pg_events = [
             self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
@@ -327,7 +350,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                         if stored_events:
                             ins.execute(self.insert_events_statement, (pg_events,), prepare=True)
                             head_curs.execute(self.select_chain_head_statement, prepare=True)
-                        if request is not None:
+                        for request in requests:
                             conn.execute(
                                 self.insert_request_statement,
                                 (request.request_id, request.fingerprint, request.result),
