@@ -121,7 +121,7 @@ def _print(ctx: Ctx, report: ImportReport) -> None:
     if report.refused is not None and not report.dry_run:
         n, first, last = report.refused
         click.echo(
-            f"error: batch {n} (lines {first}-{last}) refused: nothing of it was recorded, "
+            f"error: batch {n} ({first} to {last}) refused: nothing of it was recorded, "
             f"nor anything after it; {report.recorded} line(s) before it were recorded — fix "
             "the line(s) and import the same file again",
             err=True,

@@ -12,6 +12,7 @@ and ``debarment-id``."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from copy import copy
 from dataclasses import dataclass, field
@@ -391,10 +392,9 @@ def command_name(name: Any) -> str:
         words = words[1:]
     text = " ".join(words).lower().replace("_", "-")
     if text not in COMMANDS:
-        raise InvalidInput(
-            f"unknown command {name!r}: a recording command of CLI.md, one of: "
-            + ", ".join(sorted(COMMANDS))
-        )
+        close = difflib.get_close_matches(text, list(COMMANDS), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "see docs/IMPORT.md for the list"
+        raise InvalidInput(f"unknown command {name!r}: not a recording command of CLI.md; {hint}")
     return text
 
 

@@ -63,8 +63,8 @@ class ImportReport:
     events: int = 0
     batches: int = 0
     bad: list[BadLine] = field(default_factory=list)
-    # the batch refused: (its number, first line, last line)
-    refused: tuple[int, int, int] | None = None
+    # the batch refused: (its number, where its first line is, where its last is)
+    refused: tuple[int, str, str] | None = None
     caught_up: bool = False
 
     @property
@@ -85,7 +85,7 @@ class ImportReport:
         }
         if self.refused is not None:
             n, first, last = self.refused
-            out["refused_batch"] = {"batch": n, "first_line": first, "last_line": last}
+            out["refused_batch"] = {"batch": n, "from": first, "to": last}
         return out
 
 
@@ -125,7 +125,7 @@ def import_lines(
         for number, batch in enumerate(_batches(lines, batch_size), 1):
             report.lines += len(batch)
             if not _run_batch(svc, batch, actor, report):
-                report.refused = (number, batch[0].number, batch[-1].number)
+                report.refused = (number, batch[0].where, batch[-1].where)
                 if not dry_run:
                     break
             if progress is not None:
@@ -189,6 +189,6 @@ def _run_batch(
         svc.replayed = replayed_before
         time.sleep(random.uniform(0, min(0.5, 0.02 * 2 ** (attempt - 1))))
     raise Conflict(
-        f"lines {batch[0].number}-{batch[-1].number}: other writers kept changing the same "
+        f"{batch[0].where} to {batch[-1].where}: other writers kept changing the same "
         f"records; gave up after {MAX_ATTEMPTS} attempts, nothing of this batch was recorded"
     )
