@@ -26,7 +26,6 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     OperationalError,
     PersistenceError,
-    Transcoding,
 )
 
 from aggregates.eligibility import LookBack, Reason, reasons_against, unit_facts
@@ -77,6 +76,7 @@ from aggregates.voucher import Voucher, voucher_id
 from ledger.policies import all_policies, load_policy, policy_for_violation
 from ledger.store import db
 from ledger.store.chain import RequestRecord, lookup_request
+from ledger.store.codec import DateAsISO
 
 log = structlog.get_logger()
 
@@ -96,17 +96,6 @@ def today() -> date:
         except ValueError:
             raise InvalidInput(f"invalid LEDGER_TODAY {raw!r}: expected YYYY-MM-DD") from None
     return date.today()
-
-
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
 
 
 class LedgerApp(Application[UUID]):
