@@ -1,0 +1,232 @@
+"""The read side's front door: open the read models caught up (or, under a
+read-only role, as they are), install their catch-up on a service that
+records, say when they lag, and the query functions other modules call.
+
+    with open_read(cfg) as rm:
+        rm.platform_status_on("LS-KL-001", date(2026, 6, 30))
+
+The CLI calls ``open_read`` before every query and ``install`` on every
+service that records, so it always reads its own writes; ``projections
+status|rebuild|verify`` call ``status``, ``rebuild``, ``catch_up`` and
+``verify`` from here. A query never builds the write side: catch-up decodes
+events with ``ledger.store.codec.event_mapper``. The read models themselves
+live in ``projections``, which never imports ``ledger.service``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from aggregates.eligibility import LookBack, Reason
+from aggregates.policy import Policy
+from ledger.store import db
+from ledger.store.db import DbConfig, DbConnection
+from projections import changes, compliance, funds, history, platforms, units
+from projections.rebuild import rebuild
+from projections.runner import CatchUpResult, catch_up, reading, status
+from projections.verify import VerifyReport, verify
+
+Warn = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def lag_warning(result: CatchUpResult) -> str | None:
+    if result.read_only and result.lag:
+        return (
+            f"warning: the read models lag the ledger by {result.lag} event(s) and this "
+            "connection may not update them (read-only); answers are as of their position"
+        )
+    if result.busy and result.lag:
+        return (
+            f"warning: the read models lag the ledger by {result.lag} event(s) and another "
+            "process kept them locked; answers are as of their position"
+        )
+    return None
+
+
+def inconsistency_warning(result: CatchUpResult) -> str | None:
+    """One line naming the models a catch-up found inconsistent, or None."""
+    if not result.inconsistent:
+        return None
+    models = ", ".join(sorted(result.inconsistent))
+    first = next(iter(result.inconsistent.values()))
+    return (
+        f"warning: read model(s) {models} could not be caught up: {first}; answers from "
+        "them may be stale — run `ledger projections rebuild`"
+    )
+
+
+def install(service: Any, warn: Warn = _stderr) -> None:
+    """Catch the read models up after every write of a LedgerService. A
+    failure here never undoes the write: it is reported, and the next
+    command catches up. It never waits for another process's catch-up or a
+    rebuild's swap: that process applies the write (or the next command does),
+    so "busy" is silent."""
+
+    def hook() -> None:
+        try:
+            result = catch_up(service, wait=False)
+        except Exception as e:  # the write is committed; the models catch up later
+            warn(f"warning: read models not caught up after the write: {e}")
+            return
+        message = inconsistency_warning(result)
+        if message:
+            warn(message)
+
+    service.after_write.append(hook)
+
+
+class ReadModels:
+    """Query functions over one consistent snapshot of the read models."""
+
+    def __init__(self, conn: DbConnection, cfg: DbConfig) -> None:
+        self.conn = conn
+        self.cfg = cfg
+
+    # --- platforms ------------------------------------------------------------------
+    def platform_show(
+        self, code: str, as_of: date, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        return platforms.platform_state(self.conn, code, as_of, known_at).as_json()
+
+    def platform_list(
+        self,
+        as_of: date,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        level: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return platforms.platform_list(self.conn, as_of, status=status, kind=kind, level=level)
+
+    def platform_status_on(
+        self, code: str, on: date, known_at: datetime | None = None
+    ) -> str | None:
+        return platforms.platform_status_on(self.conn, code, on, known_at)
+
+    def platform_host_on(self, code: str, on: date) -> str | None:
+        snap = platforms.snapshot_on(self.conn, code, on)
+        return None if snap is None else str(snap["host_unit"])
+
+    # --- units ------------------------------------------------------------------------
+    def unit_show(self, code: str, as_of: date, known_at: datetime | None = None) -> dict[str, Any]:
+        return units.unit_show(self.conn, code, as_of, known_at)
+
+    def unit_search(self, text: str, on: date) -> list[dict[str, Any]]:
+        return units.search_units(self.conn, text, on)
+
+    def debarred(
+        self, on: date, *, scope: str | None = None, name: str | None = None
+    ) -> list[dict[str, Any]]:
+        return units.debarred_on(self.conn, on, scope=scope, name=name)
+
+    def blacklist(self, on: date) -> list[dict[str, Any]]:
+        return units.blacklisted_on(self.conn, on)
+
+    def debarment_on(self, unit: str, on: date) -> str | None:
+        return units.debarment_on(self.conn, unit, on)
+
+    def blacklisting_on(self, unit: str, on: date) -> str | None:
+        return units.blacklisting_on(self.conn, unit, on)
+
+    def unit_names(self) -> dict[str, str]:
+        return units.unit_names(self.conn)
+
+    def unit_codes_by_name(self, name: str) -> list[str]:
+        return units.unit_codes_by_name(self.conn, name)
+
+    def eligibility(
+        self,
+        code: str,
+        purpose: str,
+        on: date,
+        policy: Policy,
+        known_at: datetime | None = None,
+    ) -> tuple[bool, list[Reason]]:
+        lb = policy.look_back
+        look_back = LookBack(lb.years, lb.basis, tuple(lb.purposes)) if lb else None
+        return units.eligibility(self.conn, code, purpose, on, look_back, known_at)
+
+    # --- funds ------------------------------------------------------------------------
+    def funds_summary(
+        self,
+        as_of: date,
+        *,
+        platform: str | None = None,
+        fiscal_year: int | None = None,
+    ) -> list[dict[str, Any]]:
+        return funds.summary(self.conn, as_of, platform=platform, fiscal_year=fiscal_year)
+
+    def payments(
+        self, *, fiscal_year: int | None = None, platform: str | None = None
+    ) -> list[funds.PaymentRow]:
+        return funds.payments(self.conn, fiscal_year=fiscal_year, platform=platform)
+
+    def allocated(self, platform: str, category: str, fiscal_year: int) -> Decimal:
+        return funds.allocated(self.conn, platform, category, fiscal_year)
+
+    # --- the rest ------------------------------------------------------------------------
+    def change_list(
+        self, *, pending: bool = False, platform: str | None = None
+    ) -> list[dict[str, Any]]:
+        return changes.change_list(self.conn, pending=pending, platform=platform)
+
+    def history(
+        self,
+        *,
+        aggregate: str | None = None,
+        code: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[dict[str, Any]]:
+        return history.history(self.conn, aggregate=aggregate, code=code, since=since, until=until)
+
+    def compliance_overdue(self, as_of: date) -> list[dict[str, Any]]:
+        return compliance.overdue(self.conn, as_of)
+
+    def platform_exists(self, code: str) -> bool:
+        return platforms.platform_exists(self.conn, code)
+
+    def unit_exists(self, code: str) -> bool:
+        return units.unit_exists(self.conn, code)
+
+
+@contextmanager
+def open_read(
+    target: str | DbConfig, *, warn: Warn = _stderr, catch: bool = True
+) -> Iterator[ReadModels]:
+    """The read models of a ledger (a URL or DbConfig), caught up first unless
+    the connection is read-only (then one warning line if they lag)."""
+    cfg = db.parse_db_url(target) if isinstance(target, str) else target
+    db.ensure_ready(cfg)
+    if catch:
+        result = catch_up(cfg)
+        for message in (lag_warning(result), inconsistency_warning(result)):
+            if message:
+                warn(message)
+    with reading(cfg) as conn:
+        yield ReadModels(conn, cfg)
+
+
+__all__ = [
+    "CatchUpResult",
+    "ReadModels",
+    "VerifyReport",
+    "catch_up",
+    "inconsistency_warning",
+    "install",
+    "lag_warning",
+    "open_read",
+    "reading",
+    "rebuild",
+    "status",
+    "verify",
+]
