@@ -126,6 +126,8 @@ def _print(ctx: Ctx, report: ImportReport) -> None:
             "the line(s) and import the same file again",
             err=True,
         )
+    for warning in report.warnings:
+        click.echo(warning, err=True)
     if ctx.format == "json":
         click.echo(output.to_json(report.as_json()))
         return

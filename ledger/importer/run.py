@@ -66,6 +66,8 @@ class ImportReport:
     # the batch refused: (its number, where its first line is, where its last is)
     refused: tuple[int, str, str] | None = None
     caught_up: bool = False
+    # about the read models' catch-up at the end (the recording stands either way)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -131,10 +133,13 @@ def import_lines(
             if progress is not None:
                 progress(report)
         if catch_up and not dry_run and report.events:
-            from projections.catchup import catch_up as catch_up_models
+            from ledger import reads
 
-            catch_up_models(svc, progress=show_progress)
-            report.caught_up = True
+            result = reads.catch_up(svc, progress=show_progress)
+            report.caught_up = not (result.read_only or result.busy or result.inconsistent)
+            for warning in (reads.lag_warning(result), reads.inconsistency_warning(result)):
+                if warning:
+                    report.warnings.append(warning)
     finally:
         svc.close()
     return report
