@@ -35,7 +35,7 @@ from aggregates.values import validate_credit_code, validate_platform_code
 from ledger.service import LedgerService, Result
 from ledger.service.core import event_summary, fingerprint
 from ledger.service.errors import save_batch_or_conflict
-from ledger.store.chain import RequestRecord, lookup_fingerprints
+from ledger.store.chain import RequestRecord, existing_originators, lookup_fingerprints
 
 # aggregates kept between batches (their state as saved); above it the cache is emptied
 CACHE_LIMIT = 20_000
@@ -64,6 +64,8 @@ class BatchService(LedgerService):
         self._known: dict[str, str] = {}
         self._batch_known: dict[str, str] = {}
         self._policy: Policy | None = None
+        # records a batch's lines create that the store has not (asked once a batch)
+        self._absent: set[UUID] = set()
         self.replayed = 0
 
     # --- loading through the cache -------------------------------------------------------
@@ -106,15 +108,22 @@ class BatchService(LedgerService):
         return agg
 
     def exists(self, ident: UUID) -> bool:
-        return ident in self._cache or super().exists(ident)
+        if ident in self._cache:
+            return True
+        if ident in self._absent:
+            return False
+        return super().exists(ident)
 
     # --- recording into the batch ---------------------------------------------------------
 
-    def prefetch(self, request_ids: list[str]) -> None:
-        """Ask the request log once for a batch's request ids."""
+    def prefetch(self, request_ids: list[str], creates: list[UUID]) -> None:
+        """Ask once per batch: which request ids are recorded, and which of the
+        records its lines create (units, platforms, vouchers) exist already."""
         wanted = [r for r in request_ids if r not in self._known]
         if wanted:
             self._known.update(lookup_fingerprints(self.cfg, wanted))
+        ask = [i for i in creates if i not in self._cache]
+        self._absent = set(ask) - existing_originators(self.cfg, ask) if ask else set()
 
     def _record(
         self,
@@ -235,6 +244,7 @@ class BatchService(LedgerService):
             entry.stored = entry.agg.version
         self._events, self._requests, self._batch_known = [], [], {}
         self._known = {}  # what was recorded is in the request log now
+        self._absent = set()
         if len(self._cache) > CACHE_LIMIT:
             self._cache = {}
         return None
@@ -242,5 +252,6 @@ class BatchService(LedgerService):
     def discard(self) -> None:
         """Forget the batch and every cached aggregate (after a conflict)."""
         self._cache = {}
+        self._absent = set()
         self._events, self._requests, self._batch_known, self._known = [], [], {}, {}
         self._marks, self._returned = {}, set()

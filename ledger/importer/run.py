@@ -26,10 +26,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
+from uuid import UUID
 
 from aggregates.errors import Conflict, LedgerError
+from aggregates.platform import platform_id
+from aggregates.unit import unit_id
+from aggregates.voucher import voucher_id
 from ledger.importer.batch import BatchService
-from ledger.importer.commands import parse_call
+from ledger.importer.commands import Call, parse_call
 from ledger.importer.lines import Line, RequestIds
 
 DEFAULT_BATCH = 500
@@ -145,23 +149,48 @@ def import_lines(
     return report
 
 
+def _creates(call: Call) -> list[UUID]:
+    """The records a line creates, whose existence the batch asks about at once."""
+    try:
+        if call.command == "funds disburse":
+            return [voucher_id(str(call.kwargs["voucher"]).strip())]
+        if call.command == "unit register":
+            return [unit_id(str(call.args[0]))]
+        if call.command == "platform propose":
+            return [platform_id(str(call.args[0]))]
+    except LedgerError:
+        return []  # a malformed code: the line reports it when it runs
+    return []
+
+
 def _run_batch(
     svc: BatchService, batch: list[Line], actor: str | None, report: ImportReport
 ) -> bool:
     """Check and record one batch; False when a line of it is bad."""
+    calls: list[Call | LedgerError] = []
+    for line in batch:
+        if line.error is not None:
+            calls.append(line.error)
+            continue
+        try:
+            calls.append(
+                parse_call(line.command, line.args, actor=actor, request_id=line.request_id)
+            )
+        except LedgerError as e:
+            calls.append(e)
+    creates = [ident for c in calls if isinstance(c, Call) for ident in _creates(c)]
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        svc.prefetch([line.request_id for line in batch if line.request_id])
+        svc.prefetch([line.request_id for line in batch if line.request_id], creates)
         replayed_before = svc.replayed
         bad: list[BadLine] = []
         recorded = 0
-        for line in batch:
-            if line.error is not None:
-                bad.append(BadLine(line.where, line.number, line.error))
+        for line, call in zip(batch, calls, strict=True):
+            if isinstance(call, LedgerError):
+                bad.append(BadLine(line.where, line.number, call))
                 continue
             events_before, requests_before = svc.batch_events, svc.batch_requests
             svc.begin_line()
             try:
-                call = parse_call(line.command, line.args, actor=actor, request_id=line.request_id)
                 result = call.run(svc)
             except LedgerError as e:
                 svc.rollback_line(events_before, requests_before)

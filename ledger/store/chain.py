@@ -166,6 +166,31 @@ def lookup_fingerprints(cfg: DbConfig, request_ids: Sequence[str]) -> dict[str, 
     return found
 
 
+def existing_originators(cfg: DbConfig, ids: Sequence[UUID]) -> set[UUID]:
+    """Those of ``ids`` that have events (one query per 500 ids): an import asks
+    once per batch whether the units, platforms and vouchers it creates exist."""
+    found: set[UUID] = set()
+    wanted = list(dict.fromkeys(ids))
+    with connect(cfg) as conn:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            # SQLite keeps the id as text (32 hex digits); PostgreSQL as uuid
+            params: list[Any] = (
+                [u.hex for u in chunk] + [str(u) for u in chunk]
+                if cfg.backend == "sqlite"
+                else list(chunk)
+            )
+            marks = ", ".join("?" for _ in params)
+            for row in fetchall(
+                conn,
+                f"SELECT DISTINCT originator_id FROM {LEDGER_EVENTS_TABLE} "
+                f"WHERE originator_id IN ({marks})",
+                params,
+            ):
+                found.add(UUID(str(row["originator_id"])))
+    return found
+
+
 # --- SQLite --------------------------------------------------------------------------
 
 SQLITE_CHAIN_TABLES = [
@@ -314,7 +339,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])"
         ).format(schema=schema)
         self.insert_request_statement = SQL(
-            "INSERT INTO {schema}.request_log (request_id, fingerprint, result) VALUES (%s, %s, %s)"
+            "INSERT INTO {schema}.request_log (request_id, fingerprint, result) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])"
         ).format(schema=schema)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -350,10 +376,14 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                         if stored_events:
                             ins.execute(self.insert_events_statement, (pg_events,), prepare=True)
                             head_curs.execute(self.select_chain_head_statement, prepare=True)
-                        for request in requests:
+                        if requests:
                             conn.execute(
                                 self.insert_request_statement,
-                                (request.request_id, request.fingerprint, request.result),
+                                (
+                                    [r.request_id for r in requests],
+                                    [r.fingerprint for r in requests],
+                                    [r.result for r in requests],
+                                ),
                                 prepare=True,
                             )
                         # Sync now, so a uniqueness violation (a version conflict or
