@@ -32,6 +32,7 @@ from aggregates.platform import Platform, platform_id
 from aggregates.policy import Policy
 from aggregates.unit import Unit, unit_id
 from aggregates.values import validate_credit_code, validate_platform_code
+from ledger.importer.lines import DERIVED_PREFIX
 from ledger.service import LedgerService, Result
 from ledger.service.core import event_summary, fingerprint
 from ledger.service.errors import save_batch_or_conflict
@@ -138,6 +139,11 @@ class BatchService(LedgerService):
                 raise InvalidInput("the request id is empty")
             prior = self._batch_known.get(request_id) or self._known.get(request_id)
             if prior is not None:
+                if prior != fp and request_id.startswith(DERIVED_PREFIX):
+                    raise Conflict(
+                        "this line was already imported with other arguments or by another "
+                        f"actor (request id {request_id}); nothing of this batch was recorded"
+                    )
                 if prior != fp:
                     raise Conflict(
                         f"request id {request_id} was already used for a different command "

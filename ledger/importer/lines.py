@@ -21,6 +21,8 @@ from typing import Any
 from aggregates.errors import InvalidInput, LedgerError
 from ledger.importer.commands import command_name, normalise_args
 
+DERIVED_PREFIX = "imp-"
+
 
 @dataclass
 class Line:
@@ -67,7 +69,7 @@ class RequestIds:
         digest = hashlib.sha256(blob.encode()).hexdigest()
         n = self._seen.get(digest, 0)
         self._seen[digest] = n + 1
-        line.request_id = "imp-" + hashlib.sha256(f"{digest}#{n}".encode()).hexdigest()[:40]
+        line.request_id = DERIVED_PREFIX + hashlib.sha256(f"{digest}#{n}".encode()).hexdigest()[:40]
         return line
 
 
