@@ -27,7 +27,7 @@ from ledger.importer.run import ImportReport, import_lines
 from ledger.importer.sheets import read_csv, read_xlsx
 from ledger.service import LedgerService
 from ledger.store import db
-from tests.scenario import BIO, TIBET_U, code, event_count, init_ledger
+from tests.scenario import BIO, JINGTU, TIBET_U, code, event_count, init_ledger
 
 ACTOR = "导入员"
 
@@ -194,6 +194,16 @@ def test_request_ids_given_on_a_line_replay_and_refuse_other_arguments(
     assert len(report.bad) == 1 and isinstance(report.bad[0].error, Conflict)
     assert event_count_of(db_url) == 1
 
+    # a line without an id, imported again by another clerk: refused, not recorded twice
+    plain = write_lines(
+        tmp_path / "d.jsonl",
+        [json.dumps(dict(UNIT_LINE, args={**UNIT_LINE["args"], "code": JINGTU}))],
+    )
+    assert run(db_url, plain).recorded == 1
+    report = run(db_url, plain, actor="另一位导入员")
+    assert "already imported with other arguments or by another actor" in report.bad[0].message
+    assert event_count_of(db_url) == 2
+
     # the same id twice in one file with other arguments: the second line is refused
     twice = write_lines(
         tmp_path / "c.jsonl",
@@ -205,7 +215,7 @@ def test_request_ids_given_on_a_line_replay_and_refuse_other_arguments(
         ],
     )
     report = run(db_url, twice)
-    assert [b.number for b in report.bad] == [2] and event_count_of(db_url) == 1
+    assert [b.number for b in report.bad] == [2] and event_count_of(db_url) == 2
 
 
 def test_option_spellings_and_bad_arguments(db_url: str, tmp_path: Path) -> None:
