@@ -141,8 +141,13 @@ def _print(ctx: Ctx, report: ImportReport) -> None:
             f"{len(report.bad)} bad; nothing was recorded"
         )
     else:
+        head = (
+            f"import of {report.source} stopped at batch {report.refused[0]}"
+            if report.refused is not None
+            else f"imported {report.source}"
+        )
         click.echo(
-            f"imported {report.source}: {report.recorded} lines recorded ({report.events} "
+            f"{head}: {report.recorded} lines recorded ({report.events} "
             f"events) in {report.batches} batch(es) of up to {report.batch_size}; "
             f"{report.replayed} already recorded"
         )
