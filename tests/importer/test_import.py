@@ -569,3 +569,84 @@ def test_csv_registers_in_gbk_and_english_and_their_errors(db_url: str, tmp_path
     assert "万元" in str(wan[0].error)
     kind = bad_of("平台编号,平台名称,平台类型,级别,依托单位\nLS-X-1,名,工厂,市级,U\n", "platforms")
     assert kind[0].where == "x.csv row 2" and "platform kind" in str(kind[0].error)
+
+
+def test_a_batch_that_meets_another_writer_is_judged_again_on_the_fresh_state(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.importer.batch as batch_module
+
+    init_ledger(db_url)
+    svc = LedgerService(db_url)
+    try:
+        svc.register_unit(
+            BIO,
+            name="拉萨高原生物科技有限公司",
+            unit_type="enterprise",
+            high_tech=True,
+            aliases=[],
+            actor=ACTOR,
+            on=date(2020, 1, 2),
+        )
+        svc.propose(
+            "LS-KL-001",
+            name="实验室",
+            kind="key-laboratory",
+            level="city",
+            host=BIO,
+            co_builders=[],
+            actor=ACTOR,
+            on=date(2023, 1, 10),
+        )
+        svc.approve("LS-KL-001", doc_no="批", actor=ACTOR, on=date(2023, 3, 1))
+        svc.allocate(
+            "LS-KL-001",
+            category="operation",
+            amount=Decimal("1000"),
+            fiscal_year=2026,
+            doc_no="下",
+            actor=ACTOR,
+            on=date(2026, 1, 5),
+        )
+    finally:
+        svc.close()
+    payments = [
+        {"command": "funds disburse", "args": {"code": "LS-KL-001", "category": "operation",
+                                               "amount": "400", "fiscal-year": 2026,
+                                               "voucher": v, "on": "2026-02-01"}}
+        for v in ("V1", "V2")
+    ]  # fmt: skip
+    path = write_lines(tmp_path / "p.jsonl", [json.dumps(p) for p in payments])
+
+    real = batch_module.save_batch_or_conflict
+    saves: list[int] = []
+
+    def racing(*args: Any) -> Any:
+        if not saves:  # another clerk pays 300 between the batch's checks and its save
+            other = LedgerService(db_url)
+            try:
+                other.disburse(
+                    "LS-KL-001",
+                    category="operation",
+                    amount=Decimal("300"),
+                    fiscal_year=2026,
+                    voucher="V9",
+                    actor="另一位",
+                    on=date(2026, 2, 1),
+                )
+            finally:
+                other.close()
+        saves.append(len(args[1]))
+        return real(*args)
+
+    monkeypatch.setattr(batch_module, "save_batch_or_conflict", racing)
+    report = run(db_url, path)
+    # the first save met the other write; judged again, 400 + 300 + 400 exceeds 1000
+    assert saves == [4]
+    assert [b.number for b in report.bad] == [2] and "exceeds" in report.bad[0].message
+    svc = LedgerService(db_url)
+    try:
+        line = svc.platform("LS-KL-001").line("operation", 2026)
+        assert line is not None and line.disbursed == Decimal("300")  # only the other clerk's
+    finally:
+        svc.close()
