@@ -41,12 +41,14 @@ from ledger.audit.merkle import (
     leaf_hash,
     needed_addresses,
     node_hash,
+    range_addresses,
     root,
     root_at,
     root_from_inclusion,
     verify_consistency,
     verify_inclusion,
 )
+from ledger.store.chain import GENESIS_HASH, encode_event, next_chain_hash
 
 
 def h(s: str) -> bytes:
@@ -603,3 +605,34 @@ def test_stored_proofs_equal_the_recursive_definitions(
     if old < size:
         assert not verify_consistency(old, size, old_root, other, cproof)
         assert not verify_consistency(old, size, other, r, cproof)
+
+
+def test_range_addresses_decompose_any_range_into_aligned_perfect_subtrees() -> None:
+    assert range_addresses(0, 0) == []
+    assert range_addresses(0, 7) == [NodeAddr(2, 0), NodeAddr(1, 2), NodeAddr(0, 6)]
+    assert range_addresses(3, 9) == [NodeAddr(0, 3), NodeAddr(2, 1), NodeAddr(0, 8)]
+    assert range_addresses(4, 8) == [NodeAddr(2, 1)]
+
+
+# --- the ledger's leaf: docs/MERKLE.md's vector ------------------------------------------------
+
+
+def test_leaf_of_the_documented_chain_vector() -> None:
+    """The event of docs/AUDIT.md's chain test vector as a Merkle leaf: the leaf is
+    encode_event(...) (the chain's input without the previous hash). The value was
+    computed here, so this pins the documentation, it does not check the RFC."""
+    args = (
+        1,
+        1,
+        "6f1c0a52-8d0e-5b8e-9c43-2a9e0f6c1b7d",
+        1,
+        "aggregates.unit:Unit.Registered",
+        '{"name":"拉萨"}'.encode(),
+    )
+    assert next_chain_hash(GENESIS_HASH, *args) == (
+        "0070d8706de2e15cd2ba55601052d6722766035d2e5400d9204d6ea5a46c6e1b"
+    )
+    leaf = encode_event(*args)
+    assert len(leaf) == 135
+    assert leaf_hash(leaf) == h("f1055e7e706e2b5092876277b9620cec6abb454f94c08a64180cfbaa77501eb8")
+    assert leaf_hash(leaf) == hashlib.sha256(b"\x00" + leaf).digest()
