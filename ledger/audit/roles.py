@@ -17,6 +17,7 @@ APPEND_ONLY_TABLES = (
     "request_log",
     "ledger_settings",
     "audit_checkpoints",
+    "merkle_nodes",
 )
 
 
