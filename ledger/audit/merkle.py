@@ -115,9 +115,7 @@ def _subproof(m: int, d: Sequence[bytes], b: bool) -> list[bytes]:
 # --- verification (RFC 9162 §2.1.3.2 and §2.1.4.2) --------------------------------------
 
 
-def root_from_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes]
-) -> bytes | None:
+def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes | None:
     """The root an inclusion proof leads to (RFC 9162 §2.1.3.2 steps 1-4), or
     None when the proof cannot be one for ``index`` in a tree of ``size``."""
     if not 0 <= index < size or len(leaf) != HASH_SIZE:

@@ -298,3 +298,29 @@ def full_root(leaves: Iterable[bytes]) -> tuple[int, bytes]:
 def chain_leaves(conn: DbConnection, upto: int) -> Iterable[bytes]:
     """The leaves of seq 1..``upto`` read from the chain in the caller's snapshot."""
     return _chain_leaves(_query_of(conn), isinstance(conn, sqlite3.Connection), 0, upto)
+
+
+def first_mismatch(conn: DbConnection, size: int) -> str | None:
+    """The first stored leaf among the first ``size`` that is not its event's
+    leaf hash, described; None when every stored one matches."""
+    q = _query_of(conn)
+    sqlite = isinstance(conn, sqlite3.Connection)
+    stored = min(stored_size(q), size)
+    batch: list[tuple[Any, ...]] = []
+    for index, leaf in enumerate(_chain_leaves(q, sqlite, 0, stored)):
+        if not batch:
+            batch = q(
+                "SELECT idx, hash FROM merkle_nodes WHERE level = 0 AND idx >= ? "
+                "ORDER BY idx LIMIT ?",
+                (index, BATCH),
+            )
+            batch.reverse()
+        if not batch or int(batch[-1][0]) != index:
+            return f"merkle_nodes lacks the leaf of seq {index + 1}"
+        _, h = batch.pop()
+        if bytes(h) != leaf_hash(leaf):
+            return (
+                f"the tree's leaf for seq {index + 1} is not the hash of that event: the "
+                "event was rewritten after it was recorded, or merkle_nodes was altered"
+            )
+    return None

@@ -702,6 +702,7 @@ def first_column(table: str) -> str:
         "request_log": "result",
         "ledger_settings": "value",
         "audit_checkpoints": "signature",
+        "merkle_nodes": "hash",
     }[table]
 
 
