@@ -193,4 +193,70 @@ def audit_cosign(
     click.echo(f"co-signed by {signed['cosignatures'][-1]['key_id']}; written to {out_path}")
 
 
-COMMANDS = [audit_prove, audit_consistency, audit_verify_proof, audit_cosign]
+@click.command("pack")
+@click.option(
+    "--out", "out_path", required=True, metavar="DIR|FILE.zip", help="a new directory, or a .zip"
+)
+@click.option("--platform", "platform", default=None, metavar="CODE", help="one platform's events")
+@click.option("--unit", "unit", default=None, metavar="CODE", help="one unit's events")
+@click.option(
+    "--checkpoint",
+    "checkpoint_path",
+    default=None,
+    metavar="FILE",
+    help="the signed tree head to prove against (default: the newest recorded one)",
+)
+@click.option(
+    "--format",
+    "audit_fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="table (default), json or csv (one row)",
+)
+@common(prints=False)
+def audit_pack(
+    ctx: Ctx,
+    out_path: str,
+    platform: str | None,
+    unit: str | None,
+    checkpoint_path: str | None,
+    audit_fmt: str | None,
+) -> None:
+    """An audit pack to carry away: the events of a platform or unit (all of
+    them without --platform/--unit) with their stored bytes, each one's
+    inclusion proof against one signed tree head, the head and its key ids,
+    the read models' state at the head (funds, debarred, blacklist) with
+    digests, and verify_pack.py, which checks it all with Python and
+    `cryptography` only.
+
+    \b
+    Example:
+      ledger audit pack --platform LS-KL-001 --out LS-KL-001-pack.zip
+      python LS-KL-001-pack/verify_pack.py LS-KL-001-pack --key-id 5734acc5723e623f
+    """
+    from ledger.audit.pack import pack
+    from ledger.store import db
+
+    if platform is not None and unit is not None:
+        raise InvalidInput("give --platform or --unit, not both")
+    summary = pack(
+        db.parse_db_url(ctx.db),
+        out_path,
+        platform=platform,
+        unit=unit,
+        checkpoint=_load_checkpoint(checkpoint_path),
+    )
+    fmt = audit_fmt or ctx.format or "table"
+    if fmt == "json":
+        click.echo(output.to_json(summary))
+    elif fmt == "csv":
+        flat = {k: v for k, v in summary.items() if k != "digests"}
+        flat.update({f"digest_{k}": v for k, v in summary["digests"].items()})
+        click.echo(output.to_csv([flat]))
+    else:
+        flat = {k: v for k, v in summary.items() if k != "digests"}
+        flat.update({f"{k} digest": v for k, v in summary["digests"].items()})
+        click.echo(output.to_record(flat))
+
+
+COMMANDS = [audit_prove, audit_consistency, audit_verify_proof, audit_cosign, audit_pack]

@@ -66,7 +66,7 @@ def published(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: doc[k] for k in _HEAD_FIELDS if k in doc}
 
 
-def _require_tree_head(doc: dict[str, Any], ledger_id: str | None, what: str) -> None:
+def require_tree_head(doc: dict[str, Any], ledger_id: str | None, what: str) -> None:
     problem = check_checkpoint_document(doc, ledger_id)
     if problem is not None:
         raise TamperDetected(f"{what}: {problem}")
@@ -77,7 +77,7 @@ def _require_tree_head(doc: dict[str, Any], ledger_id: str | None, what: str) ->
         )
 
 
-def _recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
+def recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
     """The newest signed tree head recorded in audit_checkpoints that covers ``seq``."""
     rows = fetchall(
         conn,
@@ -104,7 +104,7 @@ def _recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
     }
 
 
-def _check_root(view: TreeView, head: dict[str, Any], what: str) -> None:
+def check_root(view: TreeView, head: dict[str, Any], what: str) -> None:
     size = int(head["tree_size"])
     if view.root(size).hex() != head["root_hash"]:
         raise TamperDetected(
@@ -196,18 +196,18 @@ def prove(cfg: DbConfig, seq: int, checkpoint: dict[str, Any] | None = None) -> 
         begin_snapshot(conn)
         require_schema(cfg, conn)
         ledger_id = ledger_id_of(conn)
-        head = checkpoint if checkpoint is not None else _recorded_head(conn, seq)
+        head = checkpoint if checkpoint is not None else recorded_head(conn, seq)
         if head is None:
             raise InvalidInput(
                 f"no signed tree head covers seq {seq}: take one with "
                 "`ledger audit checkpoint`, or give --checkpoint FILE"
             )
-        _require_tree_head(head, ledger_id, "the checkpoint")
+        require_tree_head(head, ledger_id, "the checkpoint")
         size = int(head["tree_size"])
         if seq > size:
             raise InvalidInput(f"seq {seq} is not in the signed tree head of {size} events")
         view = TreeView(conn, size)
-        _check_root(view, head, "the checkpoint")
+        check_root(view, head, "the checkpoint")
         proof = inclusion_in(conn, view, seq, head)
     log.info("audit prove", seq=seq, tree_size=size)
     return proof
@@ -221,8 +221,8 @@ def consistency(cfg: DbConfig, old: dict[str, Any], new: dict[str, Any]) -> dict
     ledger's stored tree; refuses (exit 4) when the proof does not hold."""
     with connect(cfg) as conn:
         ledger_id = ledger_id_of(conn)
-    _require_tree_head(old, ledger_id, "the older checkpoint")
-    _require_tree_head(new, ledger_id, "the newer checkpoint")
+    require_tree_head(old, ledger_id, "the older checkpoint")
+    require_tree_head(new, ledger_id, "the newer checkpoint")
     old_size, new_size = int(old["tree_size"]), int(new["tree_size"])
     if old_size > new_size:
         raise InvalidInput(
@@ -235,7 +235,7 @@ def consistency(cfg: DbConfig, old: dict[str, Any], new: dict[str, Any]) -> dict
     with connect(cfg) as conn:
         begin_snapshot(conn)
         view = TreeView(conn, new_size)
-        _check_root(view, new, "the newer checkpoint")
+        check_root(view, new, "the newer checkpoint")
         groups = consistency_addresses(old_size, new_size)
         path = consistency_proof_at(view.nodes(needed_addresses(groups)), old_size, new_size)
     doc = {
