@@ -140,7 +140,7 @@ def build_pack(
             name: {"as_of": as_of, "state": state[name], "digest": digests[name]}
             for name in ("funds", "debarred", "blacklist")
         },
-        "encoding": "docs/AUDIT.md: chain encoding v1 (the leaf), RFC 9162 §2.1 (the tree)",
+        "encoding": verify_pack.ENCODING,
     }
     log.info(
         "audit pack",

@@ -29,12 +29,14 @@ import io
 import json
 import re
 import sys
+import uuid
 import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 PACK_FORMAT = "ledger-audit-pack"
+ENCODING = "docs/AUDIT.md: chain encoding v1 (the leaf), RFC 9162 §2.1 (the tree)"
 _SIGNED = {
     1: ["chain_hash", "format", "ledger_id", "seq", "taken_at", "version"],
     2: [
@@ -132,11 +134,35 @@ def root_from_path(leaf: bytes, index: int, size: int, path: list[bytes]) -> byt
 
 
 def unhex32(value: Any, what: str) -> bytes:
+    """64 lowercase hex digits (no other spelling of the same bytes)."""
     need(isinstance(value, str) and len(value) == 64, f"{what} is not a 64-digit hex hash")
     try:
-        return bytes.fromhex(str(value))
+        raw = bytes.fromhex(str(value))
     except ValueError:
         raise Failed(f"{what} is not a 64-digit hex hash") from None
+    need(raw.hex() == value, f"{what} is not in lowercase hex")
+    return raw
+
+
+def exact_keys(
+    obj: Any, what: str, required: set[str], optional: frozenset[str] | set[str] = frozenset()
+) -> None:
+    """The pack's objects have exactly their documented members."""
+    need(isinstance(obj, dict), f"{what} is not a JSON object")
+    keys = set(obj)
+    need(not required - keys, f"{what} lacks {', '.join(sorted(required - keys))}")
+    extra = keys - required - optional
+    need(not extra, f"{what} has unexpected {', '.join(sorted(extra))}")
+
+
+def b64(value: Any, what: str) -> bytes:
+    """Canonical base64 only: one spelling per byte string."""
+    try:
+        raw = base64.b64decode(str(value), validate=True)
+    except ValueError:
+        raise Failed(f"{what} is malformed") from None
+    need(base64.b64encode(raw).decode("ascii") == value, f"{what} is not canonical base64")
+    return raw
 
 
 # --- the signed tree head ---------------------------------------------------------------
@@ -151,12 +177,12 @@ def check_signature(entry: Any, message: bytes, who: str) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     need(isinstance(entry, dict), f"{who}: no signature")
+    raw = b64(entry.get("public_key"), f"{who}: the public key")
+    signature = b64(entry.get("signature"), f"{who}: the signature")
     try:
-        raw = base64.b64decode(str(entry["public_key"]), validate=True)
         key = Ed25519PublicKey.from_public_bytes(raw)
-        signature = base64.b64decode(str(entry["signature"]), validate=True)
-    except (KeyError, ValueError):
-        raise Failed(f"{who}: the public key or signature is malformed") from None
+    except ValueError:
+        raise Failed(f"{who}: the public key is malformed") from None
     need(key_id_of(raw) == entry.get("key_id"), f"{who}: the key id is not its key's")
     try:
         key.verify(signature, message)
@@ -182,6 +208,14 @@ def check_head(head: Any, key_id: str | None, witnesses: list[str]) -> None:
         )
     check_signature(head, message, "the head")
     need(head.get("tree_size") == head.get("seq"), "the head's tree_size is not its seq")
+    exact_keys(
+        head, "the head", {*_SIGNED[2], "key_id", "public_key", "signature"}, {"cosignatures"}
+    )
+    cosignatures = head.get("cosignatures", [])
+    need(isinstance(cosignatures, list), "the head's cosignatures are not a list")
+    for c in cosignatures:
+        exact_keys(c, "a co-signature", {"key_id", "public_key", "signature"})
+        check_signature(c, message, f"witness {c.get('key_id')}")
     for wid in witnesses:
         cosigs = [
             c
@@ -224,7 +258,7 @@ def read_model_state(events: list[dict[str, Any]], as_of: str) -> dict[str, Any]
         if name in kinds and str(e["topic"]).startswith("aggregates.platform:"):
             line = f"{state['category']}:{state['fiscal_year']}"
             sums = funds.setdefault(owner, {}).setdefault(
-                line, {k: Decimal("0") for k in kinds.values()}
+                line, {k: Decimal("0.00") for k in kinds.values()}
             )
             sums[kinds[name]] += Decimal(str(_data(state["amount"])))
         elif name == "Debarred":
@@ -312,8 +346,34 @@ def load_pack(where: str | None) -> dict[str, Any]:
     return pack
 
 
+def check_scope(scope: Any, aggregate_id: Any) -> str | None:
+    """The aggregate a pack is about (None: the whole ledger), from its scope."""
+    if scope == "the whole ledger":
+        need(aggregate_id is None, "a pack of the whole ledger names an aggregate")
+        return None
+    kind, _, code = str(scope).partition(" ")
+    need(kind in ("platform", "unit") and bool(code), f"unknown scope {scope!r}")
+    expected = str(uuid.uuid5(uuid.NAMESPACE_URL, f"/{kind}s/{code}"))
+    need(aggregate_id == expected, f"aggregate_id is not the id of {scope}")
+    return expected
+
+
+EVENT_KEYS = {
+    "seq",
+    "notification_id",
+    "originator_id",
+    "version",
+    "topic",
+    "state",
+    "state_encoding",
+    "leaf_index",
+    "leaf_hash",
+    "audit_path",
+}
+
+
 def check_event(e: Any, head: dict[str, Any], root: bytes) -> None:
-    need(isinstance(e, dict), "an event entry is not a JSON object")
+    exact_keys(e, "an event entry", EVENT_KEYS)
     seq = e.get("seq")
     need(isinstance(seq, int) and not isinstance(seq, bool), "an event has no seq")
     try:
@@ -338,9 +398,36 @@ def check_event(e: Any, head: dict[str, Any], root: bytes) -> None:
 
 def verify(pack: dict[str, Any], key_id: str | None, witnesses: list[str]) -> str:
     head = pack.get("head")
+    exact_keys(
+        pack,
+        "pack.json",
+        {
+            "format",
+            "version",
+            "ledger_id",
+            "scope",
+            "aggregate_id",
+            "head",
+            "key_ids",
+            "events",
+            "read_models",
+            "encoding",
+        },
+    )
+    head = pack["head"]
     if not isinstance(head, dict):
         raise Failed("the pack has no signed tree head")
     check_head(head, key_id, witnesses)
+    need(pack["encoding"] == ENCODING, "the pack names another encoding")
+    need(
+        pack["key_ids"]
+        == {
+            "signer": head.get("key_id"),
+            "witnesses": [c.get("key_id") for c in head.get("cosignatures", [])],
+        },
+        "key_ids are not the head's signer and witnesses",
+    )
+    agg = check_scope(pack["scope"], pack["aggregate_id"])
     need(pack.get("ledger_id") == head.get("ledger_id"), "the pack and its head name other ledgers")
     root = unhex32(head.get("root_hash"), "the head's root_hash")
     events = pack.get("events")
@@ -352,13 +439,17 @@ def verify(pack: dict[str, Any], key_id: str | None, witnesses: list[str]) -> st
         check_event(e, head, root)
         need(e["seq"] > last_seq, f"seq {e['seq']}: events are not in seq order")
         last_seq = e["seq"]
-        agg = canonical_uuid(str(e["originator_id"]))
+        agg_of_event = canonical_uuid(str(e["originator_id"]))
         need(
-            int(e["version"]) == versions.get(agg, 0) + 1,
-            f"seq {e['seq']}: {agg} version {e['version']} follows version "
-            f"{versions.get(agg, 0)}: an event of this aggregate is missing from the pack",
+            agg is None or agg_of_event == agg,
+            f"seq {e['seq']}: the event is not of {pack['scope']}",
         )
-        versions[agg] = int(e["version"])
+        need(
+            int(e["version"]) == versions.get(agg_of_event, 0) + 1,
+            f"seq {e['seq']}: {agg_of_event} version {e['version']} follows version "
+            f"{versions.get(agg_of_event, 0)}: an event of this aggregate is missing from the pack",
+        )
+        versions[agg_of_event] = int(e["version"])
     as_of = str(head.get("taken_at", ""))[:10]
     state = read_model_state(events, as_of)
     claimed = pack.get("read_models")
@@ -368,6 +459,8 @@ def verify(pack: dict[str, Any], key_id: str | None, witnesses: list[str]) -> st
         entry = claimed.get(name)
         if not isinstance(entry, dict):
             raise Failed(f"the pack has no {name} digest")
+        exact_keys(entry, f"read model {name}", {"as_of", "state", "digest"})
+        need(entry["as_of"] == as_of, f"read model {name}: not as of the head's date")
         need(
             entry.get("state") == state[name],
             f"read model {name}: the stated state is not what the events give",
