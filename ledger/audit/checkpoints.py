@@ -120,9 +120,9 @@ def verified_root(conn: Any, seq: int) -> bytes:
     checking it against the tree recomputed from the chain in this snapshot:
     a stored node that no longer matches its events is refused (exit 4)."""
     stored = merkle_store.TreeView(conn, seq).root()
-    bad = merkle_store.first_mismatch(conn, seq)
+    bad = merkle_store.first_bad_node(conn, seq)
     if bad is not None:
-        raise TamperDetected(f"refusing to sign a checkpoint: {bad}")
+        raise TamperDetected(f"refusing to sign a checkpoint: at seq {bad[0]}, {bad[1]}")
     _, recomputed = merkle_store.full_root(merkle_store.chain_leaves(conn, seq))
     if stored != recomputed:
         raise TamperDetected(

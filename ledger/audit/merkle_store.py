@@ -29,7 +29,7 @@ nodes the table lacks are computed in memory from the chain (:class:`TreeView`).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ from ledger.audit.merkle import (
     NodeAddr,
     fold,
     leaf_hash,
+    node_hash,
     root_addresses,
 )
 from ledger.store.chain import chain_record_bytes
@@ -300,27 +301,53 @@ def chain_leaves(conn: DbConnection, upto: int) -> Iterable[bytes]:
     return _chain_leaves(_query_of(conn), isinstance(conn, sqlite3.Connection), 0, upto)
 
 
-def first_mismatch(conn: DbConnection, size: int) -> str | None:
-    """The first stored leaf among the first ``size`` that is not its event's
-    leaf hash, described; None when every stored one matches."""
+def _stored_level(q: Query, level: int, count: int) -> Iterator[tuple[int, bytes]]:
+    """Stored nodes ``(idx, hash)`` of one level with idx < count, in idx order."""
+    at = 0
+    while at < count:
+        rows = q(
+            "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx >= ? AND idx < ? "
+            "ORDER BY idx LIMIT ?",
+            (level, at, count, BATCH),
+        )
+        if not rows:
+            return
+        for idx, h in rows:
+            yield int(idx), bytes(h)
+        at = int(rows[-1][0]) + 1
+
+
+def first_bad_node(conn: DbConnection, size: int) -> tuple[int, str] | None:
+    """Check every stored node of the tree of the first ``size`` leaves: each
+    leaf against its event, each higher node against the two below it. The
+    first seq whose node is wrong or missing, described; None when all hold.
+    O(size) reads, as many as a chain verification."""
     q = _query_of(conn)
     sqlite = isinstance(conn, sqlite3.Connection)
     stored = min(stored_size(q), size)
-    batch: list[tuple[Any, ...]] = []
+    nodes = _stored_level(q, 0, stored)
     for index, leaf in enumerate(_chain_leaves(q, sqlite, 0, stored)):
-        if not batch:
-            batch = q(
-                "SELECT idx, hash FROM merkle_nodes WHERE level = 0 AND idx >= ? "
-                "ORDER BY idx LIMIT ?",
-                (index, BATCH),
-            )
-            batch.reverse()
-        if not batch or int(batch[-1][0]) != index:
-            return f"merkle_nodes lacks the leaf of seq {index + 1}"
-        _, h = batch.pop()
-        if bytes(h) != leaf_hash(leaf):
-            return (
+        got = next(nodes, None)
+        if got is None or got[0] != index:
+            return index + 1, f"merkle_nodes lacks the leaf of seq {index + 1}"
+        if got[1] != leaf_hash(leaf):
+            return index + 1, (
                 f"the tree's leaf for seq {index + 1} is not the hash of that event: the "
                 "event was rewritten after it was recorded, or merkle_nodes was altered"
             )
+    level = 1
+    while stored >> level:
+        below = _stored_level(q, level - 1, (stored >> level) * 2)
+        here = _stored_level(q, level, stored >> level)
+        for index in range(stored >> level):
+            left, right, got = next(below, None), next(below, None), next(here, None)
+            first_seq = (index << level) + 1
+            if left is None or right is None or got is None or got[0] != index:
+                return first_seq, f"merkle_nodes lacks node ({level}, {index})"
+            if got[1] != node_hash(left[1], right[1]):
+                return first_seq, (
+                    f"merkle_nodes node ({level}, {index}) is not the hash of the two below "
+                    "it: merkle_nodes was altered"
+                )
+        level += 1
     return None

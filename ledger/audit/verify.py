@@ -446,7 +446,7 @@ def _tree_head_problem(conn: Any, checkpoint: dict[str, Any]) -> str | None:
     have its root (docs/AUDIT.md §9)."""
     if checkpoint.get("version") != 2:
         return None
-    from ledger.audit.merkle_store import TreeView
+    from ledger.audit.merkle_store import TreeView, first_bad_node
 
     size = int(checkpoint["tree_size"])
     if TreeView(conn, size).root().hex() != checkpoint.get("root_hash"):
@@ -454,4 +454,7 @@ def _tree_head_problem(conn: Any, checkpoint: dict[str, Any]) -> str | None:
             f"the Merkle tree of {size} events does not have the checkpoint's root hash: "
             "the tree's stored nodes were altered"
         )
+    bad = first_bad_node(conn, size)
+    if bad is not None:
+        return f"the Merkle tree does not match the chain at seq {bad[0]}: {bad[1]}"
     return None

@@ -414,6 +414,10 @@ def verify(pack: dict[str, Any], key_id: str | None, witnesses: list[str]) -> st
             "encoding",
         },
     )
+    need(
+        pack["format"] == PACK_FORMAT and pack["version"] == 1,
+        "not a ledger audit pack (format ledger-audit-pack, version 1)",
+    )
     head = pack["head"]
     if not isinstance(head, dict):
         raise Failed("the pack has no signed tree head")
