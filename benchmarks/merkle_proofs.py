@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregates.values import credit_code_check_char
 from ledger import audit
+from ledger.audit import merkle_store, proofs
 from ledger.audit.merkle import (
     CompactRange,
     DictNodeStore,
@@ -172,11 +173,18 @@ def bench_pack(url: str, extra: int, tmp: Path) -> None:
         svc.close()
     recorded = time.perf_counter() - t0
     cfg = parse_db_url(url)
+    merkle_store.ensure(cfg)
     key = tmp / f"k{uuid.uuid4().hex[:6]}.pem"
     audit.keygen(key)
     t0 = time.perf_counter()
     head = audit.checkpoint(cfg, key)
     signed = time.perf_counter() - t0
+    rng = random.Random(7)
+    proving: list[float] = []
+    for _ in range(30):
+        t0 = time.perf_counter()
+        proofs.prove(cfg, rng.randrange(1, head["tree_size"] + 1))
+        proving.append(time.perf_counter() - t0)
     times: list[float] = []
     for _ in range(5):
         t0 = time.perf_counter()
@@ -188,6 +196,9 @@ def bench_pack(url: str, extra: int, tmp: Path) -> None:
     print(
         f"- {cfg.backend}: {head['tree_size']:,} events ({extra:,} recorded in {recorded:.1f} s, "
         f"{extra / recorded:.0f}/s with the tree), checkpoint {signed:.2f} s"
+    )
+    print(
+        f"- {cfg.backend}: `prove` (library call: connection, head, root check, proof) {figures(proving)}"
     )
     print(
         f"- {cfg.backend}: pack of platform LS-KL-001 ({len(pack['events'])} events): "

@@ -253,6 +253,9 @@ def extend_after_commit(conn: psycopg.Connection[Any]) -> None:
     never fails the recording that was committed: it is logged."""
     try:
         with conn.transaction():
+            # derived data: a crash that loses this commit loses nothing the
+            # next append does not redo, so it need not wait for the disk
+            conn.execute("SET LOCAL synchronous_commit = off")
             extend(conn, wait=False)
     except (psycopg.Error, TamperDetected) as e:
         log.warning("merkle tree not extended after recording", error=str(e).splitlines()[0])
