@@ -198,7 +198,7 @@ def bench_pack(url: str, extra: int, tmp: Path) -> None:
         f"{extra / recorded:.0f}/s with the tree), checkpoint {signed:.2f} s"
     )
     print(
-        f"- {cfg.backend}: `prove` (library call: connection, head, root check, proof) {figures(proving)}"
+        f"- {cfg.backend}: `prove` (the library call, connection to proof) {figures(proving)}"
     )
     print(
         f"- {cfg.backend}: pack of platform LS-KL-001 ({len(pack['events'])} events): "
