@@ -231,8 +231,9 @@ def audit_pack(
 
     \b
     Example:
-      ledger audit pack --platform LS-KL-001 --out LS-KL-001-pack.zip
-      python LS-KL-001-pack/verify_pack.py LS-KL-001-pack --key-id 5734acc5723e623f
+      ledger audit pack --platform LS-KL-001 --out LS-KL-001-pack
+      python3 LS-KL-001-pack/verify_pack.py LS-KL-001-pack --key-id 5734acc5723e623f
+      ledger audit pack --unit 91540100MA6T0A0C21 --out unit-pack.zip
     """
     from ledger.audit.pack import pack
     from ledger.store import db
