@@ -169,6 +169,10 @@ SQLITE_CHAIN_TABLES = [
     "fingerprint TEXT NOT NULL, "
     "result TEXT NOT NULL, "
     "recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+    # the Merkle tree (migration 0160 is the schema the ledger uses)
+    "CREATE TABLE IF NOT EXISTS merkle_nodes ("
+    "level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
+    "PRIMARY KEY (level, idx)) WITHOUT ROWID",
 ]
 
 
@@ -283,6 +287,13 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "fingerprint text NOT NULL, "
                 "result text NOT NULL, "
                 "recorded_at timestamptz NOT NULL DEFAULT now())"
+            ).format(schema=schema)
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.merkle_nodes ("
+                "level smallint NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, "
+                "PRIMARY KEY (level, idx))"
             ).format(schema=schema)
         )
         # The EXCLUSIVE lock is taken through an owner-run (SECURITY DEFINER)
