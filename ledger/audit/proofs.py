@@ -311,7 +311,7 @@ def _head_problem(
         return f"{what}: there is no signed tree head"
     problem = check_checkpoint_document(head, ledger_id, key_id, witnesses)
     if problem is not None:
-        return f"{what}: {problem}"
+        return problem if problem.startswith(what) else f"{what}: {problem}"
     if head.get("version") != 2:
         return f"{what}: a version-1 checkpoint signs no Merkle tree"
     return None

@@ -486,3 +486,35 @@ def test_pack_and_prove_refuse_without_a_signed_head(demo: DbConfig) -> None:
 def test_signature_entries_are_canonical_base64(keys: dict[str, Any]) -> None:
     entry = signature_entry(load_private_key(keys["owner"]["path"]), b"m")
     assert base64.b64encode(base64.b64decode(entry["signature"])).decode() == entry["signature"]
+
+
+# --- roles (PostgreSQL) -------------------------------------------------------------------------
+
+
+def test_clerk_appends_the_tree_and_the_auditor_proves_without_writing(
+    pg_url: str, keys: dict[str, Any]
+) -> None:
+    init_ledger(pg_url)
+    cfg = parse_db_url(pg_url)
+    audit.create_roles(cfg)
+    clerk = parse_db_url(pg_url.replace("postgres@", "ledger_clerk@", 1))
+    auditor = parse_db_url(pg_url.replace("postgres@", "ledger_auditor@", 1))
+    register(str(clerk.url), 4)  # the clerk's recordings append to the tree
+    with connect(cfg) as conn:
+        assert merkle_store.TreeView(conn, 4).stored == 4
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), connect(clerk) as conn:
+        conn.execute("UPDATE merkle_nodes SET hash = hash")
+    # the tree falls behind (as if a post-commit append had been skipped)
+    with superuser(cfg) as conn:
+        conn.execute("DELETE FROM merkle_nodes WHERE (idx + 1) * (1::bigint << level) > 2")
+    # the read-only auditor signs and proves: the missing nodes computed in memory
+    head = audit.checkpoint(auditor, keys["owner"]["path"])
+    assert head["recorded"] is False and head["tree_size"] == 4
+    proof = proofs.prove(auditor, 4, head)
+    assert proofs.verify_proof(proof, key_id=keys["owner"]["id"])["ok"] is True
+    with connect(cfg) as conn:
+        assert merkle_store.TreeView(conn, 4).stored == 2  # nothing was written
+    assert merkle_store.ensure(clerk) is True
+    with connect(cfg) as conn:
+        view = merkle_store.TreeView(conn, 4)
+        assert view.stored == 4 and view.root().hex() == head["root_hash"]
