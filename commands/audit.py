@@ -13,7 +13,8 @@ from ledger import output
 
 @click.group()
 def audit() -> None:
-    """Prove the history: verify the hash chain, sign checkpoints, export.
+    """Prove the history: verify the hash chain, sign checkpoints (signed tree
+    heads), export, prove events and consistency, make audit packs.
 
     \b
     Example:
@@ -22,6 +23,9 @@ def audit() -> None:
       ledger audit checkpoint --key auditor.pem --out checkpoint.json
       ledger audit export --out ledger.jsonl
       ledger audit verify --file ledger.jsonl --checkpoint checkpoint.json
+      ledger audit prove 42 --checkpoint checkpoint.json --out proof-42.json
+      ledger audit verify-proof proof-42.json --key-id 5734acc5723e623f
+      ledger audit pack --platform LS-KL-001 --out LS-KL-001-pack
     """
 
 

@@ -154,12 +154,11 @@ def cosign_checkpoint(
 
 def _record_checkpoint(cfg: DbConfig, doc: dict[str, Any]) -> None:
     with connect(cfg, write=True) as conn:
-        execute(
+        row = execute(
             conn,
             "INSERT INTO audit_checkpoints "
-            "(seq, chain_hash, taken_at, key_id, signature, public_key, ledger_id, "
-            "version, tree_size, root_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(seq, chain_hash, taken_at, key_id, signature, public_key, ledger_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 doc["seq"],
                 doc["chain_hash"],
@@ -168,11 +167,20 @@ def _record_checkpoint(cfg: DbConfig, doc: dict[str, Any]) -> None:
                 doc["signature"],
                 doc["public_key"],
                 doc["ledger_id"],
-                doc["version"],
-                doc.get("tree_size"),
-                doc.get("root_hash"),
             ),
-        )
+        ).fetchone()
+        if doc.get("version") == 2:
+            execute(
+                conn,
+                "INSERT INTO audit_tree_heads (checkpoint_id, version, tree_size, root_hash) "
+                "VALUES (?, ?, ?, ?)",
+                (
+                    row[0] if not isinstance(row, dict) else row["id"],
+                    2,
+                    doc["tree_size"],
+                    doc["root_hash"],
+                ),
+            )
 
 
 def list_checkpoints(cfg: DbConfig) -> list[dict[str, Any]]:

@@ -81,9 +81,10 @@ def recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
     """The newest signed tree head recorded in audit_checkpoints that covers ``seq``."""
     rows = fetchall(
         conn,
-        "SELECT seq, chain_hash, taken_at, key_id, signature, public_key, ledger_id, "
-        "version, tree_size, root_hash FROM audit_checkpoints "
-        "WHERE version = 2 AND tree_size >= ? ORDER BY id DESC LIMIT 1",
+        "SELECT c.seq, c.chain_hash, c.taken_at, c.key_id, c.signature, c.public_key, "
+        "c.ledger_id, h.tree_size, h.root_hash FROM audit_checkpoints c "
+        "JOIN audit_tree_heads h ON h.checkpoint_id = c.id "
+        "WHERE h.version = 2 AND h.tree_size >= ? ORDER BY c.id DESC LIMIT 1",
         (seq,),
     )
     if not rows:

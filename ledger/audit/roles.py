@@ -18,6 +18,7 @@ APPEND_ONLY_TABLES = (
     "ledger_settings",
     "audit_checkpoints",
     "merkle_nodes",
+    "audit_tree_heads",
 )
 
 

@@ -30,7 +30,27 @@ BEGIN
 END
 $$;
 
--- Signed tree heads (checkpoint format version 2) also record the tree.
-ALTER TABLE public.audit_checkpoints ADD COLUMN IF NOT EXISTS version integer NOT NULL DEFAULT 1;
-ALTER TABLE public.audit_checkpoints ADD COLUMN IF NOT EXISTS tree_size bigint;
-ALTER TABLE public.audit_checkpoints ADD COLUMN IF NOT EXISTS root_hash text;
+-- Signed tree heads (checkpoint format version 2): the tree beside the
+-- checkpoint row, in a table of its own (as on SQLite).
+CREATE TABLE IF NOT EXISTS public.audit_tree_heads (
+    checkpoint_id bigint PRIMARY KEY REFERENCES public.audit_checkpoints (id),
+    version integer NOT NULL,
+    tree_size bigint NOT NULL CHECK (tree_size >= 0),
+    root_hash text NOT NULL CHECK (length(root_hash) = 64)
+);
+
+DROP TRIGGER IF EXISTS audit_tree_heads_no_change ON public.audit_tree_heads;
+CREATE TRIGGER audit_tree_heads_no_change BEFORE UPDATE OR DELETE ON public.audit_tree_heads
+    FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+DROP TRIGGER IF EXISTS audit_tree_heads_no_truncate ON public.audit_tree_heads;
+CREATE TRIGGER audit_tree_heads_no_truncate BEFORE TRUNCATE ON public.audit_tree_heads
+    FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ledger_clerk') THEN
+        REVOKE UPDATE, DELETE, TRUNCATE ON public.audit_tree_heads FROM ledger_clerk;
+        GRANT SELECT, INSERT ON public.audit_tree_heads TO ledger_clerk;
+    END IF;
+END
+$$;

@@ -18,7 +18,17 @@ BEGIN SELECT RAISE(ABORT, 'merkle_nodes is append-only (UPDATE refused)'); END;
 CREATE TRIGGER IF NOT EXISTS merkle_nodes_no_delete BEFORE DELETE ON merkle_nodes
 BEGIN SELECT RAISE(ABORT, 'merkle_nodes is append-only (DELETE refused)'); END;
 
--- Signed tree heads (checkpoint format version 2) also record the tree.
-ALTER TABLE audit_checkpoints ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-ALTER TABLE audit_checkpoints ADD COLUMN tree_size INTEGER;
-ALTER TABLE audit_checkpoints ADD COLUMN root_hash TEXT;
+-- Signed tree heads (checkpoint format version 2): the tree beside the
+-- checkpoint row (a table of its own rather than new columns, so this file
+-- also applies where audit_checkpoints does not exist).
+CREATE TABLE IF NOT EXISTS audit_tree_heads (
+    checkpoint_id INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL,
+    tree_size INTEGER NOT NULL CHECK (tree_size >= 0),
+    root_hash TEXT NOT NULL CHECK (length(root_hash) = 64)
+);
+
+CREATE TRIGGER IF NOT EXISTS audit_tree_heads_no_update BEFORE UPDATE ON audit_tree_heads
+BEGIN SELECT RAISE(ABORT, 'audit_tree_heads is append-only (UPDATE refused)'); END;
+CREATE TRIGGER IF NOT EXISTS audit_tree_heads_no_delete BEFORE DELETE ON audit_tree_heads
+BEGIN SELECT RAISE(ABORT, 'audit_tree_heads is append-only (DELETE refused)'); END;

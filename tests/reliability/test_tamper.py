@@ -704,6 +704,7 @@ def first_column(table: str) -> str:
         "ledger_settings": "value",
         "audit_checkpoints": "signature",
         "merkle_nodes": "hash",
+        "audit_tree_heads": "root_hash",
     }[table]
 
 
