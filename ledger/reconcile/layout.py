@@ -120,6 +120,9 @@ class LayoutColumns(_Strict):
     counterpart_combined: bool = False
     memo: tuple[str, ...] = ()  # free-text columns, where a ledger voucher may stand
     serial: str | None = None  # the bank's own serial / voucher / cheque number
+    # a column that holds the ledger's voucher or nothing (the generic layouts'
+    # 凭证号 / reference): a text there that names no voucher is not matched by payee
+    reference: str | None = None
     balance: str | None = None  # running balance (余额)
     currency: str | None = None
 
@@ -137,6 +140,7 @@ class LayoutColumns(_Strict):
             self.payee,
             self.account,
             self.serial,
+            self.reference,
             self.balance,
             self.currency,
         )

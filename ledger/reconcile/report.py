@@ -46,7 +46,8 @@ LABELS: dict[str, str] = {
 
 
 def to_dict(report: ReconcileReport) -> dict[str, Any]:
-    """The JSON shape of CLI.md, plus ``bad_lines``."""
+    """The JSON shape of CLI.md (``statement_checks``, ``layout``, ``period``
+    included), plus ``bad_lines``."""
     return {
         "matched": report.matched,
         "amount_mismatch": [
@@ -85,6 +86,15 @@ def to_dict(report: ReconcileReport) -> dict[str, Any]:
             for x in report.flags
         ],
         "bad_lines": [{"line": b.line, "reason": b.reason} for b in report.bad_lines],
+        "statement_checks": [
+            {"check": c.check, "ok": c.ok, "detail": c.detail} for c in report.statement_checks
+        ],
+        "layout": report.layout,
+        "period": (
+            {"from": report.period.start.isoformat(), "to": report.period.end.isoformat()}
+            if report.period is not None
+            else None
+        ),
     }
 
 
