@@ -478,9 +478,3 @@ def _looks_like_note(row: Sequence[str], plan: ReadPlan) -> bool:
     except ValueError:
         return True
     return False
-
-
-def iter_lines(parsed: StatementParse) -> Iterator[StatementLine]:
-    """Every line of money, payments and inflows, in file order."""
-    return iter(sorted([*parsed.lines, *parsed.inflows], key=lambda ln: ln.line))
-

@@ -164,6 +164,9 @@ def test_everything_matches() -> None:
         "duplicates": [],
         "flags": [],
         "bad_lines": [],
+        "statement_checks": [],
+        "layout": None,
+        "period": None,
     }
 
 

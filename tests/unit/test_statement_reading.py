@@ -1,0 +1,212 @@
+"""Real statements as banks export them (issue 13): signed amounts and inflows,
+PDFs and images refused, the closest layout named, a forced layout, split
+counterparts, the bank's serial, repeated references, the statement's period
+and its own totals and balance."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from aggregates.errors import InvalidInput
+from ledger.reconcile import reconcile, to_dict
+from ledger.reconcile.checks import Period, balance_check, period_from_name
+from ledger.reconcile.layout import get_layout
+from ledger.reconcile.lines import Movement
+from ledger.reconcile.plan import split_counterpart
+from ledger.reconcile.statement import parse_statement
+from tests.unit.test_reconcile import ledger, line, pay
+
+
+def write(tmp_path: Path, text: str, name: str = "s.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+CMB_APP = (
+    "记账日期,货币,交易金额,联机余额,交易摘要,对手信息,客户摘要\n"
+    '2026-03-05,CNY,"-100,000.00","900,000.00",转账汇款,西藏大学 5400012345678901234,PZ-001\n'
+    '2026-03-06,CNY,"2,000.00","902,000.00",退回,西藏大学 5400012345678901234,退回\n'
+    '2026-03-07,CNY,"-50.00","901,950.00",转账汇款,西藏大学5400012345678901234,手续费\n'
+)
+
+
+def test_a_signed_column_reads_payments_and_keeps_inflows_apart(tmp_path: Path) -> None:
+    parsed = parse_statement(write(tmp_path, CMB_APP))
+    assert parsed.layout == "cmb-app"
+    assert [(ln.line, ln.amount) for ln in parsed.lines] == [
+        (2, Decimal("100000.00")),
+        (4, Decimal("50.00")),
+    ]
+    assert [(ln.line, ln.amount, ln.direction) for ln in parsed.inflows] == [
+        (3, Decimal("2000.00"), "in")
+    ]
+    # the counterpart cell's name and account are split
+    assert [(ln.payee, ln.account) for ln in parsed.lines] == [
+        ("西藏大学", "5400012345678901234"),
+        ("西藏大学", "5400012345678901234"),
+    ]
+    assert parsed.errors == []
+    assert [c.ok for c in parsed.checks()] == [True]  # the balance
+
+
+def test_an_inflow_is_never_matched_as_a_payment(tmp_path: Path) -> None:
+    # given a ledger payment of 2,000.00 on the day money came back
+    src = ledger(pay("PZ-001"), pay("PZ-009", "2000.00", date(2026, 3, 6)))
+    report = reconcile(src, parse_statement(write(tmp_path, CMB_APP)))
+    # then the inflow of 2,000.00 does not pay it
+    assert [x.voucher for x in report.ledger_only] == ["PZ-009"]
+    assert report.inflows == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "what"),
+    [
+        ("s.pdf", b"%PDF-1.7\n", "is a PDF"),
+        ("s.csv", b"%PDF-1.4\n", "is a PDF"),
+        ("s.png", b"\x89PNG\r\n\x1a\n", "is an image"),
+        ("s.jpg", b"\xff\xd8\xff\xe0", "is an image"),
+    ],
+)
+def test_a_pdf_or_an_image_says_what_to_export(
+    tmp_path: Path, name: str, head: bytes, what: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(head + b"\x00" * 64)
+    with pytest.raises(InvalidInput, match=f"{what}.*CSV, XLS or XLSX") as e:
+        parse_statement(path)
+    assert "\n" not in str(e.value)
+
+
+def test_no_fit_names_the_closest_layout(tmp_path: Path) -> None:
+    text = "凭证号,交易时间,对方单位,对方账号,转入金额,转出金额,余额,用途\n1,x,y,z,,1.00,2.00,u\n"
+    with pytest.raises(InvalidInput) as e:
+        parse_statement(write(tmp_path, text))
+    message = str(e.value)
+    assert message.startswith("no header row in statement")
+    assert "closest is 'icbc-corporate'" in message and "missing" in message
+
+
+def test_a_forced_layout_reads_by_it_or_says_what_is_missing(tmp_path: Path) -> None:
+    path = write(tmp_path, CMB_APP)
+    assert parse_statement(path, layout=get_layout("cmb-app")).layout == "cmb-app"
+    with pytest.raises(InvalidInput, match=r"does not fit layout 'abc-debit'.*missing"):
+        parse_statement(path, layout=get_layout("abc-debit"))
+
+
+def test_date_times_in_the_date_column(tmp_path: Path) -> None:
+    text = (
+        "对方账号\t交易时间\t借贷标志\t对方单位\t对方行号\t用途\t摘要\t附言\t发生额\t余额\t币种\n"
+        "1\t2026-03-05 10:15:02\t借\t甲\t1\tPZ-001\t网银\t\t10.00\t90.00\t人民币\n"
+    )
+    parsed = parse_statement(write(tmp_path, text, encoding="gbk"))
+    assert parsed.layout == "icbc-corporate-dc"
+    assert parsed.lines[0].date == date(2026, 3, 5)
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("西藏大学5400012345678901234", ("西藏大学", "5400012345678901234")),
+        ("张三 6222024400001111222", ("张三", "6222024400001111222")),
+        ("6222024400001111222 张三", ("张三", "6222024400001111222")),
+        ("西藏大学", ("西藏大学", None)),
+        ("第3研究所", ("第3研究所", None)),
+    ],
+)
+def test_a_counterpart_cell_is_split(cell: str, expected: tuple[str, str | None]) -> None:
+    assert split_counterpart(cell) == expected
+
+
+def test_the_banks_serial_is_not_a_voucher_and_does_not_block_payee_matching(
+    tmp_path: Path,
+) -> None:
+    # given an ICBC corporate export whose 凭证号 is the bank's, equal to a ledger voucher
+    text = (
+        "凭证号,交易时间,对方单位,对方账号,转入金额,转出金额,余额,用途,摘要,附言\n"
+        'PZ-002,2026-03-05 10:00:00,西藏大学,1,,"100,000.00",0.00,科研经费,转账,\n'
+    )
+    src = ledger(pay("PZ-001"), pay("PZ-002", "5.00"))
+    report = reconcile(src, parse_statement(write(tmp_path, text)))
+    # then the line is PZ-001's by payee, amount and date, never PZ-002's
+    assert [(m.payment.voucher, m.by) for m in report.matches] == [("PZ-001", "payee")]
+    assert [x.voucher for x in report.ledger_only] == ["PZ-002"]
+
+
+def test_a_voucher_in_any_free_text_column(tmp_path: Path) -> None:
+    text = (
+        "凭证号,交易时间,对方单位,对方账号,转入金额,转出金额,余额,用途,摘要,附言\n"
+        '0001,2026-03-05 10:00:00,某公司,1,,"100,000.00",0.00,科研经费,转账,付 PZ-001\n'
+    )
+    report = reconcile(ledger(pay("PZ-001")), parse_statement(write(tmp_path, text)))
+    assert [(m.payment.voucher, m.by) for m in report.matches] == [("PZ-001", "reference")]
+
+
+def test_a_reference_paid_twice_is_a_duplicate_even_unknown_to_the_ledger() -> None:
+    lines = [line(2, "PZ-404", "10.00"), line(3, "PZ-404", "10.00"), line(4, "PZ-405", "1.00")]
+    report = reconcile(ledger(), lines)
+    data = to_dict(report)
+    assert data["duplicates"] == [{"voucher": "PZ-404", "where": "statement", "count": 2}]
+    assert report.duplicates[0].lines == (2, 3)
+    assert [x.line for x in report.statement_only] == [2, 4]
+
+
+def test_the_period_bounds_the_payments_expected(tmp_path: Path) -> None:
+    # given a March statement (period in its preamble) and a ledger with a May payment
+    text = (
+        "某银行 对公账户交易明细\n起止日期：2026-03-01 至 2026-03-31\n"
+        "交易日期,凭证号,摘要,对方户名,借方发生额,贷方发生额\n"
+        '2026-03-05,PZ-001,拨款,西藏大学,"100,000.00",\n'
+    )
+    src = ledger(pay("PZ-001"), pay("PZ-005", on=date(2026, 5, 5)))
+    report = reconcile(src, parse_statement(write(tmp_path, text, encoding="gbk")))
+    # then May's payment is not missing from it
+    assert report.ledger_only == []
+    data = to_dict(report)
+    assert data["period"] == {"from": "2026-03-01", "to": "2026-03-31"}
+    (check,) = [c for c in data["statement_checks"] if c["check"] == "period"]
+    assert check["ok"] and "1 ledger payment(s) outside it" in check["detail"]
+    # and a period given explicitly wins; lines outside it fail the check
+    april = Period(date(2026, 4, 1), date(2026, 5, 31), "options")
+    report = reconcile(src, parse_statement(write(tmp_path, text, encoding="gbk")), period=april)
+    assert [x.voucher for x in report.ledger_only] == ["PZ-005"]
+    (check,) = [c for c in report.statement_checks if c.check == "period"]
+    assert not check.ok and "line 4 (2026-03-05)" in check.detail
+    assert report.has_discrepancies
+
+
+def test_a_totals_line_that_does_not_add_up_fails(tmp_path: Path) -> None:
+    text = (
+        "交易日期,凭证号,摘要,对方户名,借方发生额,贷方发生额\n"
+        '2026-03-05,PZ-001,拨款,西藏大学,"100,000.00",\n'
+        '合计,,,,"100,001.00",0.00\n'
+    )
+    parsed = parse_statement(write(tmp_path, text, encoding="gbk"))
+    (total,) = parsed.checks()
+    assert (total.check, total.ok) == ("total", False)
+    assert "100,001.00 ≠ 100,000.00" in total.detail
+
+
+def test_balance_breaks_are_named_and_newest_first_exports_read() -> None:
+    d = Decimal
+    good = [Movement(1, d(0), d(0), d(100)), Movement(2, d(10), d(0), d(90))]
+    assert balance_check(good) is not None and balance_check(good).ok  # type: ignore[union-attr]
+    newest_first = list(reversed(good))
+    assert balance_check([Movement(i + 1, m.outflow, m.inflow, m.balance)
+                          for i, m in enumerate(newest_first)]).ok  # type: ignore[union-attr]  # fmt: skip
+    bad = [*good, Movement(3, d(10), d(0), d(85))]
+    check = balance_check(bad)
+    assert check is not None and not check.ok and "line 3 shows 85.00" in check.detail
+
+
+def test_the_period_in_a_file_name() -> None:
+    period = period_from_name("交易明细_1546_20260301_20260331.xls")
+    assert period is not None and (period.start, period.end) == (
+        date(2026, 3, 1),
+        date(2026, 3, 31),
+    )
+    assert period_from_name("对账单-2026.csv") is None
