@@ -1,7 +1,8 @@
 """One error hierarchy for the whole product.
 
-Every error carries the exit code CLI.md names for it and a message that is the
-one line a user sees. A rule that refuses names the rule and its article.
+Every error carries a message that is the one line a user sees. A rule that
+refuses names the rule and its article. The exit code CLI.md names for each
+kind of error is the command line's business (cli.EXIT_CODES).
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 class LedgerError(Exception):
     """Base of every error the product reports to a user."""
-
-    exit_code = 1
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -20,13 +19,11 @@ class LedgerError(Exception):
         return self.message
 
 
-# --- exit 1: refused by a rule -------------------------------------------------
+# --- refused by a rule (exit 1) -------------------------------------------------
 
 
 class RuleViolation(LedgerError):
     """A business rule refused the command."""
-
-    exit_code = 1
 
     def __init__(self, message: str, *, rule: str | None = None, basis: str | None = None):
         if basis:
@@ -62,7 +59,7 @@ class Ineligible(RuleViolation):
 
 
 class NotFound(LedgerError):
-    exit_code = 1
+    """An aggregate the command names does not exist."""
 
 
 class PlatformNotFound(NotFound):
@@ -78,41 +75,37 @@ class UnitNotFound(NotFound):
 
 
 class AlreadyExists(LedgerError):
-    exit_code = 1
+    """What the command would create is already there."""
 
 
 class Conflict(LedgerError):
     """Concurrent writers kept colliding, or a request id was reused with other arguments."""
 
-    exit_code = 1
-
 
 class Discrepancy(LedgerError):
     """`--fail-on-discrepancy` / `--check` style refusals."""
 
-    exit_code = 1
 
-
-# --- exit 2: bad usage or invalid input -------------------------------------
+# --- bad usage or invalid input (exit 2) -------------------------------------
 
 
 class InvalidInput(LedgerError):
-    exit_code = 2
+    """A value that is not well formed, or a combination of options that makes no sense."""
 
 
-# --- exit 3: database unreachable or not initialised --------------------------
+# --- database unreachable or not initialised (exit 3) --------------------------
 
 
 class DatabaseUnavailable(LedgerError):
-    exit_code = 3
+    """The database cannot be reached, or has no ledger schema."""
 
 
 class NotInitialised(DatabaseUnavailable):
     pass
 
 
-# --- exit 4: verification found tampering -------------------------------------
+# --- verification found tampering (exit 4) -------------------------------------
 
 
 class TamperDetected(LedgerError):
-    exit_code = 4
+    """The hash chain or a checkpoint does not hold: the history was altered."""

@@ -60,8 +60,62 @@ def test_help_examples_use_valid_credit_codes() -> None:
     GB 32100-2015's check (a user copying an example gets no exit 2)."""
     from aggregates.values import validate_credit_code
 
-    text = (ROOT / "cli.py").read_text(encoding="utf-8")
+    sources = [ROOT / "cli.py", *sorted((ROOT / "commands").glob("*.py"))]
+    text = "\n".join(f.read_text(encoding="utf-8") for f in sources)
     codes = set(re.findall(r"\b[0-9][0-9A-Z]{7}M[0-9A-Z]{9}\b", text))
     assert codes, "no credit code found in the help examples"
     for code in sorted(codes):
         validate_credit_code(code)
+
+
+def test_nothing_below_the_command_line_imports_click() -> None:
+    """click is the CLI's: the domain, the service and the read models never import it."""
+    offenders = []
+    for package in ("aggregates", "ledger", "projections", "migrations"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if re.search(r"^\s*(import click|from click\b)", text, re.M):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"these import click: {offenders}"
+
+
+def test_cli_modules_stay_small() -> None:
+    sources = [ROOT / "cli.py", *sorted((ROOT / "commands").glob("*.py"))]
+    sizes = {f.name: len(f.read_text(encoding="utf-8").splitlines()) for f in sources}
+    assert all(n <= 800 for n in sizes.values()), sizes
+
+
+_LOADED = """
+import sys
+from click.testing import CliRunner
+from cli import main
+result = CliRunner().invoke(main, sys.argv[1:])
+assert result.exit_code == 0, result.output
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "loaded", "not_loaded"),
+    [
+        (["--help"], {"commands.unit", "commands.audit"}, {"ledger.service", "psycopg"}),
+        (["unit", "--help"], {"commands.unit"}, {"commands.funds", "ledger.service"}),
+        (["audit", "--help"], {"commands.audit"}, {"commands.unit", "cryptography"}),
+    ],
+)
+def test_the_root_group_loads_command_modules_lazily(
+    args: list[str], loaded: set[str], not_loaded: set[str]
+) -> None:
+    """`ledger --help` lists every command without the service or a database
+    driver; a group's help imports only that group's module."""
+    result = subprocess.run(
+        [sys.executable, "-c", _LOADED, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    modules = set(result.stdout.split())
+    assert loaded <= modules, loaded - modules
+    assert not (not_loaded & modules), not_loaded & modules

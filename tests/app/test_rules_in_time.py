@@ -23,6 +23,7 @@ from aggregates.errors import (
     Ineligible,
     OverAllocation,
 )
+from cli import exit_code
 from ledger.service import LedgerService
 from tests.app.test_service import (
     BIO,
@@ -156,7 +157,7 @@ def test_renames_are_recorded_in_date_order(svc: LedgerService) -> None:
         ),
         DateOrder,
     )
-    assert err.exit_code == 1 and "effective 2026-05-01" in str(err)
+    assert exit_code(err) == 1 and "effective 2026-05-01" in str(err)
     unit = svc.unit(BIO)
     assert unit.name == "拉萨高原生物健康科技有限公司"
     assert unit.former_names == [{"name": "拉萨高原生物科技有限公司", "until": "2026-05-01"}]

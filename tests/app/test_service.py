@@ -26,6 +26,7 @@ from aggregates.errors import (
     UnitNotFound,
 )
 from aggregates.voucher import voucher_id
+from cli import exit_code
 from ledger.service import LedgerService
 from tests.scenario import (
     CONSORTIUM_MEMBERS,
@@ -176,7 +177,7 @@ def test_lhasa_key_lab_poor_then_failed_rectification_delists_and_bars_the_host(
         ),
         Ineligible,
     )
-    assert err.exit_code == 1
+    assert exit_code(err) == 1
     assert "003 art. 24" in str(err)
     assert "debarment" in str(err) and "2029-07-15" in str(err)
 
@@ -614,7 +615,7 @@ def test_an_unknown_unit_is_refused(svc: LedgerService) -> None:
         lambda: svc.blacklist(stranger, doc_no="d", reason="r", actor=CLERK),
         UnitNotFound,
     )
-    assert stranger in str(err) and err.exit_code == 1
+    assert stranger in str(err) and exit_code(err) == 1
 
 
 @pytest.mark.parametrize(
@@ -666,7 +667,7 @@ def test_an_effective_date_after_today_is_invalid_input(svc: LedgerService, comm
         )
     err = refused(svc, actions[command], InvalidInput)
     assert "after today (2026-11-23)" in str(err)
-    assert err.exit_code == 2
+    assert exit_code(err) == 2
 
 
 # --- change requests ----------------------------------------------------------------------
@@ -809,7 +810,7 @@ def test_the_same_request_id_with_other_arguments_is_a_conflict(svc: LedgerServi
     funded(svc)
     pay(svc, "1000.00", "PZ-1", request_id="req-42")
     err = refused(svc, lambda: pay(svc, "2000.00", "PZ-2", request_id="req-42"), Conflict)
-    assert "req-42" in str(err) and err.exit_code == 1
+    assert "req-42" in str(err) and exit_code(err) == 1
     # another command under the same id is a conflict too
     refused(
         svc,

@@ -31,6 +31,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from aggregates.errors import DatabaseUnavailable, InvalidInput, NotInitialised
+from cli import exit_code
 from ledger import audit
 from ledger.store.db import (
     DbConfig,
@@ -585,7 +586,7 @@ def test_checkpoint_refuses_to_sign_a_tampered_chain(ledger: DbConfig, tmp_path:
     audit.keygen(tmp_path / "k.pem")
     with pytest.raises(TamperDetected) as e:
         audit.checkpoint(ledger, tmp_path / "k.pem")
-    assert e.value.exit_code == 4
+    assert exit_code(e.value) == 4
 
 
 def test_keygen_never_overwrites(tmp_path: Path) -> None:
@@ -835,7 +836,7 @@ def test_missing_sqlite_file_is_not_initialised_and_not_created(tmp_path: Path) 
     cfg = parse_db_url(f"sqlite:///{tmp_path / 'nope.db'}")
     with pytest.raises(NotInitialised) as e:
         ensure_ready(cfg)
-    assert e.value.exit_code == 3
+    assert exit_code(e.value) == 3
     assert "run `ledger init`" in str(e.value)
     with pytest.raises(NotInitialised):
         audit.verify(cfg)
@@ -849,7 +850,7 @@ def test_uninitialised_databases(db_url: str, tmp_path: Path) -> None:
         sqlite3.connect(cfg.sqlite_abspath).close()  # an empty file
     with pytest.raises(NotInitialised) as e:
         ensure_ready(cfg)
-    assert e.value.exit_code == 3 and "is not initialised" in str(e.value)
+    assert exit_code(e.value) == 3 and "is not initialised" in str(e.value)
 
 
 def test_schema_behind_is_not_initialised(db_url: str) -> None:
@@ -869,7 +870,7 @@ def test_unreachable_postgres_fails_fast_with_exit_3() -> None:
     with pytest.raises(DatabaseUnavailable) as e:
         ensure_ready(cfg)
     assert time.monotonic() - started < 6
-    assert e.value.exit_code == 3
+    assert exit_code(e.value) == 3
     assert str(e.value) == (
         "cannot reach the database at postgresql://postgres@127.0.0.1:1/ledger: connection refused"
     )
@@ -903,7 +904,7 @@ def test_password_is_masked_in_messages() -> None:
 def test_malformed_urls_are_invalid_input(url: str) -> None:
     with pytest.raises(InvalidInput) as e:
         parse_db_url(url)
-    assert e.value.exit_code == 2
+    assert exit_code(e.value) == 2
 
 
 def test_urls_parse() -> None:

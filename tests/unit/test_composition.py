@@ -13,6 +13,7 @@ from aggregates.composition import check_centre, check_consortium
 from aggregates.errors import CompositionRuleBroken, InvalidInput
 from aggregates.platform import Platform
 from aggregates.values import MemberInfo, Meta
+from cli import exit_code
 from ledger.policies import load_policy
 from ledger.service import composition_rules
 
@@ -46,7 +47,7 @@ def test_consortium_with_four_members_is_refused() -> None:
     assert "at least 5 members" in str(err.value)
     assert "has 4" in str(err.value)
     assert "002 §2.2.1" in str(err.value)
-    assert err.value.exit_code == 1
+    assert exit_code(err.value) == 1
 
 
 @pytest.mark.parametrize(

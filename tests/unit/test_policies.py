@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from aggregates.errors import InvalidInput
 from aggregates.policy import Consequence, Policy
+from cli import exit_code
 from ledger.policies import (
     all_policies,
     composition_rules,
@@ -136,7 +137,7 @@ def test_entitlements_are_positive_money_for_covered_kinds(policy_id: str) -> No
 def test_an_unknown_policy_is_invalid_input_naming_the_known_ones() -> None:
     with pytest.raises(InvalidInput) as caught:
         load_policy("nowhere")
-    assert caught.value.exit_code == 2
+    assert exit_code(caught.value) == 2
     assert "unknown policy nowhere" in str(caught.value)
     assert "lhasa-city" in str(caught.value)
 

@@ -23,6 +23,7 @@ from aggregates.values import (
     parse_money,
     validate_credit_code,
 )
+from cli import exit_code
 
 # --- unified social credit code -------------------------------------------------------
 
@@ -95,7 +96,7 @@ def test_any_other_check_character_is_refused(first17: str, wrong: str) -> None:
 def test_malformed_credit_codes_are_refused_naming_the_fault(code: str, complaint: str) -> None:
     with pytest.raises(InvalidInput) as err:
         validate_credit_code(code)
-    assert err.value.exit_code == 2
+    assert exit_code(err.value) == 2
     assert "GB 32100-2015" in str(err.value)
     assert complaint in str(err.value)
 
@@ -151,7 +152,7 @@ def test_money_is_exact_yuan_with_two_places(text: str | Decimal | int, value: D
 def test_malformed_or_non_positive_amounts_are_refused(text: str) -> None:
     with pytest.raises(InvalidInput) as err:
         parse_money(text)
-    assert err.value.exit_code == 2
+    assert exit_code(err.value) == 2
 
 
 def test_floats_are_not_money() -> None:
@@ -177,7 +178,7 @@ def test_an_amount_of_a_trillion_or_more_is_refused(text: str) -> None:
     """Beyond any grant, and beyond what the read models' columns sum exactly."""
     with pytest.raises(InvalidInput, match=re.escape("more than 999,999,999,999.99")) as err:
         parse_money(text)
-    assert err.value.exit_code == 2
+    assert exit_code(err.value) == 2
     assert parse_money("999,999,999,999.99") == Decimal("999999999999.99")
 
 

@@ -1,0 +1,249 @@
+"""What several command modules share: the per-invocation context, the options
+every command accepts, parsing of option strings into domain types, calling the
+service and printing a recording or a query's rows.
+
+Heavy modules (the service, the read models) are imported inside the functions
+that need them, so that loading a command group stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+import click
+import structlog
+
+from aggregates.errors import InvalidInput
+from aggregates.values import parse_date, parse_money
+from ledger import output
+
+if TYPE_CHECKING:
+    from ledger.service import LedgerService
+
+F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+DEFAULT_DB = "sqlite:///ledger.db"
+FORMATS = ("table", "json", "csv")
+
+
+# --- option parsing ----------------------------------------------------------------------
+
+
+def opt_date(value: str | None, what: str) -> date | None:
+    return None if value is None else parse_date(value, what=what)
+
+
+def money(value: str) -> Decimal:
+    return parse_money(value)
+
+
+def timestamp(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"invalid --known-at {value!r}: expected an ISO 8601 timestamp"
+        ) from None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts
+
+
+def choice(value: str | None, choices: Sequence[str], what: str) -> str | None:
+    if value is not None and value not in choices:
+        raise InvalidInput(f"invalid {what} {value!r}; expected one of: {', '.join(choices)}")
+    return value
+
+
+class Ctx:
+    """Per-invocation settings: database, actor, output format."""
+
+    def __init__(self) -> None:
+        self.db: str = DEFAULT_DB
+        self.actor: str | None = None
+        self.format: str = "table"
+
+
+def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
+    """Options every leaf command accepts (also accepted before the command)."""
+
+    def deco(f: F) -> F:
+        @click.option(
+            "--db",
+            "db_opt",
+            default=None,
+            metavar="URL",
+            help="sqlite:///ledger.db (default), sqlite:////abs.db or postgresql://…",
+        )
+        @functools.wraps(f)
+        def wrapper(*args: Any, db_opt: str | None = None, **kwargs: Any) -> Any:
+            ctx = click.get_current_context().find_object(Ctx)
+            if ctx is None:  # pragma: no cover - always under the root group
+                ctx = Ctx()
+            if db_opt:
+                ctx.db = db_opt
+            fmt = kwargs.pop("fmt", None)
+            if fmt:
+                ctx.format = fmt
+            actor = kwargs.pop("actor_opt", None)
+            if actor:
+                ctx.actor = actor
+            structlog.contextvars.bind_contextvars(
+                command=click.get_current_context().command_path, actor=ctx.actor
+            )
+            return f(ctx, *args, **kwargs)
+
+        w: Any = wrapper
+        if prints:
+            w = click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(FORMATS),
+                default=None,
+                help="table (default), json or csv",
+            )(w)
+        if records:
+            w = click.option(
+                "--actor",
+                "actor_opt",
+                default=None,
+                metavar="NAME",
+                help="who records (or LEDGER_ACTOR)",
+            )(w)
+        return w  # type: ignore[no-any-return]
+
+    return deco
+
+
+def recording(f: F) -> F:
+    """Options of every recording command: --on, --request-id, --actor."""
+    f = click.option(
+        "--request-id",
+        default=None,
+        metavar="ID",
+        help="idempotency key: the same id with the same arguments records nothing",
+    )(f)
+    f = click.option(
+        "--on", "on", default=None, metavar="DATE", help="effective date YYYY-MM-DD (default today)"
+    )(f)
+    return common(records=True)(f)
+
+
+class Recorded(Protocol):
+    """What a recording returns (ledger.service's Result)."""
+
+    replayed: bool
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+def open_service(ctx: Ctx) -> LedgerService:
+    from ledger.service import LedgerService
+    from projections.api import install
+
+    svc = LedgerService(ctx.db)
+    install(svc, warn=lambda m: click.echo(m, err=True))
+    return svc
+
+
+def print_result(ctx: Ctx, result: Recorded) -> None:
+    data = result.as_json()
+    if ctx.format == "json":
+        click.echo(output.to_json(data))
+        return
+    if ctx.format == "csv":
+        click.echo(
+            output.to_csv(
+                data["recorded"], ["aggregate", "code", "version", "event", "effective_on", "basis"]
+            )
+        )
+        return
+    head = f"recorded {data['event']} for {data['code']} (version {data['version']})"
+    if result.replayed:
+        head = (
+            f"already recorded (same request id): {data['event']} for {data['code']} "
+            f"(version {data['version']})"
+        )
+    if data.get("id"):
+        head += f"\nid: {data['id']}"
+    click.echo(head)
+    extra = [e for e in data["recorded"][1:]]
+    for e in extra:
+        basis = f" ({e['basis']})" if e.get("basis") else ""
+        click.echo(f"  + {e['aggregate']} {e['code']}: {e['event']}{basis}")
+    for w in data.get("warnings", []):
+        click.echo(f"  ! {w}")
+
+
+def record(
+    ctx: Ctx,
+    method: Callable[Concatenate[LedgerService, P], Recorded],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> None:
+    """Call one of the service's recording methods (`LedgerService.disburse`, …)
+    on a service opened for this invocation, and print what it recorded."""
+    svc = open_service(ctx)
+    try:
+        result = method(svc, *args, **kwargs)
+    finally:
+        svc.close()
+    print_result(ctx, result)
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def as_of_date(value: str | None) -> date:
+    """--as-of: any date, future included; default today."""
+    from ledger.service import today
+
+    return opt_date(value, "--as-of") or today()
+
+
+def reading(ctx: Ctx) -> Any:
+    """The read models, caught up first (read-only: as they are, with a warning)."""
+    from projections.api import open_read
+
+    return open_read(ctx.db, warn=lambda m: click.echo(m, err=True))
+
+
+def emit(
+    ctx: Ctx,
+    data: Any,
+    columns: Sequence[str] | None = None,
+    *,
+    record: bool = False,
+) -> None:
+    """Print a record (dict) or records (list) as table, JSON or CSV."""
+    if ctx.format == "json":
+        click.echo(output.to_json(data))
+    elif ctx.format == "csv":
+        rows = [data] if record else data
+        flat = [
+            {k: (output.plain(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()}
+            for r in rows
+        ]
+        click.echo(output.to_csv(flat, columns))
+    elif record:
+        click.echo(output.to_record(data))
+    else:
+        click.echo(output.to_table(data, columns))
+
+
+def valid_platform_code(code: str) -> str:
+    from aggregates.values import validate_platform_code
+
+    return validate_platform_code(code.strip())
+
+
+def valid_unit_code(code: str) -> str:
+    from aggregates.values import validate_credit_code
+
+    return validate_credit_code(code.strip().upper())
