@@ -376,3 +376,35 @@ def describe_no_layout(header_cells: Sequence[str]) -> str:
         f"{layout.name!r} ({layout.bank}, {score:.0f}% alike, missing {', '.join(missing)}); "
         "give --layout FILE.toml"
     )
+
+
+def describe_amount(layout: Layout) -> str:
+    """How a layout writes its amount, in a few words (for ``funds layouts``)."""
+    a = layout.amount
+    if a.mode == "signed":
+        return f"signed {a.column}, {a.outflow_sign} is a payment"
+    if a.mode == "out-in":
+        return f"out {a.outflow} / in {a.inflow}"
+    outs, ins = "/".join(a.outflow_values), "/".join(a.inflow_values)
+    return f"{a.column} + {a.direction} ({outs} out, {ins} in)"
+
+
+def layout_rows(layouts: Sequence[Layout] | None = None) -> list[dict[str, str]]:
+    """One row per shipped layout: name, bank, description, amount mode, formats, source."""
+    return [
+        {
+            "name": lay.name,
+            "bank": lay.bank,
+            "description": lay.description,
+            "amount": describe_amount(lay),
+            "amount_mode": lay.amount.mode,
+            "formats": ", ".join(lay.formats),
+            "source": (
+                "constructed: "
+                if lay.constructed and not lay.source.startswith("constructed")
+                else ""
+            )
+            + lay.source,
+        }
+        for lay in (layouts if layouts is not None else _shipped())
+    ]

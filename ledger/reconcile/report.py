@@ -39,6 +39,10 @@ LABELS: dict[str, str] = {
     "date-out-of-tolerance": "日期超出容差",
     "reference-mismatch": "对账单凭证号与账面不符",
     "payee-mismatch": "收款单位不是依托单位",
+    "statement_checks": "对账单自身核对",
+    "total": "合计核对",
+    "balance": "余额核对",
+    "period": "对账期间",
 }
 
 
@@ -286,6 +290,10 @@ def to_table(report: ReconcileReport) -> str:
     if report.encoding:
         head += f" ({report.encoding})"
     head += f" · fiscal year {report.fiscal_year or 'all'} · tolerance {report.tolerance_days} days"
+    if report.layout:
+        head += f" · layout {report.layout}"
+    if report.period is not None:
+        head += f" · period {report.period.start} to {report.period.end}"
     out += [head, ""]
     body = [
         [
@@ -347,6 +355,14 @@ def to_table(report: ReconcileReport) -> str:
             "bad_lines",
             ["line", "reason"],
             [[str(b.line), b.reason] for b in report.bad_lines],
+        ),
+        (
+            "statement_checks",
+            ["check", "ok", "detail"],
+            [
+                [label(c.check), "ok" if c.ok else "FAILED", c.detail]
+                for c in report.statement_checks
+            ],
         ),
     ]
     for slug, headers, body in sections:
