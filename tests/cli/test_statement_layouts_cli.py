@@ -119,3 +119,83 @@ def test_funds_layouts_lists_them(sqlite_url: str) -> None:
     assert header[:4] == ["name", "bank", "description", "amount"]
     result = run(sqlite_url, "funds", "layouts")
     assert "icbc-corporate" in result.stdout and "工商银行" in result.stdout
+
+
+def test_the_workbook_a_finance_officer_can_hand_on(db_url: str, tmp_path: Path) -> None:
+    import hashlib
+
+    from openpyxl import load_workbook
+
+    from ledger.reconcile.source import chain_head
+    from ledger.reconcile.workbook import display_width
+    from tests.workbook_view import data_rows, header, sheet, sheet_slugs
+
+    build_statement_ledger(db_url)
+    # given the CCB export plus a line whose payee would be a formula in a spreadsheet
+    statement = tmp_path / "交易明细_1546_20260301_20260331.csv"
+    statement.write_text(
+        clean_statement() + '2026-03-30,PZ-X,"=HYPERLINK(""http://x"")",10.00,\n', encoding="utf-8"
+    )
+    out = tmp_path / "对账-2026-03.xlsx"
+    result = CliRunner().invoke(
+        main,
+        ["funds", "reconcile", "--statement", str(statement), "--out", str(out)],
+        env={"LEDGER_DB": db_url, "LEDGER_ACTOR": "财务科 卓玛"},
+    )
+    assert result.exit_code == 0, result.output
+    wb = load_workbook(out)
+    # sheets: Chinese names with the slug beside, the cover first
+    assert sheet_slugs(wb)[:3] == ["cover", "summary", "matched"]
+    assert wb.sheetnames[0] == "封面 cover" and "金额不符 amount_mismatch" in wb.sheetnames
+    assert {"statement_checks", "budget"} <= set(sheet_slugs(wb))
+    # the cover says who, when, which statement and where the ledger's chain stood
+    cover = {row[0].rsplit(" ", 1)[-1]: row[1] for row in data_rows(sheet(wb, "cover"))}
+    assert cover["actor"] == "财务科 卓玛"
+    assert cover["generated_at"].endswith("Z")
+    assert cover["statement"] == str(statement) and cover["layout"] == "generic-en"
+    assert cover["encoding"] == "utf-8"
+    assert cover["period"].startswith("2026-03-01 – 2026-03-31")  # from the file name
+    assert cover["statement_sha256"] == hashlib.sha256(statement.read_bytes()).hexdigest()
+    seq, chain_hash = chain_head(db_url)
+    assert (cover["chain_seq"], cover["chain_hash"]) == (seq, chain_hash) and seq > 0
+    for ws in wb.worksheets:
+        # headers in Chinese with the slug, a frozen header, a filter, printed landscape
+        first = ws.cell(row=1, column=1).value
+        assert " " in first and first.split(" ")[0] != first.split(" ")[1]
+        assert ws.freeze_panes == "A2"
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
+        assert ws.page_setup.orientation == "landscape"
+        assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
+        # columns as wide as their widest text on screen (a Chinese character is two)
+        for (cell,) in ws.iter_rows(min_col=1, max_col=1):
+            if cell.value is not None and not isinstance(cell.value, int | float):
+                shown = display_width(str(cell.value))
+                assert ws.column_dimensions["A"].width >= min(70, shown + 2)
+    matched = sheet(wb, "matched")
+    assert header(matched)[:3] == ["voucher", "platform", "ledger_amount"]
+    assert matched.cell(row=1, column=1).value == "凭证号 voucher"
+    assert len(data_rows(matched)) == 3
+    # a totals row after a blank row, amounts right-aligned #,##0.00
+    total = matched.cell(row=6, column=1)
+    assert total.value == "合计 total (3)"
+    amount = matched.cell(row=6, column=3)
+    assert float(amount.value) == 655000.50
+    assert amount.number_format == "#,##0.00" and amount.alignment.horizontal == "right"
+    assert matched.cell(row=2, column=3).alignment.horizontal == "right"
+    # the formula-like payee is text, never a formula
+    only = sheet(wb, "statement_only")
+    payee = only.cell(row=2, column=header(only).index("payee") + 1)
+    assert payee.value == '=HYPERLINK("http://x")' and payee.data_type == "s"
+    # the statement's own checks are in the workbook
+    checks = sheet(wb, "statement_checks")
+    assert [r[0] for r in data_rows(checks)] == ["period"]
+    # and in a CSV report the same cell is guarded as text
+    out_csv = tmp_path / "r.csv"
+    result = CliRunner().invoke(
+        main,
+        ["funds", "reconcile", "--statement", str(statement), "--out", str(out_csv)],
+        env={"LEDGER_DB": db_url},
+    )
+    assert result.exit_code == 0
+    text = out_csv.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
