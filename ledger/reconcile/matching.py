@@ -97,22 +97,40 @@ _VOUCHER_LABEL = re.compile(
 _PERIOD = re.compile(r"(?:FY)?(?:19|20)\d{2}(?:Q[1-4]|H[12])?|(?:Q[1-4]|H[12])(?:19|20)\d{2}")
 
 
+_WHOLE_TOKEN = re.compile(r"[A-Z0-9]+(?:[-_/.][A-Z0-9]+)*")
+
+
 class _VoucherFinder:
-    """Finds ledger vouchers inside free text, as whole tokens."""
+    """Finds ledger vouchers inside free text, as whole tokens.
+
+    A voucher made of letters, digits and ``-_/.`` is found by looking up each
+    maximal token of the text in a set (fast for a ledger of any size); any
+    other voucher (with Chinese or blanks in it) by one pattern of them all.
+    """
 
     def __init__(self, keys: Iterable[str]) -> None:
-        ordered = sorted(set(keys), key=lambda k: (-len(k), k))
+        tokens: set[str] = set()
+        others: list[str] = []
+        for k in set(keys):
+            if _WHOLE_TOKEN.fullmatch(k):
+                tokens.add(k)
+            else:
+                others.append(k)
+        self._tokens = frozenset(tokens)
         self._pattern: re.Pattern[str] | None = None
-        if ordered:
+        if others:
+            ordered = sorted(others, key=lambda k: (-len(k), k))
             alternatives = "|".join(re.escape(k) for k in ordered)
             self._pattern = re.compile(
                 rf"(?<![A-Z0-9])(?<![A-Z0-9][-_/.])(?:{alternatives})(?![A-Z0-9]|[-_/.][A-Z0-9])"
             )
 
     def find(self, text: str) -> set[str]:
-        if self._pattern is None:
-            return set()
-        return {m.group(0) for m in self._pattern.finditer(_key(text))}
+        normal = _key(text)
+        found = {m.group(0) for m in _TOKEN.finditer(normal)} & self._tokens
+        if self._pattern is not None:
+            found |= {m.group(0) for m in self._pattern.finditer(normal)}
+        return found
 
 
 def voucher_like_tokens(
@@ -316,19 +334,22 @@ def reconcile(
     # memo shows a voucher-like token that is no ledger voucher, or whose payee
     # name several units share, is paired only with the one payment that fits.
     taken = {i for i, _ in pairs}
+    by_host_amount: dict[tuple[str | None, Decimal], list[int]] = defaultdict(list)
+    if unreferenced:
+        for i, p in enumerate(payments):
+            if i not in taken:
+                by_host_amount[(p.host_unit, p.amount)].append(i)
     candidates: list[tuple[bool, bool, int, int, date, str, int, StatementLine]] = []
     for line in unreferenced:
         codes = _resolve_payee(line.payee, names)
         if not codes:
             continue
-        fits = [
-            (i, abs((line.date - p.paid_on).days))
-            for i, p in enumerate(payments)
-            if i not in taken
-            and p.host_unit in codes
-            and p.amount == line.amount
-            and abs((line.date - p.paid_on).days) <= tolerance_days
-        ]
+        fits = sorted(
+            (i, abs((line.date - payments[i].paid_on).days))
+            for code in codes
+            for i in by_host_amount.get((code, line.amount), ())
+            if abs((line.date - payments[i].paid_on).days) <= tolerance_days
+        )
         strict = line.line in suspect or len(codes) > 1
         if strict and len(fits) != 1:
             continue

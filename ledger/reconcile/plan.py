@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Literal
 
 from ledger.reconcile.cells import cell_or_none, clean_cell, parse_amount, parse_statement_date
@@ -28,6 +30,19 @@ BALANCE_HEADERS = ("余额", "账户余额", "本次余额", "联机余额", "ba
 # a name run together with an account number: "西藏大学5400…", "张三 6222…", "6222… 张三"
 _NAME_THEN_ACCOUNT = re.compile(r"^(?P<name>.*?\D)[\s:：/,，-]*(?P<account>\d[\d*]{%d,})$")
 _ACCOUNT_THEN_NAME = re.compile(r"^(?P<account>\d[\d*]{%d,})[\s:：/,，-]+(?P<name>\D.*)$")
+# words of a footer, totals or balance line: a row without any is none of those
+FOOTER_WORDS = (
+    "合计", "总计", "小计", "累计", "汇总", "total", "余额", "承前", "过次", "承上", "接上",
+    "转下", "转次", "结转", "balance", "b/f", "c/f", "brought", "carried",
+)  # fmt: skip
+
+
+@cache
+def _counterpart_patterns(digits: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    return (
+        re.compile(_NAME_THEN_ACCOUNT.pattern % (digits - 1)),
+        re.compile(_ACCOUNT_THEN_NAME.pattern % (digits - 1)),
+    )
 
 
 def split_counterpart(text: str | None, *, digits: int = 10) -> tuple[str | None, str | None]:
@@ -37,8 +52,10 @@ def split_counterpart(text: str | None, *, digits: int = 10) -> tuple[str | None
     if text is None:
         return None, None
     s = text.strip()
-    for pattern in (_NAME_THEN_ACCOUNT, _ACCOUNT_THEN_NAME):
-        m = re.match(pattern.pattern % (digits - 1), s)
+    if not s[-1:].isdigit() and not s[:1].isdigit():
+        return s, None
+    for pattern in _counterpart_patterns(digits):
+        m = pattern.match(s)
         if m is not None:
             name = m.group("name").strip(" \t:：/,，-")
             if name:
@@ -201,6 +218,13 @@ class ReadPlan:
         ``# 支出合计: …``, ``以上数据仅供参考``)."""
         if self.spec is None:
             return None
+        joined = compact_row(row)
+        if not any(_compact(label) in joined for label in self.spec.footer.totals) and not any(
+            _compact(label) in joined for label in self.spec.footer.notes
+        ):
+            prefix = self.spec.preamble.comment_prefix
+            if not prefix or prefix not in joined:
+                return None
         texts = [_compact(c) for c in row if clean_cell(c)]
         if not texts:
             return None
@@ -219,6 +243,17 @@ class ReadPlan:
 
 def _compact(text: str) -> str:
     return re.sub(r"\s+", "", clean_cell(text)).casefold()
+
+
+def compact_row(row: Sequence[str]) -> str:
+    """A row's cells run together as labels are compared: NFKC, case-folded, no blanks."""
+    return "".join(unicodedata.normalize("NFKC", "".join(row)).split()).casefold()
+
+
+def may_be_footer(row: Sequence[str]) -> bool:
+    """False when the row has no word of a totals, balance or footer line (fast)."""
+    joined = compact_row(row)
+    return any(w in joined for w in FOOTER_WORDS)
 
 
 def plan_from_layout(layout: Layout, header_cells: Sequence[str]) -> ReadPlan:

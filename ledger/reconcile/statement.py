@@ -82,7 +82,7 @@ from ledger.reconcile.layout import (
     detect_layout,
 )
 from ledger.reconcile.lines import BadLine, Movement, StatementLine, TotalsLine
-from ledger.reconcile.plan import ReadPlan, plan_from_columns, plan_from_layout
+from ledger.reconcile.plan import ReadPlan, may_be_footer, plan_from_columns, plan_from_layout
 
 __all__ = [
     "BadLine",
@@ -388,12 +388,16 @@ def _parse_rows(rows: Iterable[Row], header_index: int, plan: ReadPlan) -> State
             continue
         if not any(clean_cell(c) for c in row):
             continue
-        if tuple(normalize_header(c) for c in row[: plan.width]) == header_key:
+        if (
+            normalize_header(_cell(row, plan.date)) == header_key[plan.date]
+            and tuple(normalize_header(c) for c in row[: plan.width]) == header_key
+        ):
             footer = False  # the header repeated on a new page
             continue
         labelled = plan.footer_label(row)
+        footerish = labelled is not None or may_be_footer(row)
         labels = [c for i, c in enumerate(row) if i not in plan.amount_columns]
-        if labelled == "totals" or is_totals_row(labels):
+        if labelled == "totals" or (footerish and is_totals_row(labels)):
             result.skipped_totals += 1
             result.totals.append(_totals_line(line_no, row, plan))
             footer = True
@@ -401,7 +405,7 @@ def _parse_rows(rows: Iterable[Row], header_index: int, plan: ReadPlan) -> State
         if labelled == "note":
             footer = True
             continue
-        if is_balance_row(labels):
+        if footerish and is_balance_row(labels):
             result.skipped_balances += 1
             footer = True
             continue
