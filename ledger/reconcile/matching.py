@@ -270,9 +270,10 @@ def reconcile(
             several = len(found) > 1
         if key is not None:
             by_ref[key].append(line)
-        elif line.references or several:
+        elif several or any(not _bank_number(r) for r in line.references):
             # an explicit reference that names no voucher, or a combined payment:
-            # no payee fallback, so that it shows
+            # no payee fallback, so that it shows (a number of digits only that is
+            # no voucher is the bank's own serial: it does not block the payee)
             unmatched.append(line)
         else:
             tokens = voucher_like_tokens(line.memo, not_vouchers=platform_codes)
@@ -487,6 +488,11 @@ def reconcile(
 
     _sort(report)
     return report
+
+
+def _bank_number(reference: str) -> bool:
+    """Digits only: a bank's serial or cheque number in a 凭证号 column."""
+    return _key(reference).isdigit()
 
 
 def _line_reference(ln: StatementLine, platform_codes: AbstractSet[str]) -> str | None:

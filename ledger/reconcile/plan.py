@@ -26,10 +26,13 @@ from ledger.reconcile.layout import Layout
 from ledger.reconcile.lines import StatementLine
 
 GENERIC = "generic"
-BALANCE_HEADERS = ("余额", "账户余额", "本次余额", "联机余额", "balance", "runningbalance")
 # a name run together with an account number: "西藏大学5400…", "张三 6222…", "6222… 张三"
 _NAME_THEN_ACCOUNT = re.compile(r"^(?P<name>.*?\D)[\s:：/,，-]*(?P<account>\d[\d*]{%d,})$")
 _ACCOUNT_THEN_NAME = re.compile(r"^(?P<account>\d[\d*]{%d,})[\s:：/,，-]+(?P<name>\D.*)$")
+_CURRENCY_TOTALS = re.compile(r"(?:人民币|本币|外币|美元|rmb|cny|usd)(?:合计|总计)")
+# a direction cell the generic reading knows by its first character (借 Dr, 支出)
+_OUT_FIRST = frozenset("借支付出")
+_IN_FIRST = frozenset("贷收入存")
 # words of a footer, totals or balance line: a row without any is none of those
 FOOTER_WORDS = (
     "合计", "总计", "小计", "累计", "汇总", "total", "余额", "承前", "过次", "承上", "接上",
@@ -130,10 +133,10 @@ class ReadPlan:
     def _direction(self, flag: str) -> Literal["out", "in"] | None:
         if self.spec is not None:
             return self.spec.amount.direction_of(flag)
-        mark = flag.casefold()
-        if mark in OUTFLOW_MARKS:
+        mark = "".join(flag.split()).casefold()
+        if mark in OUTFLOW_MARKS or mark[:1] in _OUT_FIRST:
             return "out"
-        if mark in INFLOW_MARKS:
+        if mark in INFLOW_MARKS or mark[:1] in _IN_FIRST:
             return "in"
         return None
 
@@ -217,7 +220,9 @@ class ReadPlan:
         """A totals line or a trailing note the layout names (``人民币合计``,
         ``# 支出合计: …``, ``以上数据仅供参考``)."""
         if self.spec is None:
-            return None
+            # the generic reading: a currency's totals (人民币合计, RMB合计)
+            first = next((_compact(c) for c in row if clean_cell(c)), "")
+            return "totals" if _CURRENCY_TOTALS.match(first) else None
         joined = compact_row(row)
         if not any(_compact(label) in joined for label in self.spec.footer.totals) and not any(
             _compact(label) in joined for label in self.spec.footer.notes
@@ -293,8 +298,6 @@ def plan_from_layout(layout: Layout, header_cells: Sequence[str]) -> ReadPlan:
 
 def plan_from_columns(cols: Columns) -> ReadPlan:
     """The built-in generic reading of a header no shipped layout fits."""
-    names = [normalize_header(n) for n in cols.names]
-    balance = next((names.index(b) for b in BALANCE_HEADERS if b in names), None)
     mode: Literal["signed", "out-in", "direction"] = (
         "out-in"
         if cols.inflow is not None
@@ -312,9 +315,10 @@ def plan_from_columns(cols: Columns) -> ReadPlan:
         direction=cols.direction,
         outflow_sign="+",
         references=cols.references,
-        memos=(cols.memo,) if cols.memo is not None else (),
+        memos=cols.memos or ((cols.memo,) if cols.memo is not None else ()),
         payee=cols.payee,
         account=cols.account,
-        balance=balance,
+        serial=cols.serial,
+        balance=cols.balance,
         strict=True,
     )

@@ -358,7 +358,32 @@ def _cell(row: Sequence[str], index: int | None) -> str:
     return row[index]
 
 
+def _sign_convention(rows: Sequence[Row], header_index: int, plan: ReadPlan) -> ReadPlan:
+    """The generic reading of one amount column: payments positive, unless most
+    amounts (or half) are negative — then the bank writes payments negative and money in
+    positive (as most banks' exports do)."""
+    if plan.spec is not None or plan.mode != "signed":
+        return plan
+    negative = positive = 0
+    for _, row, error in rows[header_index + 1 :]:
+        if error is not None:
+            continue
+        try:
+            value = parse_amount(_cell(row, plan.amount))
+        except ValueError:
+            continue
+        if value is not None and value < 0:
+            negative += 1
+        elif value is not None and value > 0:
+            positive += 1
+    if negative and negative >= positive:
+        return replace(plan, outflow_sign="-", strict=False)
+    return plan
+
+
 def _parse_rows(rows: Iterable[Row], header_index: int, plan: ReadPlan) -> StatementParse:
+    rows = list(rows)
+    plan = _sign_convention(rows, header_index, plan)
     result = StatementParse(plan=plan, layout=plan.layout)
     header_key = plan.header_key
     # After a totals or balance line, rows with neither a date nor an amount are a

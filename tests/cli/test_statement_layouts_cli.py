@@ -73,7 +73,7 @@ def test_bad_statements_and_layouts_are_one_line_exit_2(sqlite_url: str, tmp_pat
     pdf = tmp_path / "statement.pdf"
     pdf.write_bytes(b"%PDF-1.7\n")
     odd = tmp_path / "odd.csv"
-    odd.write_text("凭证号,交易时间,对方单位,转入金额,转出金额,余额\n1,2026-03-05,x,,1.00,1.00\n")
+    odd.write_text("凭证号,交易时刻,对方单位,转入额,转出额,余额\n1,2026-03-05,x,,1.00,1.00\n")
     for args, message in (
         (["--statement", str(pdf)], "is a PDF"),
         (["--statement", str(odd)], "closest is 'icbc-corporate'"),

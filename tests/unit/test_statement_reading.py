@@ -83,7 +83,8 @@ def test_a_pdf_or_an_image_says_what_to_export(
 
 
 def test_no_fit_names_the_closest_layout(tmp_path: Path) -> None:
-    text = "凭证号,交易时间,对方单位,对方账号,转入金额,转出金额,余额,用途\n1,x,y,z,,1.00,2.00,u\n"
+    # (no date column the generic reading knows: 交易时刻; no amount: 转入额 / 转出额)
+    text = "凭证号,交易时刻,对方单位,对方账号,转入额,转出额,余额,用途\n1,x,y,z,,1.00,2.00,u\n"
     with pytest.raises(InvalidInput) as e:
         parse_statement(write(tmp_path, text))
     message = str(e.value)
@@ -210,3 +211,55 @@ def test_the_period_in_a_file_name() -> None:
         date(2026, 3, 31),
     )
     assert period_from_name("对账单-2026.csv") is None
+
+
+# --- layouts no shipped file describes: the generic reading ---------------------------
+
+UNSEEN = {
+    # CMB 企业网银-like: 交易日, 借方金额 / 贷方金额, 收/付方名称, 流水号, several free texts
+    "cmb-corporate-like": (
+        "交易日,交易时间,起息日,交易类型,借方金额,贷方金额,余额,摘要,流水号,业务名称,用途,"
+        "收/付方名称,收/付方帐号\n"
+        "20260305,10:00:00,20260305,汇出,100000.00,,900000.00,汇款,G001,企业银行,PZ-001,"
+        "西藏大学,5400012345678901234\n"
+        "20260306,02:00:00,20260306,利息,,12.00,900012.00,结息,G002,,,,\n"
+    ),
+    # a signed column, payments negative, the counterpart run together with its account
+    "signed-like": (
+        "记账日期,交易金额,账户余额,交易描述,对手信息\n"
+        "2026-03-05,-100000.00,900000.00,付 PZ-001,西藏大学5400012345678901234\n"
+        "2026-03-06,+12.00,900012.00,利息,\n"
+    ),
+    # a direction column written 借 Dr / 贷 Cr, a currency's totals line
+    "direction-like": (
+        "交易日期,借贷,交易金额,对方户名,附言\n"
+        "2026-03-05,借 Dr,100000.00,西藏大学,PZ-001\n"
+        "2026-03-06,贷 Cr,12.00,,利息\n"
+        "人民币合计,,100012.00,,\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSEEN))
+def test_layouts_not_shipped_read_generically(tmp_path: Path, name: str) -> None:
+    parsed = parse_statement(write(tmp_path, UNSEEN[name], encoding="gbk"))
+    assert parsed.layout == "generic" and parsed.errors == []
+    assert [(ln.amount, ln.date) for ln in parsed.lines] == [
+        (Decimal("100000.00"), date(2026, 3, 5))
+    ]
+    assert [ln.amount for ln in parsed.inflows] == [Decimal("12.00")]
+    assert all(c.ok for c in parsed.checks())
+    report = reconcile(ledger(pay("PZ-001")), parsed)
+    assert report.matched == 1 and not report.has_discrepancies
+
+
+def test_a_bank_number_in_a_voucher_column_does_not_block_the_payee(tmp_path: Path) -> None:
+    # given a generic statement whose 凭证号 is the bank's number (digits only)
+    text = (
+        "交易日期,凭证号,对方户名,借方发生额,贷方发生额\n2026-03-05,0012345,西藏大学,100000.00,\n"
+    )
+    report = reconcile(
+        ledger(pay("PZ-001")), parse_statement(write(tmp_path, text, encoding="gbk"))
+    )
+    # then the line is paired by payee, amount and date
+    assert [(m.payment.voucher, m.by) for m in report.matches] == [("PZ-001", "payee")]
