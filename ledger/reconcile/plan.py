@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, cached_property
 from typing import Literal
 
 from ledger.reconcile.cells import cell_or_none, clean_cell, parse_amount, parse_statement_date
@@ -111,7 +111,7 @@ class ReadPlan:
     def header_key(self) -> tuple[str, ...]:
         return tuple(normalize_header(n) for n in self.names)
 
-    @property
+    @cached_property
     def amount_columns(self) -> frozenset[int]:
         return frozenset(i for i in (self.amount, self.inflow) if i is not None)
 
@@ -123,12 +123,29 @@ class ReadPlan:
         cell = cell_or_none(text)
         if cell is None:
             raise ValueError("no date")
-        if self.spec is not None:
+        if self.spec is not None and not self._year_month_day:
             try:
                 return self.spec.parse_date(cell).date()
             except ValueError:
                 pass  # the usual forms below
-        return parse_statement_date(cell)
+        try:
+            return parse_statement_date(cell)
+        except ValueError as usual:
+            if self.spec is None or not self._year_month_day:
+                raise
+            error = usual
+        try:
+            return self.spec.parse_date(cell).date()
+        except ValueError:
+            raise error from None
+
+    @cached_property
+    def _year_month_day(self) -> bool:
+        """The layout's date formats all write year, month, day in that order: the
+        usual forms (a fast reader) read them the same, so they are tried first."""
+        if self.spec is None:
+            return True
+        return all(-1 < f.find("%Y") < f.find("%m") < f.find("%d") for f in self.spec.date_formats)
 
     def _direction(self, flag: str) -> Literal["out", "in"] | None:
         if self.spec is not None:

@@ -386,6 +386,7 @@ def _parse_rows(rows: Iterable[Row], header_index: int, plan: ReadPlan) -> State
     plan = _sign_convention(rows, header_index, plan)
     result = StatementParse(plan=plan, layout=plan.layout)
     header_key = plan.header_key
+    amount_cols = plan.amount_columns
     # After a totals or balance line, rows with neither a date nor an amount are a
     # footer (printed-on date, signatures) and skipped. Anything with a date or an
     # amount is read as a line, and reported if it cannot be.
@@ -421,7 +422,7 @@ def _parse_rows(rows: Iterable[Row], header_index: int, plan: ReadPlan) -> State
             continue
         labelled = plan.footer_label(row)
         footerish = labelled is not None or may_be_footer(row)
-        labels = [c for i, c in enumerate(row) if i not in plan.amount_columns]
+        labels = [c for i, c in enumerate(row) if i not in amount_cols] if footerish else []
         if labelled == "totals" or (footerish and is_totals_row(labels)):
             result.skipped_totals += 1
             result.totals.append(_totals_line(line_no, row, plan))
