@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Literal
 
 from aggregates.errors import InvalidInput
 
 Row = tuple[int, list[str], str | None]
-Kind = Literal["csv", "xls", "xlsx"]
+Kind = Literal["csv", "xls", "xlsx", "html"]
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls (BIFF8 in an OLE2 compound file)
 _ZIP = b"PK\x03\x04"  # .xlsx
@@ -56,6 +58,9 @@ def file_kind(data: bytes, name: str) -> Kind:
         return "xls"
     if data.startswith(_ZIP):
         return "xlsx"
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<html", b"<!doctype html", b"<table", b"<?xml")) and b"<t" in head:
+        return "html"  # a bank's ".xls" that is an HTML table inside (many are)
     return "csv"  # a bank's ".xls" that is text inside (some are) is read as text
 
 
@@ -111,19 +116,18 @@ def _when(value: datetime | date | time) -> str:
     return value.strftime("%H:%M:%S")
 
 
-def xls_rows(data: bytes, name: str) -> list[Row]:
-    """The first non-empty sheet of an .xls file (xlrd)."""
+def xls_sheets(data: bytes, name: str) -> list[list[Row]]:
+    """The non-empty sheets of an .xls file (xlrd), in order."""
     import xlrd
 
     try:
         book = xlrd.open_workbook(file_contents=data, on_demand=True)
     except Exception as e:  # xlrd raises many kinds for a broken file
         raise InvalidInput(f"cannot read statement {name}: not a readable XLS file ({e})") from None
-    out: list[Row] = []
+    sheets: list[list[Row]] = []
     for index in range(book.nsheets):
         sheet = book.sheet_by_index(index)
-        if sheet.nrows == 0:
-            continue
+        out: list[Row] = []
         for r in range(sheet.nrows):
             cells: list[str] = []
             for cell in sheet.row(r):
@@ -141,13 +145,14 @@ def xls_rows(data: bytes, name: str) -> list[Row]:
                 else:  # empty, blank, error
                     cells.append("")
             out.append((r + 1, cells, None))
-        break
+        if out:
+            sheets.append(out)
     book.release_resources()
-    return out
+    return sheets
 
 
-def xlsx_rows(data: bytes, name: str) -> list[Row]:
-    """The first non-empty sheet of an .xlsx file (openpyxl, read-only, values only)."""
+def xlsx_sheets(data: bytes, name: str) -> list[list[Row]]:
+    """The non-empty sheets of an .xlsx file (openpyxl, read-only, values only)."""
     from openpyxl import load_workbook
 
     try:
@@ -156,9 +161,10 @@ def xlsx_rows(data: bytes, name: str) -> list[Row]:
         raise InvalidInput(
             f"cannot read statement {name}: not a readable XLSX file ({e})"
         ) from None
-    out: list[Row] = []
+    sheets: list[list[Row]] = []
     try:
         for ws in wb.worksheets:
+            out: list[Row] = []
             for r, values in enumerate(ws.iter_rows(values_only=True), start=1):
                 cells: list[str] = []
                 for v in values:
@@ -174,7 +180,82 @@ def xlsx_rows(data: bytes, name: str) -> list[Row]:
                         cells.append(str(v))
                 out.append((r, cells, None))
             if out:
-                break
+                sheets.append(out)
     finally:
         wb.close()
-    return out
+    return sheets
+
+
+# --- HTML tables (a bank's ".xls" that is a web page) -------------------------------------
+
+
+class _Tables(HTMLParser):
+    """The rows of every <table>, each cell's text (a cell spanning columns is
+    repeated as empty cells, so columns stay in place)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._span = 1
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self._close_row()
+            self._row = []
+        elif tag in ("td", "th"):
+            self._close_cell()
+            if self._row is None:
+                self._row = []
+            self._cell = []
+            span = dict(attrs).get("colspan") or "1"
+            self._span = int(span) if span.isdigit() and 0 < int(span) < 100 else 1
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self._close_cell()
+        elif tag in ("tr", "table"):
+            self._close_row()
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def _close_cell(self) -> None:
+        if self._cell is not None and self._row is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._row.extend([""] * (self._span - 1))
+        self._cell = None
+        self._span = 1
+
+    def _close_row(self) -> None:
+        self._close_cell()
+        if self._row is not None:
+            self.rows.append(self._row)
+        self._row = None
+
+    def close(self) -> None:
+        super().close()
+        self._close_row()
+
+
+def html_rows(data: bytes, name: str) -> tuple[list[Row], str]:
+    """The rows of the tables of an HTML page, and the encoding it was read in."""
+    head = data[:4096].decode("ascii", "replace").lower()
+    declared = re.search(r"charset\s*=\s*[\"']?([a-z0-9_-]+)", head)
+    candidates = [declared.group(1)] if declared else []
+    candidates += ["utf-8-sig", "gb18030"]
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        parser = _Tables()
+        parser.feed(text)
+        parser.close()
+        rows: list[Row] = [(i, cells, None) for i, cells in enumerate(parser.rows, start=1)]
+        return rows, "utf-8" if encoding == "utf-8-sig" else encoding
+    raise InvalidInput(f"cannot decode statement {name}: neither UTF-8 nor GBK/GB18030")

@@ -74,7 +74,7 @@ from ledger.reconcile.checks import (
     total_check,
 )
 from ledger.reconcile.columns import Columns, find_columns, normalize_header
-from ledger.reconcile.grid import Row, csv_rows, file_kind, xls_rows, xlsx_rows
+from ledger.reconcile.grid import Row, csv_rows, file_kind, html_rows, xls_sheets, xlsx_sheets
 from ledger.reconcile.layout import (
     Layout,
     closest_layout,
@@ -281,12 +281,22 @@ def parse_statement_bytes(
     if kind == "csv":
         result = _parse_csv(data, name, layout)
     else:
-        rows = xls_rows(data, name) if kind == "xls" else xlsx_rows(data, name)
-        found = _find_header(rows, layout)
-        if found is None:
-            raise InvalidInput(_no_header(name, (r for _, r, _ in rows), layout))
-        result = _parse_rows(rows, found[0], found[1])
-        result.encoding = kind
+        if kind == "html":
+            rows, encoding = html_rows(data, name)
+            sheets = [rows]
+        else:
+            sheets = xls_sheets(data, name) if kind == "xls" else xlsx_sheets(data, name)
+            encoding = kind
+        # the first sheet with a header row (a cover sheet before the table is skipped)
+        for rows in sheets:
+            found = _find_header(rows, layout)
+            if found is not None:
+                result = _parse_rows(rows, found[0], found[1])
+                break
+        else:
+            candidates = (r for sheet in sheets for _, r, _ in sheet)
+            raise InvalidInput(_no_header(name, candidates, layout))
+        result.encoding = encoding
     result.kind = kind
     result.name = name
     result.sha256 = hashlib.sha256(data).hexdigest()

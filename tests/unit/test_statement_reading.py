@@ -263,3 +263,38 @@ def test_a_bank_number_in_a_voucher_column_does_not_block_the_payee(tmp_path: Pa
     )
     # then the line is paired by payee, amount and date
     assert [(m.payment.voucher, m.by) for m in report.matches] == [("PZ-001", "payee")]
+
+
+def test_an_xls_that_is_a_web_page_is_read_as_its_table(tmp_path: Path) -> None:
+    # given a bank's ".xls" that is an HTML table (GBK, declared in a meta tag)
+    html = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=gbk"></head>'
+        "<body><table><tr><td colspan=4>账户明细 起止日期：2026-03-01 至 2026-03-31</td></tr>"
+        "<tr><th>交易日期</th><th>摘要</th><th>对方户名</th><th>支出金额</th><th>收入金额</th></tr>"
+        "<tr><td>2026-03-05</td><td>拨付 PZ-001</td><td>西藏大学</td><td>100,000.00</td>"
+        "<td></td></tr>"
+        "<tr><td>2026-03-06</td><td>利息</td><td></td><td></td><td>12.00</td></tr>"
+        "</table></body></html>"
+    )
+    parsed = parse_statement(write(tmp_path, html, name="明细.xls", encoding="gbk"))
+    assert (parsed.kind, parsed.encoding, parsed.layout) == ("html", "gbk", "generic")
+    assert [(ln.amount, ln.payee) for ln in parsed.lines] == [(Decimal("100000.00"), "西藏大学")]
+    assert len(parsed.inflows) == 1
+    assert parsed.period is not None and parsed.period.end == date(2026, 3, 31)
+
+
+def test_a_workbook_whose_first_sheet_is_a_cover(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["某银行 账户对账单"])
+    table = wb.create_sheet("明细")
+    table.append(["交易日期", "摘要", "金额", "借贷标志"])
+    table.append([date(2026, 3, 5), "PZ-001", 100000.5, "借"])
+    path = tmp_path / "s.xlsx"
+    wb.save(path)
+    parsed = parse_statement(path)
+    assert parsed.layout == "generic-direction"
+    assert [(ln.amount, ln.date) for ln in parsed.lines] == [
+        (Decimal("100000.50"), date(2026, 3, 5))
+    ]
