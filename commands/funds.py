@@ -456,7 +456,11 @@ def funds_layouts(ctx: Ctx) -> None:
     """
     from ledger.reconcile.layout import layout_rows
 
-    emit(ctx, layout_rows(), ["name", "bank", "description", "amount", "formats", "source"])
+    emit(
+        ctx,
+        layout_rows(),
+        ["name", "bank", "description", "amount_mode", "amount", "formats", "source"],
+    )
 
 
 @funds.command("summary")

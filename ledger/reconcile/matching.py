@@ -472,7 +472,7 @@ def reconcile(
     for ln in unmatched:
         if ln.line not in extra_unknown:
             report.statement_only.append(
-                StatementOnly(ln.reference, ln.payee, ln.amount, ln.date, ln.line)
+                StatementOnly(ln.reference or ln.serial, ln.payee, ln.amount, ln.date, ln.line)
             )
 
     # 4. flags on the payments that count: live ones, and reversed ones the bank paid.

@@ -116,7 +116,7 @@ def test_funds_layouts_lists_them(sqlite_url: str) -> None:
     assert by_name["treasury-zero-balance"]["source"].startswith("constructed")
     result = run(sqlite_url, "funds", "layouts", "--format", "csv")
     header = next(csv.reader(io.StringIO(result.stdout)))
-    assert header[:4] == ["name", "bank", "description", "amount"]
+    assert header[:5] == ["name", "bank", "description", "amount_mode", "amount"]
     result = run(sqlite_url, "funds", "layouts")
     assert "icbc-corporate" in result.stdout and "工商银行" in result.stdout
 
@@ -158,6 +158,11 @@ def test_the_workbook_a_finance_officer_can_hand_on(db_url: str, tmp_path: Path)
     assert cover["statement_sha256"] == hashlib.sha256(statement.read_bytes()).hexdigest()
     seq, chain_hash = chain_head(db_url)
     assert (cover["chain_seq"], cover["chain_hash"]) == (seq, chain_hash) and seq > 0
+    # the same head as the audit export's last event
+    export = tmp_path / "ledger.jsonl"
+    assert run(db_url, "audit", "export", "--out", str(export)).exit_code == 0
+    last = json.loads(export.read_text(encoding="utf-8").splitlines()[-1])
+    assert (last["seq"], last["chain_hash"]) == (seq, chain_hash)
     for ws in wb.worksheets:
         # headers in Chinese with the slug, a frozen header, a filter, printed landscape
         first = ws.cell(row=1, column=1).value
