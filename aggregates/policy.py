@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aggregates.values import DEBARMENT_YEARS, DEBARMENT_YEARS_TEXT
+
 Scope = Literal["platform-application", "consortium-lead", "project-application"]
 Grade = Literal["excellent", "good", "qualified", "poor"]
 DelistReason = Literal[
@@ -82,8 +84,8 @@ class Consequence(BaseModel):
     @field_validator("years")
     @classmethod
     def _years(cls, v: int | None) -> int | None:
-        if v is not None and v not in (3, 5):
-            raise ValueError("a debarment is for 3 or 5 years")
+        if v is not None and v not in DEBARMENT_YEARS:
+            raise ValueError(f"a debarment is for {DEBARMENT_YEARS_TEXT} years")
         return v
 
 

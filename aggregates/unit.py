@@ -14,7 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from aggregates.errors import AlreadyExists, DateOrder, IllegalTransition, InvalidInput, NotFound
-from aggregates.values import Meta, add_years
+from aggregates.values import DEBARMENT_YEARS, DEBARMENT_YEARS_TEXT, Meta, add_years
 
 
 def unit_id(code: str) -> UUID:
@@ -232,8 +232,8 @@ class Unit(Aggregate):
         violation: str | None,
         meta: Meta,
     ) -> str:
-        if years not in (3, 5):
-            raise InvalidInput(f"a debarment is for 3 or 5 years, not {years}")
+        if years not in DEBARMENT_YEARS:
+            raise InvalidInput(f"a debarment is for {DEBARMENT_YEARS_TEXT} years, not {years}")
         if not scopes:
             raise InvalidInput("a debarment needs at least one scope")
         if violation is not None:

@@ -64,6 +64,9 @@ VIOLATION_KINDS = (
     "illegal-conduct",
 )
 SCOPES = ("platform-application", "consortium-lead", "project-application")
+# a debarment is for 3 or 5 years (SPEC §7); every check and message says it from here
+DEBARMENT_YEARS = (3, 5)
+DEBARMENT_YEARS_TEXT = " or ".join(str(y) for y in DEBARMENT_YEARS)  # "3 or 5"
 CHANGE_TYPES = (
     "rename",
     "host-change",

@@ -1,7 +1,7 @@
 """Reconciliation at real size (issue 13; not run in CI): a year's statement of
 50,000 lines against a ledger of 100,000 payments, target under 10 s.
 
-The ledger is the in-memory ReconcileSource of tests/unit/test_reconcile.py
+The ledger is the in-memory ReconcileSource of tests/reconcile/test_reconcile.py
 (so this measures the statement reader and the matching engine, not the
 database). The statement is an ICBC corporate-shaped CSV (GBK, ``[HISTORYDETAIL]``
 preamble, the bank's 凭证号, out/in columns, running balance): most
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ledger.reconcile import reconcile
 from ledger.reconcile.source import LedgerPayment
 from ledger.reconcile.statement import parse_statement
-from tests.unit.test_reconcile import FakeLedger
+from tests.reconcile.test_reconcile import FakeLedger
 
 START = date(2026, 1, 1)
 

@@ -1,12 +1,21 @@
 """Units and helpers shared by the application and CLI tests: real-looking
-units with valid credit codes, and a ledger initialised the way `ledger init`
-does it."""
+units with valid credit codes, a ledger initialised the way `ledger init`
+does it, the service fixture `svc` (every unit registered) and the builders of
+the scenarios the application tests share (a key laboratory, a consortium, a
+funded platform, a payment, a refusal that records nothing)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
+import pytest
+
+from aggregates.errors import LedgerError
 from aggregates.values import credit_code_check_char
+from ledger.policies import DEFAULT_POLICY_ID
 from ledger.service import LedgerService
 from ledger.store import db
 
@@ -43,7 +52,7 @@ def code(key: str) -> str:
     return UNITS[key][0]
 
 
-def init_ledger(url: str, policy: str = "lhasa-city") -> None:
+def init_ledger(url: str, policy: str = DEFAULT_POLICY_ID) -> None:
     """What `ledger init` does: the schema, and the default policy."""
     cfg = db.parse_db_url(url)
     db.migrate(cfg)
@@ -59,3 +68,200 @@ def register_all(svc: LedgerService, on: date = date(2020, 1, 2)) -> None:
 
 def event_count(svc: LedgerService) -> int:
     return svc.app.recorder.max_notification_id() or 0
+
+
+# --- the service with every unit registered, and builders of its common scenarios --------
+
+CLERK = "王会计"
+BIO, TIBET_U, JINGTU = code("bio"), code("tibet_u"), code("jingtu")
+LEAD = code("tianshan")
+
+
+@pytest.fixture
+def svc(db_url: str) -> Iterator[LedgerService]:
+    init_ledger(db_url)
+    s = LedgerService(db_url)
+    register_all(s)
+    yield s
+    s.close()
+
+
+def events_since(svc: LedgerService, position: int) -> list[Any]:
+    """The domain events recorded after `position`, oldest first."""
+    out = []
+    start = position + 1
+    while True:
+        batch = svc.app.recorder.select_notifications(start, 500)
+        if not batch:
+            return out
+        out += [svc.app.mapper.to_domain_event(n) for n in batch]
+        start = batch[-1].id + 1
+
+
+def key_lab(
+    svc: LedgerService,
+    code_: str = "LS-KL-001",
+    host: str = BIO,
+    *,
+    filed: date = date(2023, 1, 10),
+    approved: date = date(2023, 3, 1),
+    co_builders: tuple[str, ...] = (TIBET_U,),
+) -> None:
+    """A Lhasa key laboratory, filed on 10 Jan 2023 and approved on 1 Mar 2023."""
+    svc.propose(
+        code_,
+        name="拉萨高原生物重点实验室",
+        kind="key-laboratory",
+        level="city",
+        host=host,
+        co_builders=list(co_builders),
+        actor=CLERK,
+        on=filed,
+    )
+    svc.approve(code_, doc_no="拉科发〔2023〕5号", actor=CLERK, on=approved)
+
+
+def propose_consortium(
+    svc: LedgerService,
+    code_: str = "XJ-UC-001",
+    *,
+    name: str = "新疆新材料创新联合体",
+    members: tuple[str, ...] = CONSORTIUM_MEMBERS,
+    on: date = date(2024, 3, 1),
+) -> Any:
+    """A Xinjiang innovation consortium filed by LEAD with the given members."""
+    return svc.propose(
+        code_,
+        name=name,
+        kind="innovation-consortium",
+        level="regional",
+        host=LEAD,
+        co_builders=[code(k) for k in members],
+        policy="xinjiang-consortium",
+        actor=CLERK,
+        on=on,
+    )
+
+
+def consortium(svc: LedgerService, code_: str = "XJ-UC-001", **kw: Any) -> None:
+    propose_consortium(svc, code_, on=kw.get("on", date(2024, 3, 1)))
+    svc.approve(
+        code_,
+        doc_no="新科发〔2024〕11号",
+        term_years=5,
+        actor=CLERK,
+        on=kw.get("on", date(2024, 3, 1)),
+    )
+
+
+def refused(svc: LedgerService, action: Callable[[], Any], error: type[LedgerError]) -> LedgerError:
+    """Run a command that must be refused; check that nothing was recorded."""
+    before = event_count(svc)
+    with pytest.raises(error) as err:
+        action()
+    assert event_count(svc) == before, "a refused command recorded something"
+    return err.value
+
+
+def funded(svc: LedgerService, code_: str = "LS-KL-001", host: str = BIO) -> None:
+    key_lab(svc, code_, host=host, co_builders=())
+    allocate_funds(svc, "1000000.00", code_, on=date(2026, 1, 15))
+
+
+def allocate_funds(
+    svc: LedgerService,
+    amount: str,
+    code_: str = "LS-KL-001",
+    *,
+    category: str = "operation",
+    fiscal_year: int = 2026,
+    doc_no: str = "拉财教〔2026〕1号",
+    **kw: Any,
+) -> Any:
+    """An allocation recorded by the clerk (`funds allocate`)."""
+    return svc.allocate(
+        code_,
+        category=category,
+        amount=Decimal(amount),
+        fiscal_year=fiscal_year,
+        doc_no=doc_no,
+        actor=CLERK,
+        **kw,
+    )
+
+
+def pay(svc: LedgerService, amount: str, voucher: str, code_: str = "LS-KL-001", **kw: Any) -> Any:
+    return svc.disburse(
+        code_,
+        category="operation",
+        amount=Decimal(amount),
+        fiscal_year=2026,
+        voucher=voucher,
+        actor=kw.pop("actor", CLERK),
+        on=kw.pop("on", date(2026, 3, 15)),
+        **kw,
+    )
+
+
+# --- recording steps the scenarios repeat, by the clerk -----------------------------------
+
+
+def violation(
+    svc: LedgerService,
+    unit: str,
+    kind: str,
+    *,
+    occurred_on: date = date(2025, 1, 1),
+    doc_no: str = "V",
+    **kw: Any,
+) -> Any:
+    """A violation finding recorded by the clerk (`unit violation`)."""
+    return svc.record_violation(
+        unit, kind=kind, occurred_on=occurred_on, doc_no=doc_no, actor=CLERK, **kw
+    )
+
+
+def debar(
+    svc: LedgerService,
+    unit: str,
+    *,
+    start: date,
+    scopes: list[str],
+    years: int = 3,
+    doc_no: str = "d",
+    reason: str = "r",
+    **kw: Any,
+) -> Any:
+    """A debarment imposed by the clerk (`unit debar`)."""
+    return svc.debar(
+        unit,
+        years=years,
+        start=start,
+        scopes=scopes,
+        doc_no=doc_no,
+        reason=reason,
+        actor=CLERK,
+        **kw,
+    )
+
+
+def request_change(
+    svc: LedgerService, code_: str, change_type: str, details: dict[str, str], **kw: Any
+) -> Any:
+    """A change request filed by the clerk (`change request`); `reason` is required."""
+    return svc.request_change(code_, change_type=change_type, details=details, actor=CLERK, **kw)
+
+
+def delist(
+    svc: LedgerService,
+    code_: str = "LS-KL-001",
+    *,
+    reason_code: str = "other",
+    doc_no: str = "d",
+    reason: str = "r",
+    **kw: Any,
+) -> Any:
+    """A delisting recorded by the clerk (`platform delist`)."""
+    return svc.delist(
+        code_, reason_code=reason_code, doc_no=doc_no, reason=reason, actor=CLERK, **kw
+    )

@@ -4,7 +4,7 @@ seed documents, refusals that record nothing, idempotency, concurrency."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -29,92 +29,32 @@ from aggregates.voucher import voucher_id
 from cli import exit_code
 from ledger.service import LedgerService
 from tests.scenario import (
+    BIO,
+    CLERK,
     CONSORTIUM_MEMBERS,
+    JINGTU,
+    LEAD,
+    allocate_funds,
     code,
+    consortium,
     credit_code,
+    debar,
+    delist,
     event_count,
+    events_since,
+    funded,
     init_ledger,
+    key_lab,
+    pay,
+    propose_consortium,
+    refused,
     register_all,
+    request_change,
+    svc,
+    violation,
 )
 
-CLERK = "王会计"
-BIO, TIBET_U, JINGTU = code("bio"), code("tibet_u"), code("jingtu")
-LEAD = code("tianshan")
-
-
-@pytest.fixture
-def svc(db_url: str) -> Iterator[LedgerService]:
-    init_ledger(db_url)
-    s = LedgerService(db_url)
-    register_all(s)
-    yield s
-    s.close()
-
-
-def events_since(svc: LedgerService, position: int) -> list[Any]:
-    """The domain events recorded after `position`, oldest first."""
-    out = []
-    start = position + 1
-    while True:
-        batch = svc.app.recorder.select_notifications(start, 500)
-        if not batch:
-            return out
-        out += [svc.app.mapper.to_domain_event(n) for n in batch]
-        start = batch[-1].id + 1
-
-
-def key_lab(
-    svc: LedgerService,
-    code_: str = "LS-KL-001",
-    host: str = BIO,
-    *,
-    filed: date = date(2023, 1, 10),
-    approved: date = date(2023, 3, 1),
-    co_builders: tuple[str, ...] = (TIBET_U,),
-) -> None:
-    """A Lhasa key laboratory, filed on 10 Jan 2023 and approved on 1 Mar 2023."""
-    svc.propose(
-        code_,
-        name="拉萨高原生物重点实验室",
-        kind="key-laboratory",
-        level="city",
-        host=host,
-        co_builders=list(co_builders),
-        actor=CLERK,
-        on=filed,
-    )
-    svc.approve(code_, doc_no="拉科发〔2023〕5号", actor=CLERK, on=approved)
-
-
-def consortium(svc: LedgerService, code_: str = "XJ-UC-001", **kw: Any) -> None:
-    svc.propose(
-        code_,
-        name="新疆新材料创新联合体",
-        kind="innovation-consortium",
-        level="regional",
-        host=LEAD,
-        co_builders=[code(k) for k in CONSORTIUM_MEMBERS],
-        policy="xinjiang-consortium",
-        actor=CLERK,
-        on=kw.get("on", date(2024, 3, 1)),
-    )
-    svc.approve(
-        code_,
-        doc_no="新科发〔2024〕11号",
-        term_years=5,
-        actor=CLERK,
-        on=kw.get("on", date(2024, 3, 1)),
-    )
-
-
-def refused(svc: LedgerService, action: Callable[[], Any], error: type[LedgerError]) -> LedgerError:
-    """Run a command that must be refused; check that nothing was recorded."""
-    before = event_count(svc)
-    with pytest.raises(error) as err:
-        action()
-    assert event_count(svc) == before, "a refused command recorded something"
-    return err.value
-
+__all__ = ["svc"]  # the fixture, parametrised over sqlite and postgres
 
 # --- scenarios from the seed documents ---------------------------------------------------
 
@@ -186,13 +126,13 @@ def test_academic_misconduct_on_a_platform_delists_it_and_bars_the_unit_five_yea
     svc: LedgerService,
 ) -> None:
     key_lab(svc)
-    result = svc.record_violation(
+    result = violation(
+        svc,
         BIO,
-        kind="academic-misconduct",
+        "academic-misconduct",
         occurred_on=date(2025, 3, 1),
         doc_no="拉科发〔2025〕8号",
         platform="LS-KL-001",
-        actor=CLERK,
         on=date(2025, 6, 10),
     )
     assert result.id == f"{BIO}:V1"
@@ -214,12 +154,12 @@ def test_academic_misconduct_on_a_platform_delists_it_and_bars_the_unit_five_yea
 
 
 def test_false_materials_bar_the_unit_three_years(svc: LedgerService) -> None:
-    result = svc.record_violation(
+    result = violation(
+        svc,
         JINGTU,
-        kind="false-materials",
+        "false-materials",
         occurred_on=date(2024, 2, 29),
         doc_no="拉科发〔2024〕3号",
-        actor=CLERK,
         on=date(2024, 2, 29),
     )
     assert [(e["event"], e["basis"]) for e in result.events] == [
@@ -232,13 +172,13 @@ def test_false_materials_bar_the_unit_three_years(svc: LedgerService) -> None:
 
 def test_false_materials_on_a_filed_platform_also_delists_it_for_fraud(svc: LedgerService) -> None:
     key_lab(svc)
-    svc.record_violation(
+    violation(
+        svc,
         BIO,
-        kind="false-materials",
+        "false-materials",
         occurred_on=date(2023, 1, 5),
         doc_no="拉科发〔2024〕3号",
         platform="LS-KL-001",
-        actor=CLERK,
         on=date(2024, 5, 1),
     )
     assert svc.platform("LS-KL-001").delist_reason == "fraud"
@@ -246,14 +186,7 @@ def test_false_materials_on_a_filed_platform_also_delists_it_for_fraud(svc: Ledg
 
 
 def test_task_default_puts_the_unit_on_the_blacklist(svc: LedgerService) -> None:
-    result = svc.record_violation(
-        JINGTU,
-        kind="task-default",
-        occurred_on=date(2025, 1, 1),
-        doc_no="拉科发〔2025〕2号",
-        actor=CLERK,
-        on=date(2025, 2, 1),
-    )
+    result = violation(svc, JINGTU, "task-default", doc_no="拉科发〔2025〕2号", on=date(2025, 2, 1))
     assert [(e["event"], e["basis"]) for e in result.events] == [
         ("ViolationRecorded", None),
         ("Blacklisted", "003 art. 25"),
@@ -267,12 +200,12 @@ def test_task_default_puts_the_unit_on_the_blacklist(svc: LedgerService) -> None
     )
     assert unit.debarments == {}
     # a second default: recorded, the unit stays on the blacklist once
-    again = svc.record_violation(
+    again = violation(
+        svc,
         JINGTU,
-        kind="task-default",
+        "task-default",
         occurred_on=date(2025, 3, 1),
         doc_no="拉科发〔2025〕4号",
-        actor=CLERK,
         on=date(2025, 4, 1),
     )
     assert [e["event"] for e in again.events] == ["ViolationRecorded"]
@@ -288,13 +221,13 @@ def test_consortium_breach_disqualifies_the_consortium_and_bars_its_lead_three_y
     assert svc.platform("XJ-UC-001").status == "operating"
     assert svc.unit(LEAD).active_consortia() == ["XJ-UC-001"]
     # when the lead breaches the co-building agreement (002 §5.2)
-    result = svc.record_violation(
+    result = violation(
+        svc,
         LEAD,
-        kind="consortium-breach",
+        "consortium-breach",
         occurred_on=date(2025, 9, 1),
         doc_no="新科发〔2025〕40号",
         platform="XJ-UC-001",
-        actor=CLERK,
         on=date(2025, 10, 8),
     )
     # then the consortium is delisted, and the lead barred 3 years from leading one
@@ -327,17 +260,7 @@ def test_a_lead_leads_one_active_consortium_at_a_time(svc: LedgerService) -> Non
 
 
 def test_a_consortium_of_four_is_not_approved(svc: LedgerService) -> None:
-    svc.propose(
-        "XJ-UC-009",
-        name="小联合体",
-        kind="innovation-consortium",
-        level="regional",
-        host=LEAD,
-        co_builders=[code(k) for k in CONSORTIUM_MEMBERS[:3]],
-        policy="xinjiang-consortium",
-        actor=CLERK,
-        on=date(2024, 3, 1),
-    )
+    propose_consortium(svc, "XJ-UC-009", name="小联合体", members=CONSORTIUM_MEMBERS[:3])
     err = refused(
         svc,
         lambda: svc.approve("XJ-UC-009", doc_no="d", actor=CLERK, on=date(2024, 4, 1)),
@@ -350,14 +273,14 @@ def test_a_consortium_of_four_is_not_approved(svc: LedgerService) -> None:
 
 def test_no_policy_records_only_the_finding(svc: LedgerService) -> None:
     key_lab(svc)
-    result = svc.record_violation(
+    result = violation(
+        svc,
         BIO,
-        kind="academic-misconduct",
+        "academic-misconduct",
         occurred_on=date(2025, 3, 1),
         doc_no="拉科发〔2025〕8号",
         platform="LS-KL-001",
         no_policy=True,
-        actor=CLERK,
         on=date(2025, 6, 10),
     )
     assert [e["event"] for e in result.events] == ["ViolationRecorded"]
@@ -368,13 +291,13 @@ def test_no_policy_records_only_the_finding(svc: LedgerService) -> None:
 
 
 def test_the_lhasa_look_back_refuses_a_proposal_for_two_years(svc: LedgerService) -> None:
-    svc.record_violation(
+    violation(
+        svc,
         JINGTU,
-        kind="academic-misconduct",
+        "academic-misconduct",
         occurred_on=date(2025, 2, 1),
         doc_no="d",
         no_policy=True,
-        actor=CLERK,
         on=date(2025, 6, 1),
     )
     # a proposal filed once the violation is known, within 2 years of it, is refused
@@ -402,15 +325,7 @@ def test_a_blacklisted_host_may_not_propose(svc: LedgerService) -> None:
 
 
 def test_a_lifted_debarment_no_longer_refuses_a_proposal(svc: LedgerService) -> None:
-    r = svc.debar(
-        BIO,
-        years=3,
-        start=date(2022, 1, 1),
-        scopes=["platform-application"],
-        doc_no="d",
-        reason="r",
-        actor=CLERK,
-    )
+    r = debar(svc, BIO, start=date(2022, 1, 1), scopes=["platform-application"])
     assert r.id == f"{BIO}:D1"
     refused(svc, lambda: key_lab(svc), Ineligible)
     svc.lift(BIO, "D1", doc_no="信用修复", reason="信用修复", actor=CLERK, on=date(2022, 12, 1))
@@ -419,32 +334,6 @@ def test_a_lifted_debarment_no_longer_refuses_a_proposal(svc: LedgerService) -> 
 
 
 # --- funds --------------------------------------------------------------------------------
-
-
-def funded(svc: LedgerService, code_: str = "LS-KL-001", host: str = BIO) -> None:
-    key_lab(svc, code_, host=host, co_builders=())
-    svc.allocate(
-        code_,
-        category="operation",
-        amount=Decimal("1000000.00"),
-        fiscal_year=2026,
-        doc_no="拉财教〔2026〕1号",
-        actor=CLERK,
-        on=date(2026, 1, 15),
-    )
-
-
-def pay(svc: LedgerService, amount: str, voucher: str, code_: str = "LS-KL-001", **kw: Any) -> Any:
-    return svc.disburse(
-        code_,
-        category="operation",
-        amount=Decimal(amount),
-        fiscal_year=2026,
-        voucher=voucher,
-        actor=kw.pop("actor", CLERK),
-        on=kw.pop("on", date(2026, 3, 15)),
-        **kw,
-    )
 
 
 def test_a_voucher_is_unique_across_the_whole_ledger(svc: LedgerService) -> None:
@@ -507,29 +396,13 @@ def test_funds_rules_through_the_service(svc: LedgerService) -> None:
 
 def test_a_delisted_platform_is_not_paid(svc: LedgerService) -> None:
     funded(svc)
-    svc.delist(
-        "LS-KL-001",
-        reason_code="other",
-        doc_no="d",
-        reason="注销",
-        actor=CLERK,
-        on=date(2026, 4, 1),
-    )
+    delist(svc, reason="注销", on=date(2026, 4, 1))
     refused(svc, lambda: pay(svc, "1.00", "V1", on=date(2026, 4, 1)), FundingRefused)
 
 
 def test_a_payment_to_a_debarred_host_is_recorded_and_flagged(svc: LedgerService) -> None:
     funded(svc)
-    svc.debar(
-        BIO,
-        years=3,
-        start=date(2026, 2, 1),
-        scopes=["project-application"],
-        doc_no="d",
-        reason="r",
-        basis="002 §5.2",
-        actor=CLERK,
-    )
+    debar(svc, BIO, start=date(2026, 2, 1), scopes=["project-application"], basis="002 §5.2")
     result = pay(svc, "10.00", "V1")
     assert any("debarred-host" in w for w in result.warnings)
     assert svc.platform("LS-KL-001").payments["V1"].flags == ["debarred-host"]
@@ -542,13 +415,12 @@ def test_entitlements_through_the_service(svc: LedgerService) -> None:
     assert plat.entitlements["filing-support"].amount == Decimal("500000.00")
 
     def allocate(amount: str) -> Any:
-        return svc.allocate(
-            "LS-KL-001",
+        return allocate_funds(
+            svc,
+            amount,
             category="subsidy",
-            amount=Decimal(amount),
             fiscal_year=2023,
             doc_no="拉财教〔2023〕9号",
-            actor=CLERK,
             on=date(2023, 4, 1),
         )
 
@@ -585,9 +457,7 @@ def test_refused_commands_record_nothing(svc: LedgerService) -> None:
         ),
         (lambda: svc.approve("LS-KL-001", doc_no=None, actor=CLERK), InvalidInput),
         (
-            lambda: svc.delist(
-                "LS-KL-001", reason_code="other", doc_no="d", reason="", actor=CLERK
-            ),
+            lambda: delist(svc, reason=""),
             InvalidInput,
         ),
         (lambda: svc.approve("LS-KL-001", doc_no="d", actor=""), InvalidInput),
@@ -635,24 +505,12 @@ def test_an_effective_date_after_today_is_invalid_input(svc: LedgerService, comm
             on=tomorrow,
         ),
         "approve": lambda: svc.approve("LS-KL-001", doc_no="d", actor=CLERK, on=tomorrow),
-        "violation": lambda: svc.record_violation(
-            BIO,
-            kind="task-default",
-            occurred_on=date(2026, 1, 1),
-            doc_no="d",
-            actor=CLERK,
-            on=tomorrow,
+        "violation": lambda: violation(
+            svc, BIO, "task-default", occurred_on=date(2026, 1, 1), doc_no="d", on=tomorrow
         ),
         "disburse": lambda: pay(svc, "1.00", "V1", on=tomorrow),
-        "debar": lambda: svc.debar(
-            BIO,
-            years=3,
-            start=date(2026, 1, 1),
-            scopes=["platform-application"],
-            doc_no="d",
-            reason="r",
-            actor=CLERK,
-            on=tomorrow,
+        "debar": lambda: debar(
+            svc, BIO, start=date(2026, 1, 1), scopes=["platform-application"], on=tomorrow
         ),
     }
     if command == "approve":
@@ -675,12 +533,12 @@ def test_an_effective_date_after_today_is_invalid_input(svc: LedgerService, comm
 
 def test_a_host_change_takes_effect_only_when_approved(svc: LedgerService) -> None:
     key_lab(svc)
-    rid = svc.request_change(
+    rid = request_change(
+        svc,
         "LS-KL-001",
-        change_type="host-change",
-        details={"host": JINGTU},
+        "host-change",
+        {"host": JINGTU},
         reason="依托单位调整",
-        actor=CLERK,
         on=date(2024, 1, 5),
     ).id
     assert rid == "LS-KL-001:CR1"
@@ -695,23 +553,23 @@ def test_a_consortium_member_change_needs_every_members_consent(svc: LedgerServi
     consortium(svc)
     newcomer = code("bio")  # a high-tech enterprise: the shares stay above their floors
     members = [LEAD, *(code(k) for k in CONSORTIUM_MEMBERS)]
-    rid = svc.request_change(
+    rid = request_change(
+        svc,
         "XJ-UC-001",
-        change_type="member-change",
-        details={"add": newcomer, "consents": ",".join(members[:-1])},
+        "member-change",
+        {"add": newcomer, "consents": ",".join(members[:-1])},
         reason="增补成员",
-        actor=CLERK,
         on=date(2024, 6, 1),
     ).id
     err = refused(svc, lambda: svc.approve_change(rid, doc_no="d", actor=CLERK), Ineligible)
     assert "002 §5.1" in str(err) and members[-1] in str(err)
     svc.withdraw_change(rid, reason="补充同意书", actor=CLERK)
-    rid2 = svc.request_change(
+    rid2 = request_change(
+        svc,
         "XJ-UC-001",
-        change_type="member-change",
-        details={"add": newcomer, "consents": ",".join(members)},
+        "member-change",
+        {"add": newcomer, "consents": ",".join(members)},
         reason="增补成员",
-        actor=CLERK,
     ).id
     svc.approve_change(rid2, doc_no="新科发〔2026〕1号", actor=CLERK)
     assert newcomer in svc.platform("XJ-UC-001").co_builders
@@ -723,24 +581,20 @@ def test_a_member_change_may_not_break_the_consortium_composition(svc: LedgerSer
     then its approval is refused by 002 §2.2.1 and nothing changes."""
     consortium(svc)
     members = [LEAD, *(code(k) for k in CONSORTIUM_MEMBERS)]
-    rid = svc.request_change(
+    rid = request_change(
+        svc,
         "XJ-UC-001",
-        change_type="member-change",
-        details={"add": code("zhizao"), "consents": ",".join(members)},
+        "member-change",
+        {"add": code("zhizao"), "consents": ",".join(members)},
         reason="增补成员",
-        actor=CLERK,
     ).id
     err = refused(
         svc, lambda: svc.approve_change(rid, doc_no="d", actor=CLERK), CompositionRuleBroken
     )
     assert "20%" in str(err) and "002 §2.2.1" in str(err)
     # a co-builder change of a consortium is a member change: it needs the consents too
-    rid2 = svc.request_change(
-        "XJ-UC-001",
-        change_type="co-builder-change",
-        details={"remove": code("xj_u")},
-        reason="成员退出",
-        actor=CLERK,
+    rid2 = request_change(
+        svc, "XJ-UC-001", "co-builder-change", {"remove": code("xj_u")}, reason="成员退出"
     ).id
     err = refused(svc, lambda: svc.approve_change(rid2, doc_no="d", actor=CLERK), Ineligible)
     assert "002 §5.1" in str(err)
@@ -835,15 +689,7 @@ def test_concurrent_payments_never_lose_an_update_or_overspend(db_url: str) -> N
     setup = LedgerService(db_url)
     register_all(setup)
     funded(setup)
-    setup.allocate(
-        "LS-KL-001",
-        category="research",
-        amount=Decimal("10000.00"),
-        fiscal_year=2026,
-        doc_no="d",
-        actor=CLERK,
-        on=date(2026, 2, 1),
-    )
+    allocate_funds(setup, "10000.00", category="research", doc_no="d", on=date(2026, 2, 1))
     # when four clerks pay 1,000.00 each, five times over, at the same time (15 payments)
     writers, per_writer = 3, 5
     barrier = threading.Barrier(writers)
@@ -966,12 +812,11 @@ def test_delisting_for_no_show_or_withdrawal_bars_the_host_three_years(
     svc: LedgerService, reason_code: str
 ) -> None:
     key_lab(svc)
-    result = svc.delist(
-        "LS-KL-001",
+    result = delist(
+        svc,
         reason_code=reason_code,
         doc_no="拉科发〔2026〕20号",
         reason="无故不参加评估",
-        actor=CLERK,
         on=date(2026, 4, 1),
     )
     assert ("Debarred", "003 art. 24") in [(e["event"], e["basis"]) for e in result.events]
@@ -985,7 +830,7 @@ def test_delisting_for_no_show_or_withdrawal_bars_the_host_three_years(
 
 def test_delisting_for_other_reasons_bars_nobody(svc: LedgerService) -> None:
     key_lab(svc)
-    svc.delist("LS-KL-001", reason_code="other", doc_no="d", reason="注销", actor=CLERK)
+    delist(svc, reason="注销")
     assert svc.unit(BIO).debarments == {}
 
 

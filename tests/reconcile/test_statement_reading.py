@@ -18,7 +18,7 @@ from ledger.reconcile.layout import get_layout
 from ledger.reconcile.lines import Movement
 from ledger.reconcile.plan import split_counterpart
 from ledger.reconcile.statement import parse_statement
-from tests.unit.test_reconcile import ledger, line, pay
+from tests.reconcile.test_reconcile import ledger, line, pay
 
 
 def write(tmp_path: Path, text: str, name: str = "s.csv", encoding: str = "utf-8") -> Path:

@@ -25,20 +25,27 @@ from aggregates.errors import (
 )
 from cli import exit_code
 from ledger.service import LedgerService
-from tests.app.test_service import (
+from tests.scenario import (
     BIO,
     CLERK,
+    CONSORTIUM_MEMBERS,
     JINGTU,
     LEAD,
     TIBET_U,
+    allocate_funds,
+    code,
     consortium,
+    debar,
+    delist,
     funded,
     key_lab,
     pay,
+    propose_consortium,
     refused,
+    request_change,
     svc,
+    violation,
 )
-from tests.scenario import CONSORTIUM_MEMBERS, code
 
 __all__ = ["svc"]  # the fixture, parametrised over sqlite and postgres
 
@@ -54,14 +61,7 @@ def test_a_payment_is_checked_against_what_remains_of_the_allocation_now(
     the payment is checked against what remains of the allocation, not against
     the allocation's recording date."""
     key_lab(svc)
-    svc.allocate(
-        "LS-KL-001",
-        category="operation",
-        amount=Decimal("300000.00"),
-        fiscal_year=2026,
-        doc_no="拉财教〔2026〕1号",
-        actor=CLERK,
-    )
+    allocate_funds(svc, "300000.00")
     pay(svc, "100000.00", "A1", on=date(2026, 6, 1))
     pay(svc, "200000.00", "A2", on=date(2026, 7, 1))
     refused(svc, lambda: pay(svc, "0.01", "A3", on=date(2026, 7, 2)), OverAllocation)
@@ -118,23 +118,22 @@ def test_payment_flags_judge_the_host_of_the_payment_date(svc: LedgerService) ->
     late entry of a payment made on 25 May concerns the former host: flagged.
     A payment on 10 Jun concerns the new, clean host: not flagged."""
     funded(svc)
-    rid = svc.request_change(
+    rid = request_change(
+        svc,
         "LS-KL-001",
-        change_type="host-change",
-        details={"host": JINGTU},
+        "host-change",
+        {"host": JINGTU},
         reason="依托单位调整",
-        actor=CLERK,
         on=date(2026, 5, 20),
     ).id
     svc.approve_change(rid, doc_no="拉科发〔2026〕7号", actor=CLERK, on=date(2026, 6, 1))
-    svc.debar(
+    debar(
+        svc,
         BIO,
-        years=3,
         start=date(2026, 5, 1),
         scopes=["project-application"],
         doc_no="拉科监〔2026〕1号",
         reason="项目材料不实",
-        actor=CLERK,
     )
     late = pay(svc, "100.00", "H1", on=date(2026, 5, 25))
     assert any("debarred-host" in w and BIO in w for w in late.warnings)
@@ -173,17 +172,9 @@ def test_a_unit_is_screened_by_name_before_the_ledger_registered_it(
     """Registered in the ledger today (2020-01-02 here) and debarred from a
     date before it: searching by name or code on that date finds it, and it is
     shown, as `debarred` and `eligibility` answer for that date."""
-    from projections.api import open_read
+    from ledger.reads import open_read
 
-    svc.debar(
-        BIO,
-        years=3,
-        start=date(2019, 6, 1),
-        scopes=["platform-application"],
-        doc_no="d",
-        reason="r",
-        actor=CLERK,
-    )
+    debar(svc, BIO, start=date(2019, 6, 1), scopes=["platform-application"])
     with open_read(svc.cfg) as rm:
         hits = rm.unit_search("高原生物", date(2019, 7, 1))
         assert [(h["code"], h["debarred"]) for h in hits][:1] == [(BIO, True)]
@@ -236,24 +227,14 @@ def test_one_consortium_per_lead_is_judged_over_time(svc: LedgerService) -> None
     entry dated 1 Apr 2025, would overlap it (002 §3.2); dated 1 Jun 2025 it
     does not."""
     for code_ in ("XJ-UC-001", "XJ-UC-002"):
-        svc.propose(
-            code_,
-            name=f"创新联合体 {code_}",
-            kind="innovation-consortium",
-            level="regional",
-            host=LEAD,
-            co_builders=[code(k) for k in CONSORTIUM_MEMBERS],
-            policy="xinjiang-consortium",
-            actor=CLERK,
-            on=date(2024, 2, 1),
-        )
+        propose_consortium(svc, code_, name=f"创新联合体 {code_}", on=date(2024, 2, 1))
     svc.approve("XJ-UC-001", doc_no="批1", actor=CLERK, on=date(2024, 3, 1))
-    svc.delist(
+    delist(
+        svc,
         "XJ-UC-001",
         reason_code="terminated",
         doc_no="终止",
         reason="协议到期",
-        actor=CLERK,
         on=date(2025, 6, 1),
         no_policy=True,
     )
@@ -277,15 +258,14 @@ def test_an_approval_is_refused_when_the_host_is_debarred_on_that_date(svc: Ledg
         actor=CLERK,
         on=date(2025, 1, 10),
     )
-    svc.debar(
+    debar(
+        svc,
         BIO,
-        years=3,
         start=date(2025, 6, 1),
         scopes=["platform-application"],
         doc_no="拉科监〔2025〕2号",
         reason="弄虚作假",
         basis="003 art. 25",
-        actor=CLERK,
     )
     err = refused(
         svc,
@@ -298,12 +278,11 @@ def test_an_approval_is_refused_when_the_host_is_debarred_on_that_date(svc: Ledg
 
 def test_co_builders_are_screened_at_the_proposal(svc: LedgerService) -> None:
     """003 annex: 依托单位、联合共建单位申报前2年无失信和学术不端行为."""
-    svc.record_violation(
+    violation(
+        svc,
         TIBET_U,
-        kind="academic-misconduct",
-        occurred_on=date(2025, 1, 1),
+        "academic-misconduct",
         doc_no="拉科监〔2025〕4号",
-        actor=CLERK,
         on=date(2025, 3, 1),
         no_policy=True,
     )
@@ -316,23 +295,10 @@ def test_co_builders_are_screened_at_the_proposal(svc: LedgerService) -> None:
 
 def test_a_change_to_a_delisted_platform_cannot_be_approved(svc: LedgerService) -> None:
     key_lab(svc)
-    rid = svc.request_change(
-        "LS-KL-001",
-        change_type="rename",
-        details={"name": "改名"},
-        reason="更名",
-        actor=CLERK,
-        on=date(2024, 1, 5),
+    rid = request_change(
+        svc, "LS-KL-001", "rename", {"name": "改名"}, reason="更名", on=date(2024, 1, 5)
     ).id
-    svc.delist(
-        "LS-KL-001",
-        reason_code="other",
-        doc_no="摘牌",
-        reason="r",
-        actor=CLERK,
-        on=date(2024, 2, 1),
-        no_policy=True,
-    )
+    delist(svc, doc_no="摘牌", on=date(2024, 2, 1), no_policy=True)
     err = refused(svc, lambda: svc.approve_change(rid, doc_no="d", actor=CLERK), IllegalTransition)
     assert "delisted (final)" in str(err)
     svc.withdraw_change(rid, reason="平台已摘牌", actor=CLERK)
@@ -346,27 +312,13 @@ def test_a_violation_names_only_a_platform_the_unit_is_part_of(svc: LedgerServic
     key_lab(svc)  # host BIO, co-builder TIBET_U
     err = refused(
         svc,
-        lambda: svc.record_violation(
-            JINGTU,
-            kind="academic-misconduct",
-            occurred_on=date(2025, 1, 1),
-            doc_no="V",
-            actor=CLERK,
-            platform="LS-KL-001",
-        ),
+        lambda: violation(svc, JINGTU, "academic-misconduct", platform="LS-KL-001"),
         Ineligible,
     )
     assert "never been the host or a co-builder" in str(err)
     assert svc.platform("LS-KL-001").status == "operating"
     # a co-builder's misconduct on the platform delists it (003 art. 25: 予以摘牌)
-    svc.record_violation(
-        TIBET_U,
-        kind="academic-misconduct",
-        occurred_on=date(2025, 1, 1),
-        doc_no="V",
-        actor=CLERK,
-        platform="LS-KL-001",
-    )
+    violation(svc, TIBET_U, "academic-misconduct", platform="LS-KL-001")
     assert svc.platform("LS-KL-001").status == "delisted"
 
 
@@ -374,14 +326,7 @@ def test_a_consortium_breach_disqualifies_only_a_consortium_and_only_by_its_lead
     svc: LedgerService,
 ) -> None:
     key_lab(svc)
-    r = svc.record_violation(
-        BIO,
-        kind="consortium-breach",
-        occurred_on=date(2025, 1, 1),
-        doc_no="V",
-        actor=CLERK,
-        platform="LS-KL-001",
-    )
+    r = violation(svc, BIO, "consortium-breach", platform="LS-KL-001")
     assert svc.platform("LS-KL-001").status == "operating"
     assert any(
         "not a innovation-consortium" in w or "innovation-consortium" in w for w in r.warnings
@@ -390,24 +335,10 @@ def test_a_consortium_breach_disqualifies_only_a_consortium_and_only_by_its_lead
     # a member's breach leaves the consortium standing; the lead's ends it
     consortium(svc)
     member = code(CONSORTIUM_MEMBERS[0])
-    svc.record_violation(
-        member,
-        kind="consortium-breach",
-        occurred_on=date(2025, 1, 1),
-        doc_no="V2",
-        actor=CLERK,
-        platform="XJ-UC-001",
-    )
+    violation(svc, member, "consortium-breach", doc_no="V2", platform="XJ-UC-001")
     assert svc.platform("XJ-UC-001").status == "operating"
     assert svc.unit(member).debarments == {}  # the 3-year ban is the lead's (002 §5.2)
-    svc.record_violation(
-        LEAD,
-        kind="consortium-breach",
-        occurred_on=date(2025, 1, 1),
-        doc_no="V3",
-        actor=CLERK,
-        platform="XJ-UC-001",
-    )
+    violation(svc, LEAD, "consortium-breach", doc_no="V3", platform="XJ-UC-001")
     assert svc.platform("XJ-UC-001").status == "delisted"
 
 
@@ -421,14 +352,8 @@ def test_a_late_finding_is_recorded_even_where_the_delisting_cannot_be_dated(
     svc.evaluate(
         "LS-KL-001", cycle="2022-2024", grade="poor", doc_no="E", actor=CLERK, on=date(2025, 5, 1)
     )
-    r = svc.record_violation(
-        BIO,
-        kind="academic-misconduct",
-        occurred_on=date(2025, 1, 1),
-        doc_no="LV",
-        actor=CLERK,
-        on=date(2025, 4, 1),
-        platform="LS-KL-001",
+    r = violation(
+        svc, BIO, "academic-misconduct", doc_no="LV", on=date(2025, 4, 1), platform="LS-KL-001"
     )
     assert r.id == f"{BIO}:V1"
     assert any("was not delisted" in w and "2025-05-01" in w for w in r.warnings)
@@ -441,15 +366,7 @@ def test_a_late_finding_is_recorded_even_where_the_delisting_cannot_be_dated(
 def test_a_debarment_is_dated_today_unless_given(svc: LedgerService) -> None:
     """`unit debar --from` is when the ban starts; the decision is dated today
     (or `--on`), as every other recording command is."""
-    svc.debar(
-        BIO,
-        years=3,
-        start=date(2020, 6, 1),
-        scopes=["project-application"],
-        doc_no="d",
-        reason="r",
-        actor=CLERK,
-    )
+    debar(svc, BIO, start=date(2020, 6, 1), scopes=["project-application"])
     (event,) = [e for e in svc.app.events.get(svc.unit(BIO).id) if type(e).__name__ == "Debarred"]
     assert event.effective_on == date.fromisoformat(os.environ["LEDGER_TODAY"])
     assert event.start == date(2020, 6, 1)
@@ -494,14 +411,8 @@ def test_a_reward_line_without_an_entitlement_cites_the_articles_that_fix_reward
     key_lab(svc)
     err = refused(
         svc,
-        lambda: svc.allocate(
-            "LS-KL-001",
-            category="reward",
-            amount=Decimal("1.00"),
-            fiscal_year=2024,
-            doc_no="拨",
-            actor=CLERK,
-            on=date(2024, 1, 5),
+        lambda: allocate_funds(
+            svc, "1.00", category="reward", fiscal_year=2024, doc_no="拨", on=date(2024, 1, 5)
         ),
         FundingRefused,
     )
@@ -516,12 +427,12 @@ def test_a_backdated_finding_is_recorded_when_its_blacklisting_is_already_covere
     later-closed entry is recorded, and says the standing entry covers it."""
     svc.blacklist(BIO, doc_no="黑1", reason="失信", actor=CLERK, on=date(2026, 3, 1))
     svc.unblacklist(BIO, doc_no="移1", reason="修复", actor=CLERK, on=date(2026, 9, 1))
-    r = svc.record_violation(
+    r = violation(
+        svc,
         BIO,
-        kind="task-default",
+        "task-default",
         occurred_on=date(2026, 4, 1),
         doc_no="拉科监〔2026〕6号",
-        actor=CLERK,
         on=date(2026, 5, 1),
     )
     assert r.id == f"{BIO}:V2"  # ids count every entry of the unit (B1, then V2)
@@ -534,12 +445,12 @@ def test_a_change_is_screened_like_a_proposal(svc: LedgerService) -> None:
     at a proposal: a blacklisted unit cannot take a platform over."""
     key_lab(svc)
     svc.blacklist(JINGTU, doc_no="黑", reason="失信", actor=CLERK, on=date(2024, 1, 1))
-    rid = svc.request_change(
+    rid = request_change(
+        svc,
         "LS-KL-001",
-        change_type="host-change",
-        details={"host": JINGTU},
+        "host-change",
+        {"host": JINGTU},
         reason="依托单位调整",
-        actor=CLERK,
         on=date(2024, 2, 1),
     ).id
     err = refused(
@@ -553,12 +464,12 @@ def test_a_change_is_screened_like_a_proposal(svc: LedgerService) -> None:
 def test_a_lead_change_to_a_member_keeps_the_consortium(svc: LedgerService) -> None:
     consortium(svc)
     new_lead = code(CONSORTIUM_MEMBERS[0])
-    rid = svc.request_change(
+    rid = request_change(
+        svc,
         "XJ-UC-001",
-        change_type="lead-change",
-        details={"lead": new_lead},
+        "lead-change",
+        {"lead": new_lead},
         reason="牵头单位变更",
-        actor=CLERK,
         on=date(2025, 5, 1),
     ).id
     svc.approve_change(rid, doc_no="新科变2号", actor=CLERK, on=date(2025, 6, 1))
@@ -585,12 +496,12 @@ def test_a_host_change_may_not_break_a_centres_composition(svc: LedgerService) -
         on=date(2025, 1, 2),
     )
     svc.approve("XJ-TIC-009", doc_no="新科发〔2025〕1号", actor=CLERK, on=date(2025, 2, 1))
-    rid = svc.request_change(
+    rid = request_change(
+        svc,
         "XJ-TIC-009",
-        change_type="host-change",
-        details={"host": code("xj_u")},
+        "host-change",
+        {"host": code("xj_u")},
         reason="牵头单位调整",
-        actor=CLERK,
         on=date(2025, 3, 1),
     ).id
     err = refused(
@@ -622,12 +533,12 @@ def test_a_change_to_a_proposal_screens_the_units_it_brings_in(svc: LedgerServic
         actor=CLERK,
         on=date(2024, 1, 5),
     )
-    rid = svc.request_change(
+    rid = request_change(
+        svc,
         "LS-KL-009",
-        change_type="co-builder-change",
-        details={"add": zhizao},
+        "co-builder-change",
+        {"add": zhizao},
         reason="增加共建单位",
-        actor=CLERK,
         on=date(2024, 1, 10),
     ).id
     err = refused(
@@ -649,14 +560,13 @@ def test_a_ban_on_a_co_builder_after_the_proposal_stops_the_approval(svc: Ledger
         actor=CLERK,
         on=date(2024, 1, 5),
     )
-    svc.debar(
+    debar(
+        svc,
         TIBET_U,
-        years=3,
         start=date(2024, 2, 1),
         scopes=["platform-application"],
         doc_no="藏科监〔2024〕3号",
         reason="学术不端",
-        actor=CLERK,
         on=date(2024, 2, 1),
     )
     err = refused(
@@ -674,12 +584,12 @@ def test_an_outside_lead_joins_a_consortium_only_with_every_members_consent(
     consortium(svc)
     outsider = JINGTU  # a high-tech enterprise: the shares hold with it
     members = [LEAD, *(code(k) for k in CONSORTIUM_MEMBERS)]
-    bare = svc.request_change(
+    bare = request_change(
+        svc,
         "XJ-UC-001",
-        change_type="lead-change",
-        details={"lead": outsider},
+        "lead-change",
+        {"lead": outsider},
         reason="牵头单位变更",
-        actor=CLERK,
         on=date(2025, 5, 1),
     ).id
     refused(
@@ -688,12 +598,12 @@ def test_an_outside_lead_joins_a_consortium_only_with_every_members_consent(
         Ineligible,
     )
     svc.withdraw_change(bare, reason="补充同意书", actor=CLERK, on=date(2025, 6, 2))
-    agreed = svc.request_change(
+    agreed = request_change(
+        svc,
         "XJ-UC-001",
-        change_type="lead-change",
-        details={"lead": outsider, "consents": ",".join(members)},
+        "lead-change",
+        {"lead": outsider, "consents": ",".join(members)},
         reason="牵头单位变更",
-        actor=CLERK,
         on=date(2025, 6, 3),
     ).id
     svc.approve_change(agreed, doc_no="新科变4号", actor=CLERK, on=date(2025, 6, 10))
@@ -723,14 +633,7 @@ def test_a_report_filed_while_active_may_be_entered_after_a_delisting(
     svc: LedgerService,
 ) -> None:
     key_lab(svc)
-    svc.delist(
-        "LS-KL-001",
-        reason_code="other",
-        doc_no="拉科发〔2025〕8号",
-        reason="调整",
-        actor=CLERK,
-        on=date(2025, 6, 1),
-    )
+    delist(svc, doc_no="拉科发〔2025〕8号", reason="调整", on=date(2025, 6, 1))
     svc.report("LS-KL-001", year=2024, actor=CLERK, on=date(2024, 11, 20))
     assert svc.platform("LS-KL-001").reports[2024]["late"] is False
     err = refused(
