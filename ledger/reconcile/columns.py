@@ -185,6 +185,28 @@ SPLIT_HEADERS = (
     ("moneyout", "moneyin"),
 )
 
+# Every outflow and inflow name of the pairs above, and a few more, to pair
+# two columns a bank names differently (支出金额 beside 存入金额).
+OUTFLOW_HEADERS = (
+    *(out for out, _ in SPLIT_HEADERS),
+    "支取金额",
+    "支出额",
+    "借方发生数",
+    "付出金额",
+    "转出",
+    "取出",
+)
+INFLOW_HEADERS = (
+    *(inn for _, inn in SPLIT_HEADERS),
+    "存入",
+    "收入额",
+    "贷方发生数",
+    "转入",
+    "存入金额",
+)
+# A bilingual header's English part in brackets: 交易日期[ Transaction Date ]
+_ENGLISH_SUFFIX = re.compile(r"[\[(（【][a-z0-9'’/&,()]*[\])）】]$")
+
 _UNIT_SUFFIX = re.compile(r"\((元|人民币|人民币元|rmb|cny|¥)\)$")
 
 
@@ -213,7 +235,10 @@ class Columns:
 def normalize_header(text: str) -> str:
     s = clean_cell(text).casefold()
     s = re.sub(r"[\s_.#:-]+", "", s)
-    return _UNIT_SUFFIX.sub("", s)
+    s = _UNIT_SUFFIX.sub("", s)
+    if re.search(r"[^\x00-\x7f]", s):  # a Chinese name with its English beside
+        s = _ENGLISH_SUFFIX.sub("", s) or s
+    return s
 
 
 # --- header --------------------------------------------------------------------
@@ -237,6 +262,12 @@ def find_columns(cells: Sequence[str]) -> Columns | None:
         if out_name in names and in_name in names:
             outflow, inflow = names.index(out_name), names.index(in_name)
             break
+    if outflow is None:
+        # any outflow name beside any inflow name (支出金额 beside 存入金额)
+        outs = [names.index(n) for n in OUTFLOW_HEADERS if n in names]
+        ins = [names.index(n) for n in INFLOW_HEADERS if n in names]
+        if outs and ins:
+            outflow, inflow = outs[0], ins[0]
     if outflow is None:
         outflow = first(AMOUNT_HEADERS)
         if outflow is None:

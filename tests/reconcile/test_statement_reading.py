@@ -230,6 +230,20 @@ UNSEEN = {
         "2026-03-05,-100000.00,900000.00,付 PZ-001,西藏大学5400012345678901234\n"
         "2026-03-06,+12.00,900012.00,利息,\n"
     ),
+    # BOC 企业网银-like: bilingual headers, one signed amount, payer and payee both
+    "bilingual-like": (
+        "交易日期[ Transaction Date ],交易金额[ Trade Amount ],"
+        "交易后余额[ After-transaction balance ],"
+        "付款人名称[ Payer's Name ],收款人名称[ Payee's Name ],用途[ Purpose ]\n"
+        "20260305,-100000.00,900000.00,拉萨市科技局,西藏大学,PZ-001 拨款\n"
+        "20260306,12.00,900012.00,中国银行,拉萨市科技局,结息\n"
+    ),
+    # two columns a bank names differently: 支出金额 beside 存入金额
+    "out-in-like": (
+        "交易日期,摘要,支出金额,存入金额,账户余额,对方户名\n"
+        "2026-03-05,PZ-001,100000.00,,900000.00,西藏大学\n"
+        "2026-03-06,利息,,12.00,900012.00,\n"
+    ),
     # a direction column written 借 Dr / 贷 Cr, a currency's totals line
     "direction-like": (
         "交易日期,借贷,交易金额,对方户名,附言\n"
