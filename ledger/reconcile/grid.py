@@ -186,12 +186,13 @@ def xlsx_sheets(data: bytes, name: str) -> list[list[Row]]:
     return sheets
 
 
-# --- HTML tables (a bank's ".xls" that is a web page) -------------------------------------
+# --- HTML tables and XML Spreadsheet 2003 (a bank's ".xls" that is text) ---------------------
 
 
 class _Tables(HTMLParser):
     """The rows of every <table>, each cell's text (a cell spanning columns is
-    repeated as empty cells, so columns stay in place)."""
+    followed by empty cells, so columns stay in place). Excel's XML Spreadsheet
+    2003 (``<Row><Cell><Data>``), which some banks save as ".xls", reads the same."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -201,23 +202,27 @@ class _Tables(HTMLParser):
         self._span = 1
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "tr":
+        if tag in ("tr", "row"):
             self._close_row()
             self._row = []
-        elif tag in ("td", "th"):
+        elif tag in ("td", "th", "cell"):
             self._close_cell()
             if self._row is None:
                 self._row = []
             self._cell = []
-            span = dict(attrs).get("colspan") or "1"
+            values = dict(attrs)
+            span = values.get("colspan") or "1"
+            across = values.get("ss:mergeacross")  # SpreadsheetML: columns merged to the right
+            if across is not None and across.isdigit():
+                span = str(int(across) + 1)
             self._span = int(span) if span.isdigit() and 0 < int(span) < 100 else 1
         elif tag == "br" and self._cell is not None:
             self._cell.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th"):
+        if tag in ("td", "th", "cell"):
             self._close_cell()
-        elif tag in ("tr", "table"):
+        elif tag in ("tr", "row", "table"):
             self._close_row()
 
     def handle_data(self, data: str) -> None:

@@ -312,3 +312,20 @@ def test_a_workbook_whose_first_sheet_is_a_cover(tmp_path: Path) -> None:
     assert [(ln.amount, ln.date) for ln in parsed.lines] == [
         (Decimal("100000.50"), date(2026, 3, 5))
     ]
+
+
+def test_an_xls_that_is_an_xml_spreadsheet(tmp_path: Path) -> None:
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+        'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="明细">'
+        '<Table><Row><Cell ss:MergeAcross="2"><Data ss:Type="String">交易明细</Data></Cell></Row>'
+        "<Row><Cell><Data>交易日期</Data></Cell><Cell><Data>摘要</Data></Cell>"
+        "<Cell><Data>金额</Data></Cell><Cell><Data>借贷标志</Data></Cell></Row>"
+        "<Row><Cell><Data>2026-03-05</Data></Cell><Cell><Data>PZ-001</Data></Cell>"
+        '<Cell><Data ss:Type="Number">100000</Data></Cell><Cell><Data>借</Data></Cell></Row>'
+        "</Table></Worksheet></Workbook>"
+    )
+    parsed = parse_statement(write(tmp_path, xml, name="明细.xls"))
+    assert parsed.layout == "generic-direction"
+    assert [(ln.amount, ln.memo) for ln in parsed.lines] == [(Decimal("100000.00"), "PZ-001")]
