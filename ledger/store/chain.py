@@ -6,7 +6,7 @@ transaction* as the event itself::
     chain_hash[seq] = SHA-256( raw32(chain_hash[seq - 1]) || encode(event) )
 
 with ``chain_hash[0]`` = 64 zeros (the genesis) and ``encode`` the canonical
-encoding of :func:`encode_event` (documented exactly in docs/AUDIT.md). ``seq``
+encoding of :func:`chain_record_bytes` (documented exactly in docs/AUDIT.md). ``seq``
 is dense from 1 in the ledger's global (notification) order.
 
 The recorders are subclasses of the library's own SQLite and PostgreSQL
@@ -73,7 +73,10 @@ def _field(data: bytes) -> bytes:
     return len(data).to_bytes(8, "big") + data
 
 
-def encode_event(
+CHAIN_ENCODING = "chain encoding v1"
+
+
+def chain_record_bytes(
     seq: int,
     notification_id: int,
     originator_id: UUID | str,
@@ -81,10 +84,15 @@ def encode_event(
     topic: str,
     state: bytes,
 ) -> bytes:
-    """The canonical encoding of one stored event: six fields, each an 8-byte
-    big-endian length followed by that many bytes — seq, notification id and
-    version as ASCII decimal, originator id as :func:`canonical_originator_id`
-    in UTF-8, topic in UTF-8, state as the raw stored bytes."""
+    """The chain record bytes (``CHAIN_ENCODING``) of one stored event: six
+    fields, each an 8-byte big-endian length followed by that many bytes — seq,
+    notification id and version as ASCII decimal, originator id as
+    :func:`canonical_originator_id` in UTF-8, topic in UTF-8, state as the raw
+    stored bytes.
+
+    This is what the chain hashes after the previous hash, and exactly the
+    Merkle tree's leaf (``ledger.audit.merkle_store``): the one definition both
+    use, so a new chain encoding changes both together (docs/AUDIT.md §1, §8)."""
     return b"".join(
         (
             _field(str(seq).encode("ascii")),
@@ -97,6 +105,10 @@ def encode_event(
     )
 
 
+# The name the chain's first version used; the same function.
+encode_event = chain_record_bytes
+
+
 def next_chain_hash(
     prev_hash: str,
     seq: int,
@@ -106,9 +118,11 @@ def next_chain_hash(
     topic: str,
     state: bytes,
 ) -> str:
-    """``SHA-256(bytes.fromhex(prev_hash) || encode_event(...))`` as lowercase hex."""
+    """``SHA-256(bytes.fromhex(prev_hash) || chain_record_bytes(...))`` as lowercase hex."""
     h = hashlib.sha256(bytes.fromhex(prev_hash))
-    h.update(encode_event(seq, notification_id, originator_id, originator_version, topic, state))
+    h.update(
+        chain_record_bytes(seq, notification_id, originator_id, originator_version, topic, state)
+    )
     return h.hexdigest()
 
 
@@ -203,6 +217,10 @@ SQLITE_CHAIN_TABLES = [
     "fingerprint TEXT NOT NULL, "
     "result TEXT NOT NULL, "
     "recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+    # the Merkle tree (migration 0160 is the schema the ledger uses)
+    "CREATE TABLE IF NOT EXISTS merkle_nodes ("
+    "level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
+    "PRIMARY KEY (level, idx)) WITHOUT ROWID",
 ]
 
 
@@ -253,6 +271,12 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 "INSERT INTO event_chain (seq, notification_id, chain_hash) VALUES (?, ?, ?)",
                 rows,
             )
+            # The Merkle tree grows in the same transaction, from the chain rows
+            # just written (docs/AUDIT.md §8). Imported here: ledger.audit
+            # imports this module.
+            from ledger.audit.merkle_store import extend_sqlite
+
+            extend_sqlite(c)
         return notification_ids
 
 
@@ -311,6 +335,13 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "fingerprint text NOT NULL, "
                 "result text NOT NULL, "
                 "recorded_at timestamptz NOT NULL DEFAULT now())"
+            ).format(schema=schema)
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.merkle_nodes ("
+                "level smallint NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, "
+                "PRIMARY KEY (level, idx))"
             ).format(schema=schema)
         )
         # The EXCLUSIVE lock is taken through an owner-run (SECURITY DEFINER)
@@ -412,10 +443,20 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                     raise psycopg.Rollback() from None
             if exc:
                 raise exc
+        if stored_events:
+            self._extend_merkle_tree()
         return [
             ids_by_key[(canonical_originator_id(s.originator_id), s.originator_version)]
             for s in stored_events
         ]
+
+    def _extend_merkle_tree(self) -> None:
+        """After the commit: append the new chain rows to the Merkle tree in a
+        short transaction of their own (docs/AUDIT.md §8: why not in this one)."""
+        from ledger.audit.merkle_store import extend_after_commit
+
+        with self.datastore.get_connection() as conn:
+            extend_after_commit(conn)
 
     @staticmethod
     def _chain_rows(
