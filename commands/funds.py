@@ -275,6 +275,7 @@ def funds_resume(
     help="days a statement date may differ from the ledger's payment date",
 )
 @click.option("--out", default=None, metavar="FILE.csv|FILE.xlsx", help="also write the findings")
+@click.option("--force", is_flag=True, help="replace --out FILE if it exists (never the ledger)")
 @click.option(
     "--fail-on-discrepancy", is_flag=True, help="exit 1 when anything is unmatched or flagged"
 )
@@ -285,6 +286,7 @@ def funds_reconcile(
     fiscal_year: int | None,
     tolerance_days: int,
     out: str | None,
+    force: bool,
     fail_on_discrepancy: bool,
 ) -> None:
     """Reconcile the ledger's payments against a bank or treasury statement (对账).
@@ -305,9 +307,12 @@ def funds_reconcile(
 
     if fiscal_year is not None:
         check_fiscal_year(fiscal_year)
-    if tolerance_days < 0:
-        raise InvalidInput(f"invalid --tolerance-days {tolerance_days}: must be 0 or more")
+    if not 0 <= tolerance_days <= 3660:
+        raise InvalidInput(f"invalid --tolerance-days {tolerance_days}: must be 0 to 3660")
     if out is not None:
+        from ledger.outfile import check_out
+
+        check_out(out, db_url=ctx.db, force=force)
         out_kind = out.lower().rsplit(".", 1)[-1] if "." in out else ""
         if out_kind not in ("csv", "xlsx"):
             raise InvalidInput(f"invalid --out {out!r}: expected a .csv or .xlsx file name")

@@ -16,7 +16,7 @@ from typing import Any
 
 from aggregates.errors import InvalidInput
 from aggregates.values import CENT
-from ledger.output import table_lines
+from ledger.output import spreadsheet_text, table_lines, xlsx_text
 from ledger.reconcile.findings import FINDINGS, FLAG_KINDS, ReconcileReport, money
 
 LABELS: dict[str, str] = {
@@ -197,7 +197,7 @@ def _csv_value(value: str | int | Decimal | date | None) -> str:
         return money(value)
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return spreadsheet_text(str(value))
 
 
 def to_csv(report: ReconcileReport) -> str:
@@ -386,6 +386,7 @@ def to_xlsx(report: ReconcileReport, path: str | Path) -> None:
                 cell.number_format = XLSX_DATE_FORMAT
             else:
                 cell.value = value
+                xlsx_text(cell)
 
     def header(sheet: object, names: Sequence[str]) -> None:
         put_row(sheet, 1, names)
