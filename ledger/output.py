@@ -166,14 +166,6 @@ def spreadsheet_text(value: str) -> str:
     return value
 
 
-def xlsx_text(cell: Any) -> None:
-    """After a string was put in an openpyxl cell: keep it a text cell, never a
-    formula (openpyxl makes any string starting with `=` a formula). The text
-    stays exact; a text cell is never evaluated."""
-    if getattr(cell, "data_type", None) == "f":
-        cell.data_type = "s"
-
-
 def labelled(value: Any) -> str:
     text = plain(value)
     if isinstance(value, (list, tuple)):
