@@ -36,9 +36,7 @@ cli.main()
 """
 
 
-def _ledger(
-    url: str, *args: str, gate: tuple[Path, Path] | None = None
-) -> subprocess.Popen[str]:
+def _ledger(url: str, *args: str, gate: tuple[Path, Path] | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "LEDGER_TODAY": "2026-11-23", "LEDGER_ACTOR": "王会计"}
     env.pop("LEDGER_DB", None)
     head = [sys.executable, "-m", "cli"]
@@ -94,7 +92,7 @@ def test_one_request_id_started_together_succeeds_every_time_and_records_once(
             time.sleep(0.01)
         go.touch()
         for p in procs:
-            out, err = p.communicate(timeout=120)
+            _out, err = p.communicate(timeout=120)
             outcomes.append((p.returncode, err.strip()))
 
     # then every one succeeded, and each round recorded exactly once
