@@ -121,8 +121,10 @@ def check_arguments(args: list[str]) -> None:
     for where, value in named:
         problem = unstorable(value)
         if problem is not None:
-            raw = value.encode("utf-8", "surrogateescape") if "\x00" not in value else b""
-            text = raw.decode("utf-8", "backslashreplace") if raw else value
+            try:  # the bytes as given, as \xNN
+                text = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:
+                text = value.encode("utf-8", "backslashreplace").decode("utf-8")
             fail(f"invalid {where} '{terminal_safe(text)}': {problem}", 2)
 
 
@@ -199,6 +201,10 @@ class LedgerGroup(LazyGroup):
             raise
         except KeyboardInterrupt:
             fail("interrupted; nothing half-written is kept", 130)
+        except (OverflowError, RecursionError) as e:
+            # a number or a date beyond what the ledger (or SQLite's 64-bit
+            # integers) can hold: bad input, not a rule
+            fail(f"a value is out of range ({first_line(e)})", 2)
         except BrokenPipeError:
             # the reader left (`ledger … | head`): what was to be done is done
             # (a recording is committed before it prints); say nothing more

@@ -53,7 +53,12 @@ def timestamp(value: str | None) -> datetime | None:
         ) from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return ts
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"invalid --known-at {value!r}: out of range (years 0001 to 9999, in UTC)"
+        ) from None
 
 
 def choice(value: str | None, choices: Sequence[str], what: str) -> str | None:
