@@ -376,9 +376,11 @@ def _args_for(cmd: click.Command) -> st.SearchStrategy[list[str]]:
     return st.builds(build, st.lists(VALUES, min_size=0, max_size=n_args + 1), picks)
 
 
-CASES = st.sampled_from(LEAVES).flatmap(
-    lambda leaf: st.tuples(st.just(leaf[0]), _args_for(leaf[1]))
-)
+# built once per command (building strategies per example is most of the cost)
+ARGS: dict[tuple[str, ...], st.SearchStrategy[list[str]]] = {
+    path: _args_for(cmd) for path, cmd in LEAVES
+}
+CASES = st.sampled_from(sorted(ARGS)).flatmap(lambda path: st.tuples(st.just(path), ARGS[path]))
 
 FUZZ_EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "10500"))
 
@@ -434,4 +436,5 @@ def test_fuzzing_every_command_no_traceback_exit_codes_in_contract_refusals_writ
     assert failures == []
     assert set(seen) <= {0, 1, 2, 3, 4}
     assert total >= FUZZ_EXAMPLES * 0.9
-    assert len(commands) >= len(LEAVES) - len(SLOW)
+    if FUZZ_EXAMPLES >= 5000:  # every command is drawn
+        assert len(commands) >= len(LEAVES) - len(SLOW)
