@@ -22,6 +22,7 @@ from commands._common import (
     recording,
     valid_platform_code,
 )
+from ledger import output
 
 
 @click.group()
@@ -384,7 +385,7 @@ def funds_reconcile(
         click.echo(f"reading {statement}…", err=True)
     parsed = parse_statement(statement, layout=layout)
     for bad in parsed.errors:
-        click.echo(f"line {bad.line}: {bad.reason}", err=True)
+        click.echo(output.terminal_safe(f"line {bad.line}: {bad.reason}"), err=True)
     period = None
     if start is not None or end is not None:
         own = parsed.period
