@@ -91,8 +91,41 @@ def exit_code(error: LedgerError) -> int:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    """One line on stderr, whatever the message holds (a newline, an escape
+    sequence or a bidi override from an argument is shown escaped), and exit."""
+    from ledger.output import terminal_safe
+
+    click.echo(f"error: {terminal_safe(message)}", err=True)
     sys.exit(code)
+
+
+def unstorable(value: str) -> str | None:
+    """Why the database could not store this text (a NUL; a lone surrogate, which
+    is how Python hands over bytes of an argument that are not UTF-8), or None."""
+    if "\x00" in value:
+        return "it holds a NUL character, which the ledger cannot store"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid UTF-8 text"
+    return None
+
+
+def check_arguments(args: list[str]) -> None:
+    """Refuse, exit 2 and nothing done, an argument or LEDGER_* setting that the
+    ledger could not store or show."""
+    from ledger.output import terminal_safe
+
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)]
+    named += [(k, os.environ[k]) for k in ("LEDGER_DB", "LEDGER_ACTOR") if k in os.environ]
+    for where, value in named:
+        problem = unstorable(value)
+        if problem is not None:
+            try:  # the bytes as given, as \xNN
+                text = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:
+                text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+            fail(f"invalid {where} '{terminal_safe(text)}': {problem}", 2)
 
 
 class LazyGroup(click.Group):
@@ -125,6 +158,8 @@ class LedgerGroup(LazyGroup):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Usage errors (a missing option, an unknown command) are one line too, exit 2."""
         kwargs["standalone_mode"] = False
+        given = kwargs.get("args") if "args" in kwargs else (args[0] if args else None)
+        check_arguments(list(sys.argv[1:] if given is None else given))
         try:
             rv = super().main(*args, **kwargs)
         except click.exceptions.Exit as e:
@@ -166,6 +201,10 @@ class LedgerGroup(LazyGroup):
             raise
         except KeyboardInterrupt:
             fail("interrupted; nothing half-written is kept", 130)
+        except (OverflowError, RecursionError) as e:
+            # a number or a date beyond what the ledger (or SQLite's 64-bit
+            # integers) can hold: bad input, not a rule
+            fail(f"a value is out of range ({first_line(e)})", 2)
         except BrokenPipeError:
             # the reader left (`ledger … | head`): what was to be done is done
             # (a recording is committed before it prints); say nothing more

@@ -9,6 +9,7 @@ that need them, so that loading a command group stays cheap.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -52,7 +53,12 @@ def timestamp(value: str | None) -> datetime | None:
         ) from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return ts
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"invalid --known-at {value!r}: out of range (years 0001 to 9999, in UTC)"
+        ) from None
 
 
 def choice(value: str | None, choices: Sequence[str], what: str) -> str | None:
@@ -178,7 +184,7 @@ def print_result(ctx: Ctx, result: Recorded) -> None:
         basis = f" ({e['basis']})" if e.get("basis") else ""
         click.echo(f"  + {e['aggregate']} {e['code']}: {e['event']}{basis}")
     for w in data.get("warnings", []):
-        click.echo(f"  ! {w}")
+        click.echo(f"  ! {output.terminal_safe(str(w))}")
 
 
 def record(
@@ -230,7 +236,7 @@ def emit(
             {k: (output.plain(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()}
             for r in rows
         ]
-        click.echo(output.to_csv(flat, columns))
+        click.echo(output.to_csv(flat, columns, terminal=sys.stdout.isatty()))
     elif record:
         click.echo(output.to_record(data))
     else:

@@ -165,7 +165,10 @@ def audit_keygen(ctx: Ctx, out_path: str) -> None:
       ledger audit keygen --out auditor.pem
     """
     from ledger import audit as audit_mod
+    from ledger.outfile import check_out
 
+    check_out(out_path, db_url=ctx.db)
+    check_out(out_path + ".pub", db_url=ctx.db)
     made = audit_mod.keygen(out_path)
     click.echo(f"private key: {made['private_key']} (keep it secret)")
     click.echo(f"public key:  {made['public_key']}")
@@ -181,6 +184,7 @@ def audit_keygen(ctx: Ctx, out_path: str) -> None:
     metavar="FILE",
     help="write the signed checkpoint here (JSON) to publish or hand over",
 )
+@click.option("--force", is_flag=True, help="replace --out FILE if it exists (never the ledger)")
 @click.option(
     "--cosign",
     "cosign_path",
@@ -197,7 +201,12 @@ def audit_keygen(ctx: Ctx, out_path: str) -> None:
 )
 @common(prints=False)
 def audit_checkpoint(
-    ctx: Ctx, key_path: str, out_path: str | None, cosign_path: str | None, audit_fmt: str | None
+    ctx: Ctx,
+    key_path: str,
+    out_path: str | None,
+    force: bool,
+    cosign_path: str | None,
+    audit_fmt: str | None,
 ) -> None:
     """Verify the chain and its Merkle tree, then sign and record a signed
     tree head: sequence number, chain hash, tree size, root hash, time, key id.
@@ -206,10 +215,14 @@ def audit_checkpoint(
     Example:
       ledger audit checkpoint --key auditor.pem --out checkpoint-2026-11.json
       ledger audit checkpoint --key owner.pem --cosign witness.pem --out checkpoint.json
+      ledger audit checkpoint --key auditor.pem --out latest.json --force
     """
     from ledger import audit as audit_mod
+    from ledger.outfile import check_out
     from ledger.store import db
 
+    if out_path is not None:  # before anything is signed or recorded
+        check_out(out_path, db_url=ctx.db, force=force)
     doc = audit_mod.checkpoint(
         db.parse_db_url(ctx.db),
         key_path,
@@ -256,16 +269,19 @@ def audit_checkpoint(
 
 
 @audit.command("export")
-@click.option("--out", "out_path", required=True, metavar="FILE.jsonl")
+@click.option(
+    "--out", "out_path", required=True, metavar="FILE.jsonl", help="the export file to write"
+)
+@click.option("--force", is_flag=True, help="replace --out FILE if it exists (never the ledger)")
 @click.option(
     "--since",
-    type=int,
+    type=click.IntRange(min=0, max=2**63 - 1),
     default=None,
     metavar="SEQ",
     help="only events after this sequence number (e.g. a checkpoint's)",
 )
 @common(prints=False)
-def audit_export(ctx: Ctx, out_path: str, since: int | None) -> None:
+def audit_export(ctx: Ctx, out_path: str, force: bool, since: int | None) -> None:
     """Write every event with its metadata and chain hash, in order, as JSON
     Lines; `ledger audit verify --file` checks it without the database.
 
@@ -273,9 +289,13 @@ def audit_export(ctx: Ctx, out_path: str, since: int | None) -> None:
     Example:
       ledger audit export --out ledger.jsonl
       ledger audit export --out since-checkpoint.jsonl --since 1200
+      ledger audit export --out ledger.jsonl --force
     """
     from ledger import audit as audit_mod
+    from ledger.outfile import check_out
     from ledger.store import db
+
+    check_out(out_path, db_url=ctx.db, force=force)
 
     summary = audit_mod.export(db.parse_db_url(ctx.db), out_path, since)
     click.echo(

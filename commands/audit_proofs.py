@@ -31,6 +31,14 @@ def _read_json(path: str, what: str) -> Any:
         raise InvalidInput(f"cannot read {what} {path}: {str(e).splitlines()[0]}") from None
 
 
+def _check_out(ctx: Ctx, out_path: str | None, force: bool) -> None:
+    """--out: never the ledger, a directory, or an existing file without --force."""
+    from ledger.outfile import check_out
+
+    if out_path is not None:
+        check_out(out_path, db_url=ctx.db, force=force)
+
+
 def _emit(doc: dict[str, Any], out_path: str | None) -> None:
     text = json.dumps(doc, indent=2, ensure_ascii=False)
     if out_path is None:
@@ -61,8 +69,11 @@ def _load_checkpoint(path: str | None) -> dict[str, Any] | None:
     help="the signed tree head to prove against (default: the newest recorded one covering SEQ)",
 )
 @click.option("--out", "out_path", default=None, metavar="FILE", help="write the proof here")
+@click.option("--force", is_flag=True, help="replace --out FILE if it exists (never the ledger)")
 @common(prints=False)
-def audit_prove(ctx: Ctx, seq: int, checkpoint_path: str | None, out_path: str | None) -> None:
+def audit_prove(
+    ctx: Ctx, seq: int, checkpoint_path: str | None, out_path: str | None, force: bool
+) -> None:
     """The inclusion proof of the event at SEQ in a signed tree head, as JSON:
     leaf index, tree size, the leaf (the event's chain record bytes), its hash,
     the audit path and the root (RFC 9162 §2.1.3). `ledger audit verify-proof`
@@ -76,6 +87,7 @@ def audit_prove(ctx: Ctx, seq: int, checkpoint_path: str | None, out_path: str |
     from ledger.audit import proofs
     from ledger.store import db
 
+    _check_out(ctx, out_path, force)
     cp = _load_checkpoint(checkpoint_path)
     _emit(proofs.prove(db.parse_db_url(ctx.db), seq, cp), out_path)
 
@@ -84,8 +96,11 @@ def audit_prove(ctx: Ctx, seq: int, checkpoint_path: str | None, out_path: str |
 @click.argument("old_path", metavar="OLD.json")
 @click.argument("new_path", metavar="NEW.json")
 @click.option("--out", "out_path", default=None, metavar="FILE", help="write the proof here")
+@click.option("--force", is_flag=True, help="replace --out FILE if it exists (never the ledger)")
 @common(prints=False)
-def audit_consistency(ctx: Ctx, old_path: str, new_path: str, out_path: str | None) -> None:
+def audit_consistency(
+    ctx: Ctx, old_path: str, new_path: str, out_path: str | None, force: bool
+) -> None:
     """The consistency proof that the newer signed tree head extends the older
     (RFC 9162 §2.1.4), as JSON; exit 4 when it does not (an event at or
     before the older head was rewritten).
@@ -99,6 +114,7 @@ def audit_consistency(ctx: Ctx, old_path: str, new_path: str, out_path: str | No
     from ledger.audit.keys import load_checkpoint
     from ledger.store import db
 
+    _check_out(ctx, out_path, force)
     old, new = load_checkpoint(old_path), load_checkpoint(new_path)
     _emit(proofs.consistency(db.parse_db_url(ctx.db), old, new), out_path)
 
@@ -174,9 +190,10 @@ def audit_verify_proof(
     help="the signer's published key id: co-sign only what that key signed",
 )
 @click.option("--out", "out_path", required=True, metavar="FILE", help="the co-signed checkpoint")
+@click.option("--force", is_flag=True, help="replace --out FILE if it exists (never the ledger)")
 @common(prints=False)
 def audit_cosign(
-    ctx: Ctx, checkpoint_path: str, key_path: str, key_id: str | None, out_path: str
+    ctx: Ctx, checkpoint_path: str, key_path: str, key_id: str | None, out_path: str, force: bool
 ) -> None:
     """A witness (e.g. the audit office) co-signs a published signed tree
     head: the same signed bytes, signed with the witness's key, added to
@@ -189,6 +206,7 @@ def audit_cosign(
     """
     from ledger.audit.checkpoints import cosign_checkpoint
 
+    _check_out(ctx, out_path, force)
     signed = cosign_checkpoint(checkpoint_path, key_path, out_path, _key_id(key_id))
     click.echo(f"co-signed by {signed['cosignatures'][-1]['key_id']}; written to {out_path}")
 

@@ -22,6 +22,7 @@ from commands._common import (
     recording,
     valid_platform_code,
 )
+from ledger import output
 
 
 @click.group()
@@ -302,6 +303,7 @@ def funds_resume(
     help="days a statement date may differ from the ledger's payment date",
 )
 @click.option("--out", default=None, metavar="FILE.csv|FILE.xlsx", help="also write the findings")
+@click.option("--force", is_flag=True, help="replace --out FILE if it exists (never the ledger)")
 @click.option(
     "--fail-on-discrepancy",
     is_flag=True,
@@ -318,6 +320,7 @@ def funds_reconcile(
     fiscal_year: int | None,
     tolerance_days: int,
     out: str | None,
+    force: bool,
     fail_on_discrepancy: bool,
 ) -> None:
     """Reconcile the ledger's payments against a bank or treasury statement (对账).
@@ -351,8 +354,8 @@ def funds_reconcile(
 
     if fiscal_year is not None:
         check_fiscal_year(fiscal_year)
-    if tolerance_days < 0:
-        raise InvalidInput(f"invalid --tolerance-days {tolerance_days}: must be 0 or more")
+    if not 0 <= tolerance_days <= 3660:
+        raise InvalidInput(f"invalid --tolerance-days {tolerance_days}: must be 0 to 3660")
 
     def day(value: str | None, what: str) -> date | None:
         if value is None:
@@ -370,6 +373,9 @@ def funds_reconcile(
         is_file = layout_opt.lower().endswith(".toml") or "/" in layout_opt
         layout = load_layout_file(layout_opt) if is_file else get_layout(layout_opt)
     if out is not None:
+        from ledger.outfile import check_out
+
+        check_out(out, db_url=ctx.db, force=force)
         out_kind = out.lower().rsplit(".", 1)[-1] if "." in out else ""
         if out_kind not in ("csv", "xlsx"):
             raise InvalidInput(f"invalid --out {out!r}: expected a .csv or .xlsx file name")
@@ -379,7 +385,7 @@ def funds_reconcile(
         click.echo(f"reading {statement}…", err=True)
     parsed = parse_statement(statement, layout=layout)
     for bad in parsed.errors:
-        click.echo(f"line {bad.line}: {bad.reason}", err=True)
+        click.echo(output.terminal_safe(f"line {bad.line}: {bad.reason}"), err=True)
     period = None
     if start is not None or end is not None:
         own = parsed.period

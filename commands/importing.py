@@ -115,7 +115,7 @@ def import_cmd(ctx: Ctx, file: str, dry_run: bool, batch_size: int, kind: str | 
 
 def _print(ctx: Ctx, report: ImportReport) -> None:
     for b in report.bad[:SHOWN_BAD_LINES]:
-        click.echo(f"error: {b.where}: {b.message}", err=True)
+        click.echo(output.terminal_safe(f"error: {b.where}: {b.message}"), err=True)
     if len(report.bad) > SHOWN_BAD_LINES:
         click.echo(f"error: … and {len(report.bad) - SHOWN_BAD_LINES} more bad lines", err=True)
     if report.refused is not None and not report.dry_run:

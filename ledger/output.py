@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -127,6 +128,44 @@ LABELLED = {
 }
 
 
+# --- hostile text ------------------------------------------------------------------------
+
+# what a terminal would act on rather than show: C0 controls (tab, newline and
+# carriage return included), DEL, C1 controls, and the bidirectional overrides,
+# embeddings, isolates and marks that reorder what is displayed
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group(0)
+    if c in _NAMED:
+        return _NAMED[c]
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """The text with every control, escape or bidi character shown as an escape
+    (`\\x1b`, `\\r`, `\\n`, `\\u202e`): for tables, records and one-line errors.
+    JSON is exact instead (json's own escaping)."""
+    return _UNSAFE.sub(_escape, text)
+
+
+# a cell a spreadsheet would run as a formula (or DDE) if it starts with one of these
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def spreadsheet_text(value: str) -> str:
+    """A CSV cell that cannot become a formula: text starting with = + - @, tab or
+    carriage return gets a leading apostrophe (shown as text by Excel, LibreOffice,
+    Numbers). Numbers stay numbers: a negative amount such as ``-12.50`` is kept
+    as it is, so money columns still add up."""
+    if value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def labelled(value: Any) -> str:
     text = plain(value)
     if isinstance(value, (list, tuple)):
@@ -178,7 +217,10 @@ def pad(text: str, n: int) -> str:
 def table_lines(headers: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
     """Text cells as aligned lines: the headers, a rule, then the rows; two
     spaces between columns, a wide (Chinese) character counted as two. The
-    product's one table renderer (records here, reconciliation reports too)."""
+    product's one table renderer (records here, reconciliation reports too).
+    Control, escape and bidi characters in a cell are shown escaped."""
+    headers = [terminal_safe(h) for h in headers]
+    body = [[terminal_safe(v) for v in row] for row in body]
     widths = [max([width(h), *(width(row[i]) for row in body)]) for i, h in enumerate(headers)]
     lines = ["  ".join(pad(h, widths[i]) for i, h in enumerate(headers)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -206,16 +248,26 @@ def to_record(obj: dict[str, Any]) -> str:
             out.append(f"{pad(k, n)} :")
             out.append("  " + to_table(v).replace("\n", "\n  "))
         else:
-            shown = labelled(v) if k in LABELLED else plain(v)
-            out.append(f"{pad(k, n)} : {shown}")
+            shown = terminal_safe(labelled(v) if k in LABELLED else plain(v))
+            out.append(f"{pad(terminal_safe(k), n)} : {shown}")
     return "\n".join(out)
 
 
-def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+def to_csv(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str] | None = None,
+    *,
+    terminal: bool = False,
+) -> str:
+    """CSV; a cell that a spreadsheet would run as a formula is text
+    (`spreadsheet_text`); on a terminal, control characters are shown escaped."""
+    shown = terminal_safe if terminal else (lambda t: t)
     buf = io.StringIO()
     cols = list(columns or (rows[0].keys() if rows else []))
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(cols)
     for r in rows:
-        writer.writerow(["" if r.get(c) is None else plain(r.get(c)) for c in cols])
+        writer.writerow(
+            ["" if r.get(c) is None else shown(spreadsheet_text(plain(r.get(c)))) for c in cols]
+        )
     return buf.getvalue().rstrip("\n")

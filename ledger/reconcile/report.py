@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregates.errors import InvalidInput
-from ledger.output import table_lines
+from ledger.output import FORMULA_START, spreadsheet_text, table_lines
 from ledger.reconcile.findings import FLAG_KINDS, ReconcileReport, money
 
 LABELS: dict[str, str] = {
@@ -106,7 +106,7 @@ def to_json(report: ReconcileReport) -> str:
 
 
 # a cell a spreadsheet would take for a formula (CSV injection): written as text
-FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_LEAD = FORMULA_START
 
 CSV_COLUMNS = (
     "finding",
@@ -213,10 +213,8 @@ def _csv_value(value: str | int | Decimal | date | None) -> str:
         return money(value)
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_LEAD):
-        return "'" + text  # shown as text by a spreadsheet, never run as a formula
-    return text
+    # shown as text by a spreadsheet, never run as a formula (ledger.output)
+    return spreadsheet_text(value) if isinstance(value, str) else str(value)
 
 
 def to_csv(report: ReconcileReport) -> str:

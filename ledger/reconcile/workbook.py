@@ -26,11 +26,12 @@ from decimal import Decimal
 from typing import Any
 
 from aggregates.values import CENT
+from ledger.output import FORMULA_START
 from ledger.reconcile.findings import FINDINGS, ReconcileReport
 
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
-FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_LEAD = FORMULA_START  # ledger.output: the one list, CSV and workbook
 TOTAL_LABEL = "合计 total"
 
 SHEET_LABELS: dict[str, str] = {

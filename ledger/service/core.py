@@ -24,7 +24,14 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
 
-from aggregates.errors import AlreadyExists, Conflict, InvalidInput, PlatformNotFound, UnitNotFound
+from aggregates.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    LedgerError,
+    PlatformNotFound,
+    UnitNotFound,
+)
 from aggregates.platform import Platform, platform_id
 from aggregates.policy import Policy
 from aggregates.unit import Unit, unit_id
@@ -225,7 +232,17 @@ class ServiceCore:
             if replay is not None:
                 return replay
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            aggregates, result = work()
+            try:
+                aggregates, result = work()
+            except LedgerError:
+                # The same request may have been recorded by a twin started at the
+                # same moment, after our first look: its events now refuse ours
+                # ("voucher already used"). The request log decides, not the rule.
+                if request_id is not None:
+                    replay = self._replay(request_id, fp)
+                    if replay is not None:
+                        return replay
+                raise
             pending = [(agg, ev) for agg in aggregates for ev in agg.pending_events]
             result.events = [event_summary(agg, ev) for agg, ev in pending]
             request = (
