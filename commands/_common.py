@@ -68,6 +68,34 @@ class Ctx:
         self.db: str = DEFAULT_DB
         self.actor: str | None = None
         self.format: str = "table"
+        self.view = output.View()
+
+    def table_view(self) -> output.View:
+        """The table view of this invocation, fitted to the terminal (or COLUMNS)."""
+        v = self.view
+        return output.View(v.columns, v.wide, v.no_headers, output.terminal_width(stdout_is_tty()))
+
+
+def stdout_is_tty() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
+def show(text: str) -> None:
+    """Print a table: through a pager on a terminal when longer than the
+    screen (LEDGER_PAGER=0 turns it off), straight out when piped."""
+    import os
+    import shutil
+
+    if (
+        stdout_is_tty()
+        and os.environ.get("LEDGER_PAGER", "1") != "0"
+        and text.count("\n") + 1 > shutil.get_terminal_size().lines - 1
+    ):
+        click.echo_via_pager(text + "\n")
+    else:
+        click.echo(text)
 
 
 def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
@@ -91,6 +119,14 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
             fmt = kwargs.pop("fmt", None)
             if fmt:
                 ctx.format = fmt
+            wide, cols, no_headers = (
+                kwargs.pop("wide", False),
+                kwargs.pop("columns_opt", None),
+                kwargs.pop("no_headers", False),
+            )
+            if wide or cols or no_headers:
+                picked = tuple(c.strip() for c in (cols or "").split(",") if c.strip())
+                ctx.view = output.View(picked, bool(wide), bool(no_headers))
             actor = kwargs.pop("actor_opt", None)
             if actor:
                 ctx.actor = actor
@@ -107,6 +143,19 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
                 type=click.Choice(FORMATS),
                 default=None,
                 help="table (default), json or csv",
+            )(w)
+            w = click.option(
+                "--no-headers", is_flag=True, help="tables without their header lines"
+            )(w)
+            w = click.option(
+                "--columns",
+                "columns_opt",
+                default=None,
+                metavar="A,B,C",
+                help="tables show these columns, in this order (e.g. --columns code,name)",
+            )(w)
+            w = click.option(
+                "--wide", is_flag=True, help="tables show every column, not only the first-read"
             )(w)
         if records:
             w = click.option(
@@ -220,8 +269,11 @@ def emit(
     columns: Sequence[str] | None = None,
     *,
     record: bool = False,
+    default: Sequence[str] | None = None,
 ) -> None:
-    """Print a record (dict) or records (list) as table, JSON or CSV."""
+    """Print a record (dict) or records (list) as table, JSON or CSV; a
+    table shows the `default` columns (those read first) unless --wide or
+    --columns ask otherwise."""
     if ctx.format == "json":
         click.echo(output.to_json(data))
     elif ctx.format == "csv":
@@ -232,9 +284,9 @@ def emit(
         ]
         click.echo(output.to_csv(flat, columns))
     elif record:
-        click.echo(output.to_record(data))
+        show(output.to_record(data))
     else:
-        click.echo(output.to_table(data, columns))
+        show(output.to_table(data, columns, default=default, view=ctx.table_view()))
 
 
 def valid_platform_code(code: str) -> str:

@@ -203,4 +203,5 @@ def change_list(ctx: Ctx, pending: bool, platform_code: str | None) -> None:
         ctx,
         rows,
         ["id", "platform", "type", "status", "requested_on", "decided_on", "details", "reason"],
+        default=["id", "platform", "type", "status", "requested_on", "decided_on"],
     )

@@ -374,4 +374,5 @@ def funds_summary(ctx: Ctx, code: str | None, fiscal_year: int | None, as_of: st
         rows = rm.funds_summary(day, platform=plat, fiscal_year=fiscal_year)
     from projections.funds import SUMMARY_COLUMNS
 
-    emit(ctx, rows, list(SUMMARY_COLUMNS))
+    first = ["platform", "category", "fiscal_year", "allocated", "disbursed", "remaining"]
+    emit(ctx, rows, list(SUMMARY_COLUMNS), default=first)

@@ -462,4 +462,5 @@ def platform_list(
         ctx,
         rows,
         ["code", "name", "kind", "level", "status", "status_since", "host_unit", "policy"],
+        default=["code", "name", "status", "status_since"],
     )

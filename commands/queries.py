@@ -15,6 +15,7 @@ from commands._common import (
     emit,
     opt_date,
     reading,
+    show,
     valid_platform_code,
     valid_unit_code,
 )
@@ -32,6 +33,23 @@ DEBARMENT_COLUMNS = [
     "basis",
     "doc_no",
 ]
+# the columns read first (the rest under --wide or --columns)
+DEBARMENT_DEFAULT = ["unit", "unit_name", "end", "basis", "doc_no"]
+HISTORY_COLUMNS = [
+    "seq",
+    "aggregate",
+    "code",
+    "version",
+    "event",
+    "effective_on",
+    "recorded_at",
+    "actor",
+    "doc_no",
+    "basis",
+    "reason",
+    "data",
+]
+HISTORY_DEFAULT = ["seq", "code", "event", "effective_on", "actor", "doc_no"]
 
 
 @click.command()
@@ -50,7 +68,7 @@ def debarred(ctx: Ctx, as_of: str | None, scope: str | None, name: str | None) -
     day = as_of_date(as_of)
     with reading(ctx) as rm:
         rows = rm.debarred(day, scope=scope, name=name)
-    emit(ctx, rows, DEBARMENT_COLUMNS)
+    emit(ctx, rows, DEBARMENT_COLUMNS, default=DEBARMENT_DEFAULT)
 
 
 @click.command("blacklist")
@@ -66,7 +84,12 @@ def blacklist_cmd(ctx: Ctx, as_of: str | None) -> None:
     day = as_of_date(as_of)
     with reading(ctx) as rm:
         rows = rm.blacklist(day)
-    emit(ctx, rows, ["unit", "unit_name", "id", "start", "status", "basis", "doc_no"])
+    emit(
+        ctx,
+        rows,
+        ["unit", "unit_name", "id", "start", "status", "basis", "doc_no"],
+        default=["unit", "unit_name", "start", "status", "doc_no"],
+    )
 
 
 @click.command()
@@ -113,9 +136,14 @@ def eligibility(
     }
     if ctx.format == "table":
         verdict = "eligible" if eligible else "NOT eligible"
-        click.echo(f"{code}: {verdict} for {output.labelled(purpose)} on {day} (policy {pol.id})")
+        click.echo(f"{code}: {verdict} for {output.labelled(purpose)} on {day}")
+        click.echo(f"policy: {pol.id}")
         if reasons:
-            click.echo(output.to_table(data["reasons"], ["rule", "basis", "until", "detail"]))
+            show(
+                output.to_table(
+                    data["reasons"], ["rule", "basis", "until", "detail"], view=ctx.table_view()
+                )
+            )
     elif ctx.format == "json":
         emit(ctx, data)
     else:
@@ -154,7 +182,12 @@ def compliance_overdue(ctx: Ctx, as_of: str | None) -> None:
     day = as_of_date(as_of)
     with reading(ctx) as rm:
         rows = rm.compliance_overdue(day)
-    emit(ctx, rows, ["platform", "name", "status", "issue", "due", "basis", "detail"])
+    emit(
+        ctx,
+        rows,
+        ["platform", "name", "status", "issue", "due", "basis", "detail"],
+        default=["platform", "name", "issue", "due", "basis"],
+    )
 
 
 @click.command()
@@ -194,21 +227,4 @@ def history(
             rows = rm.history(aggregate="unit", code=code, since=start, until=end)
         else:
             rows = rm.history(since=start, until=end)
-    emit(
-        ctx,
-        rows,
-        [
-            "seq",
-            "aggregate",
-            "code",
-            "version",
-            "event",
-            "effective_on",
-            "recorded_at",
-            "actor",
-            "doc_no",
-            "basis",
-            "reason",
-            "data",
-        ],
-    )
+    emit(ctx, rows, HISTORY_COLUMNS, default=HISTORY_DEFAULT)

@@ -15,6 +15,7 @@ from commands._common import (
     reading,
     record,
     recording,
+    show,
     timestamp,
     valid_unit_code,
 )
@@ -339,7 +340,7 @@ def unit_show(ctx: Ctx, code: str, as_of: str | None, known_at: str | None) -> N
         ("blacklist", "blacklist", ["id", "start", "removed_on", "status", "basis", "doc_no"]),
     ):
         click.echo(f"\n{title}:")
-        click.echo(output.to_table(data[key], cols))
+        show(output.to_table(data[key], cols, view=ctx.table_view()))
 
 
 @unit.command("search")
