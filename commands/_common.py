@@ -9,7 +9,8 @@ that need them, so that loading a command group stays cheap.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -41,15 +42,13 @@ def money(value: str) -> Decimal:
     return parse_money(value)
 
 
-def timestamp(value: str | None) -> datetime | None:
+def timestamp(value: str | None, what: str = "--known-at") -> datetime | None:
     if value is None:
         return None
     try:
         ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(
-            f"invalid --known-at {value!r}: expected an ISO 8601 timestamp"
-        ) from None
+        raise InvalidInput(f"invalid {what} {value!r}: expected an ISO 8601 timestamp") from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     return ts
@@ -254,6 +253,24 @@ def as_of_date(value: str | None) -> date:
     from ledger.service import today
 
     return opt_date(value, "--as-of") or today()
+
+
+KNOWN_AT_HELP = (
+    "as the ledger knew it at this moment (ISO 8601, e.g. 2026-07-01T00:00:00Z): "
+    "only what was recorded by then"
+)
+
+
+def known_at_option(f: F) -> F:
+    """--known-at: the second clock (when recorded), beside --as-of (the business date)."""
+    return click.option("--known-at", "known_at", default=None, metavar="TS", help=KNOWN_AT_HELP)(f)
+
+
+@contextmanager
+def reading_known(ctx: Ctx, known_at: datetime | None) -> Iterator[Any]:
+    """The read models, as they are, or as known at a moment (--known-at)."""
+    with reading(ctx) as rm:
+        yield rm if known_at is None else rm.known_at(known_at)
 
 
 def reading(ctx: Ctx) -> Any:
