@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from aggregates.errors import InvalidInput
+from aggregates.errors import Ineligible, InvalidInput
 from aggregates.values import SCOPES
 from commands._common import (
     Ctx,
@@ -22,6 +22,7 @@ from commands._common import (
     valid_platform_code,
     valid_unit_code,
 )
+from commands.screening import print_screening, screen_batch, screening_options, valid_threshold
 from ledger import output
 
 DEBARMENT_COLUMNS = [
@@ -60,22 +61,47 @@ HISTORY_DEFAULT = ["seq", "code", "event", "effective_on", "actor", "doc_no"]
 @click.option("--scope", default=None, help=f"one of {', '.join(SCOPES)}")
 @click.option("--name", default=None, metavar="TEXT", help="only units whose name matches")
 @known_at_option
+@screening_options
 @common()
 def debarred(
-    ctx: Ctx, as_of: str | None, scope: str | None, name: str | None, known_at: str | None
+    ctx: Ctx,
+    as_of: str | None,
+    scope: str | None,
+    name: str | None,
+    known_at: str | None,
+    names_file: str | None,
+    column: str | None,
+    threshold: int | None,
+    limit: int,
+    check: bool,
 ) -> None:
-    """Units debarred on a date (start ≤ date < end, not lifted).
+    """Units debarred on a date (start ≤ date < end, not lifted); with --file,
+    every name of a list screened against them (best matches, score, verdict, why).
 
     \b
     Example:
       ledger debarred --as-of 2027-01-01 --scope platform-application
       ledger debarred --as-of 2026-07-01 --known-at 2026-07-01T00:00:00Z
+      ledger debarred --file applicants.csv --column 单位名称 --threshold 70 --check
     """
     choice(scope, SCOPES, "debarment scope")
+    valid_threshold(threshold)
+    if name is not None and names_file is not None:
+        raise InvalidInput("give --name or --file, not both")
     day = as_of_date(as_of)
     with reading_known(ctx, timestamp(known_at)) as rm:
         rows = rm.debarred(day, scope=scope, name=name)
+        if names_file is not None:
+            among = {str(r["unit"]) for r in rows}
+            screened = screen_batch(
+                ctx, rm, names_file, column, day, threshold=threshold, limit=limit, among=among
+            )
+    if names_file is not None:
+        print_screening(ctx, screened, check)
+        return
     emit(ctx, rows, DEBARMENT_COLUMNS, default=DEBARMENT_DEFAULT)
+    if check and name is not None and rows:
+        raise Ineligible(f"{name} matches {len(rows)} debarment(s) in force on {day}")
 
 
 @click.command("blacklist")

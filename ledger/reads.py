@@ -120,8 +120,28 @@ class ReadModels:
     def unit_show(self, code: str, as_of: date, known_at: datetime | None = None) -> dict[str, Any]:
         return units.unit_show(self.conn, code, as_of, known_at)
 
-    def unit_search(self, text: str, on: date) -> list[dict[str, Any]]:
-        return units.search_units(self.conn, text, on)
+    def screen(
+        self,
+        names: list[str],
+        on: date,
+        *,
+        threshold: int,
+        limit: int = 3,
+        among: set[str] | None = None,
+        start: int = 1,
+    ) -> list[dict[str, Any]]:
+        from projections.screening import screen
+
+        return screen(
+            self.conn, names, on, threshold=threshold, limit=limit, among=among, start=start
+        )
+
+    def unit_search(
+        self, text: str, on: date, threshold: int | None = None
+    ) -> list[dict[str, Any]]:
+        if threshold is None:
+            return units.search_units(self.conn, text, on)
+        return units.search_units(self.conn, text, on, threshold=threshold)
 
     def debarred(
         self, on: date, *, scope: str | None = None, name: str | None = None

@@ -152,30 +152,41 @@ def match_unit(query: str, code: str, names: list[tuple[str, int]]) -> tuple[int
 
 
 def explain(
-    query: str, code: str, names: list[tuple[str, int]], threshold: int = SEARCH_THRESHOLD
+    query: str,
+    code: str,
+    names: list[tuple[str, int]],
+    threshold: int = SEARCH_THRESHOLD,
+    *,
+    sound: bool = True,
 ) -> Match | None:
-    """``match_unit`` with its why, or None below `threshold`."""
-    best: tuple[float, int, str, tuple[str, ...]] | None = None
+    """``match_unit`` with its why, or None below `threshold`. When the
+    characters find nothing, the sound (pinyin) is tried, unless `sound` is
+    False (a batch tries it only for names that found no unit at all)."""
+    best: tuple[float, int, str] | None = None
+    by_sound = False
     compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", query)).upper()
     if _CODE_LIKE.fullmatch(compact) and compact in code:
         score = 100.0 if compact == code else min(99.0, 60 + 40 * len(compact) / len(code))
-        best = (score, CODE, code, ("credit code",))
+        best = (score, CODE, code)
     q = normalise(query)
     for name, rank in names:
-        n = normalise(name)
-        score = _pair_score(q, n)
+        score = _pair_score(q, normalise(name), best[0] if best else 0.0)
         if best is None or (score, rank) > best[:2]:
-            best = (score, rank, name, _why(q, n, name, rank))
-    if best is None or best[0] < threshold:
+            best = (score, rank, name)
+    if sound and (best is None or best[0] < threshold):
         # the characters found nothing: try the sound (pinyin)
         for name, rank in names:
-            n = normalise(name)
-            score = _score(pinyin(q.core), pinyin(n.core)) * PINYIN_WEIGHT
+            score = _score(pinyin(q.core), pinyin(normalise(name).core)) * PINYIN_WEIGHT
             if score >= threshold and (best is None or (score, rank) > best[:2]):
-                best = (score, rank, name, (*_why(q, n, name, rank), "by pinyin"))
+                best, by_sound = (score, rank, name), True
     if best is None or best[0] < threshold:
         return None
-    return Match(round(best[0]), best[2], best[1], best[3])
+    score, rank, matched = best
+    if rank == CODE:
+        why: tuple[str, ...] = ("credit code",)
+    else:
+        why = _why(q, normalise(matched), matched, rank) + (("by pinyin",) if by_sound else ())
+    return Match(round(score), matched, rank, why)
 
 
 def _why(q: Normal, n: Normal, name: str, rank: int) -> tuple[str, ...]:
@@ -184,14 +195,18 @@ def _why(q: Normal, n: Normal, name: str, rank: int) -> tuple[str, ...]:
     return (f"{what} {name}", *steps)
 
 
-def _pair_score(q: Normal, n: Normal) -> float:
+def _pair_score(q: Normal, n: Normal, floor: float = 0.0) -> float:
     """The whole texts equal: 100; the cores equal (another company form):
-    SAME_CORE; else the lower of the whole texts' and the cores' scores."""
+    SAME_CORE; else the lower of the whole texts' and the cores' scores (the
+    whole not scored when the cores score under `floor`: it cannot win)."""
     if q.text == n.text:
         return 100.0
     if q.core == n.core and len(q.core) >= 2:
         return float(SAME_CORE)
-    return min(_score(q.text, n.text), _score(q.core, n.core))
+    core = _score(q.core, n.core)
+    if core < floor:
+        return core
+    return core if q.core == q.text and n.core == n.text else min(core, _score(q.text, n.text))
 
 
 def _score(query: str, name: str) -> float:
