@@ -97,7 +97,8 @@ def main() -> None:
         f"{args.names} names against {args.units + 20} units: {took:.2f} s "
         f"({cpu:.2f} s of CPU) {verdicts}"
     )
-    if took >= 2.0:
+    # the CPU time is the measure (the wall clock counts other processes on a shared machine)
+    if cpu >= 2.0:
         print("slower than the 2 s target", file=sys.stderr)
         sys.exit(1)
 

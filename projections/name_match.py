@@ -44,6 +44,7 @@ SUFFIXES = tuple(
             "股份有限公司",
             "有限责任公司",
             "股份公司",
+            "股份",
             "有限公司",
             "集团公司",
             "集团",
@@ -97,7 +98,7 @@ def normalise(name: str) -> Normal:
         steps.append("punctuation ignored")
     core, removed = processed, []
     changed = True
-    while changed:
+    while changed and core not in SUFFIXES:
         changed = False
         for suffix in SUFFIXES:
             if core.endswith(suffix) and len(core) > len(suffix):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -115,17 +116,20 @@ def screen(
         query = query.strip()
         if not query:
             continue
-        if _CODE_LIKE.fullmatch(re.sub(r"\s+", "", query).upper()):
-            pool = set(range(len(units)))  # a credit code, whole or in part
-            by_sound = False
-        else:
-            core = normalise(query).core
-            pool = candidates(core, cores, threshold)
-            by_sound = not pool
-            if by_sound:
-                if sounds is None:
-                    sounds = [pinyin(c) for c in cores]
-                pool = candidates(pinyin(core), sounds, threshold / PINYIN_WEIGHT)
+        compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", query)).upper()
+        # a credit code, whole or in part: the units whose code holds it
+        pool = (
+            {u for u, (code, _) in enumerate(units) if compact in code}
+            if _CODE_LIKE.fullmatch(compact)
+            else set()
+        )
+        core = normalise(query).core
+        pool |= candidates(core, cores, threshold)
+        by_sound = not pool
+        if by_sound:
+            if sounds is None:
+                sounds = [pinyin(c) for c in cores]
+            pool = candidates(pinyin(core), sounds, threshold / PINYIN_WEIGHT)
         hits = []
         for u in sorted(pool):
             code, names = units[u]
