@@ -23,6 +23,7 @@ from aggregates.values import parse_date, parse_money
 from ledger import output
 
 if TYPE_CHECKING:
+    from ledger.profiles import Settings
     from ledger.service import LedgerService
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,6 +69,7 @@ class Ctx:
         self.actor: str | None = None
         self.format: str = "table"
         self.view = output.View()
+        self.settings: Settings | None = None  # where each setting came from (`config show`)
 
     def table_view(self) -> output.View:
         """The table view of this invocation, fitted to the terminal (or COLUMNS)."""
@@ -113,11 +115,14 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
             ctx = click.get_current_context().find_object(Ctx)
             if ctx is None:  # pragma: no cover - always under the root group
                 ctx = Ctx()
+            given = []
             if db_opt:
                 ctx.db = db_opt
+                given.append("db")
             fmt = kwargs.pop("fmt", None)
             if fmt:
                 ctx.format = fmt
+                given.append("format")
             wide, cols, no_headers = (
                 kwargs.pop("wide", False),
                 kwargs.pop("columns_opt", None),
@@ -129,6 +134,9 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
             actor = kwargs.pop("actor_opt", None)
             if actor:
                 ctx.actor = actor
+                given.append("actor")
+            if ctx.settings is not None:
+                ctx.settings.sources.update(dict.fromkeys(given, "option"))
             structlog.contextvars.bind_contextvars(
                 command=click.get_current_context().command_path, actor=ctx.actor
             )
