@@ -16,15 +16,27 @@ import sys
 from typing import Any, NoReturn
 
 import click
-import structlog
 
-from aggregates.errors import (
+# structlog imports rich when it is installed (for its tracebacks, which we do
+# not use: errors are one line). rich is here for tables only, imported when
+# one is printed (ledger/output.py); hiding it while structlog loads keeps it
+# out of every command's start-up.
+_HIDE_RICH = "rich" not in sys.modules
+if _HIDE_RICH:
+    sys.modules["rich"] = None  # type: ignore[assignment]
+try:
+    import structlog
+finally:
+    if _HIDE_RICH:
+        del sys.modules["rich"]
+
+from aggregates.errors import (  # noqa: E402 - after structlog, on purpose
     DatabaseUnavailable,
     InvalidInput,
     LedgerError,
     TamperDetected,
 )
-from commands._common import DEFAULT_DB, FORMATS, Ctx
+from commands._common import DEFAULT_DB, FORMATS, Ctx  # noqa: E402
 
 # Every command, by name: "module:attribute" under the commands package, imported
 # only when the command is invoked (or listed with its help).

@@ -100,3 +100,39 @@ def test_chinese_is_counted_two_columns_wide() -> None:
     rows = text.splitlines()[2:]
     assert rows[0].index("A") == len("西藏高原医学研究所") + 2
     assert width(rows[0][: rows[0].index("A")]) == width(rows[1][: rows[1].index("B")])
+
+
+def test_rich_is_not_loaded_at_start_up() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    code = "import sys, cli; print('rich' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_a_pager_on_a_terminal_only_when_longer_than_the_screen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from commands import _common
+
+    paged: list[str] = []
+    printed: list[str] = []
+    monkeypatch.setattr(_common.click, "echo_via_pager", lambda text: paged.append(text))
+    monkeypatch.setattr(_common.click, "echo", lambda text: printed.append(text))
+    monkeypatch.setattr("shutil.get_terminal_size", lambda *a, **k: os.terminal_size((100, 10)))
+    long_text = "\n".join(str(i) for i in range(30))
+    monkeypatch.setattr(_common, "stdout_is_tty", lambda: False)
+    _common.show(long_text)  # piped: never paged
+    monkeypatch.setattr(_common, "stdout_is_tty", lambda: True)
+    _common.show("short")  # fits the screen
+    _common.show(long_text)  # longer than the screen: paged
+    monkeypatch.setenv("LEDGER_PAGER", "0")
+    _common.show(long_text)  # turned off
+    assert paged == [long_text + "\n"]
+    assert printed == [long_text, "short", long_text]
