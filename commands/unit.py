@@ -11,8 +11,10 @@ from commands._common import (
     as_of_date,
     common,
     emit,
+    known_at_option,
     opt_date,
     reading,
+    reading_known,
     record,
     recording,
     show,
@@ -347,12 +349,14 @@ def unit_show(ctx: Ctx, code: str, as_of: str | None, known_at: str | None) -> N
 @unit.command("search")
 @click.argument("text", required=False)
 @click.option("--as-of", default=None, metavar="DATE")
+@known_at_option
 @screening_options
 @common()
 def unit_search(
     ctx: Ctx,
     text: str | None,
     as_of: str | None,
+    known_at: str | None,
     names_file: str | None,
     column: str | None,
     threshold: int | None,
@@ -373,7 +377,7 @@ def unit_search(
     valid_threshold(threshold)
     if (text is None) == (names_file is None):
         raise InvalidInput("give a name to search, or --file FILE (- for stdin), not both")
-    with reading(ctx) as rm:
+    with reading_known(ctx, timestamp(known_at)) as rm:
         if names_file is not None:
             rows = screen_batch(ctx, rm, names_file, column, day, threshold=threshold, limit=limit)
         else:

@@ -103,3 +103,16 @@ def test_funds_compliance_and_changes_take_both_clocks(late: dict[str, Any]) -> 
     assert js(url, "change", "list", "--pending", "--as-of", "2000-01-01") == []
     assert js(url, "change", "list", "--as-of", first)
     assert js(url, "change", "list", "--known-at", "2000-01-01T00:00:00Z") == []
+
+
+def test_platform_list_and_unit_search_as_known(late: dict[str, Any]) -> None:
+    url, before = late["url"], late["before"]
+    assert js(url, "platform", "list", "--known-at", "2000-01-01T00:00:00Z") == []
+    assert js(url, "platform", "list", "--known-at", before) == js(url, "platform", "list")
+    [now] = [h for h in js(url, "unit", "search", "拉萨高原生物科技有限公司") if h["code"] == LATE]
+    [then] = [
+        h
+        for h in js(url, "unit", "search", "拉萨高原生物科技有限公司", "--known-at", before)
+        if h["code"] == LATE
+    ]
+    assert now["debarred"] is True and then["debarred"] is False
