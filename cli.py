@@ -16,15 +16,27 @@ import sys
 from typing import Any, NoReturn
 
 import click
-import structlog
 
-from aggregates.errors import (
+# structlog imports rich when it is installed (for its tracebacks, which we do
+# not use: errors are one line). rich is here for tables only, imported when
+# one is printed (ledger/output.py); hiding it while structlog loads keeps it
+# out of every command's start-up.
+_HIDE_RICH = "rich" not in sys.modules
+if _HIDE_RICH:
+    sys.modules["rich"] = None  # type: ignore[assignment]
+try:
+    import structlog
+finally:
+    if _HIDE_RICH:
+        del sys.modules["rich"]
+
+from aggregates.errors import (  # noqa: E402 - after structlog, on purpose
     DatabaseUnavailable,
     InvalidInput,
     LedgerError,
     TamperDetected,
 )
-from commands._common import DEFAULT_DB, FORMATS, Ctx
+from commands._common import DEFAULT_DB, FORMATS, Ctx  # noqa: E402
 
 # Every command, by name: "module:attribute" under the commands package, imported
 # only when the command is invoked (or listed with its help).
@@ -33,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "blacklist": "commands.queries:blacklist_cmd",
     "change": "commands.change:change",
     "compliance": "commands.queries:compliance",
+    "config": "commands.config:config",
     "debarred": "commands.queries:debarred",
     "demo": "commands.setup:demo",
     "eligibility": "commands.queries:eligibility",
@@ -289,12 +302,29 @@ def first_line(e: BaseException) -> str:
     help="who records (or LEDGER_ACTOR); required to record",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(FORMATS), default="table", help="output format of records"
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="output format of records (default table)",
+)
+@click.option(
+    "--profile",
+    default=None,
+    metavar="NAME",
+    help="settings of this profile of the config file (or LEDGER_PROFILE); see `config show`",
 )
 @click.option("-v", "--verbose", is_flag=True, help="log what happens on stderr")
 @click.version_option("0.1.0", prog_name="ledger")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, actor: str | None, fmt: str, verbose: bool) -> None:
+def main(
+    ctx: click.Context,
+    db: str | None,
+    actor: str | None,
+    fmt: str | None,
+    profile: str | None,
+    verbose: bool,
+) -> None:
     """The audit ledger for public science funding: every approval, payment,
     change, violation and debarment of a sci-tech innovation platform as an
     immutable, hash-chained event.
@@ -305,10 +335,28 @@ def main(ctx: click.Context, db: str | None, actor: str | None, fmt: str, verbos
       ledger platform show LS-KL-001 --format json
     """
     configure_logging(verbose)
+    from click.core import ParameterSource
+
+    from ledger.profiles import resolve
+
+    # click reads LEDGER_DB / LEDGER_ACTOR into the options: tell them apart
+    def given(name: str, value: str | None) -> str | None:
+        return None if ctx.get_parameter_source(name) == ParameterSource.ENVIRONMENT else value
+
+    try:
+        settings = resolve(
+            profile,
+            {"db": given("db", db), "actor": given("actor", actor), "format": fmt},
+            {"db": os.environ.get("LEDGER_DB"), "actor": os.environ.get("LEDGER_ACTOR")},
+            {"db": DEFAULT_DB, "format": "table"},
+        )
+    except InvalidInput as e:
+        fail(e.message, exit_code(e))
     obj = Ctx()
-    obj.db = db or os.environ.get("LEDGER_DB") or DEFAULT_DB
-    obj.actor = actor or os.environ.get("LEDGER_ACTOR")
-    obj.format = fmt
+    obj.db = settings.values["db"] or DEFAULT_DB
+    obj.actor = settings.values["actor"]
+    obj.format = settings.values["format"] or "table"
+    obj.settings = settings
     ctx.obj = obj
 
 

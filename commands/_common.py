@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -23,6 +24,7 @@ from aggregates.values import parse_date, parse_money
 from ledger import output
 
 if TYPE_CHECKING:
+    from ledger.profiles import Settings
     from ledger.service import LedgerService
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,15 +44,13 @@ def money(value: str) -> Decimal:
     return parse_money(value)
 
 
-def timestamp(value: str | None) -> datetime | None:
+def timestamp(value: str | None, what: str = "--known-at") -> datetime | None:
     if value is None:
         return None
     try:
         ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(
-            f"invalid --known-at {value!r}: expected an ISO 8601 timestamp"
-        ) from None
+        raise InvalidInput(f"invalid {what} {value!r}: expected an ISO 8601 timestamp") from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     try:
@@ -74,6 +74,35 @@ class Ctx:
         self.db: str = DEFAULT_DB
         self.actor: str | None = None
         self.format: str = "table"
+        self.view = output.View()
+        self.settings: Settings | None = None  # where each setting came from (`config show`)
+
+    def table_view(self) -> output.View:
+        """The table view of this invocation, fitted to the terminal (or COLUMNS)."""
+        v = self.view
+        return output.View(v.columns, v.wide, v.no_headers, output.terminal_width(stdout_is_tty()))
+
+
+def stdout_is_tty() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
+def show(text: str) -> None:
+    """Print a table: through a pager on a terminal when longer than the
+    screen (LEDGER_PAGER=0 turns it off), straight out when piped."""
+    import os
+    import shutil
+
+    if (
+        stdout_is_tty()
+        and os.environ.get("LEDGER_PAGER", "1") != "0"
+        and text.count("\n") + 1 > shutil.get_terminal_size().lines - 1
+    ):
+        click.echo_via_pager(text + "\n")
+    else:
+        click.echo(text)
 
 
 def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
@@ -92,14 +121,28 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
             ctx = click.get_current_context().find_object(Ctx)
             if ctx is None:  # pragma: no cover - always under the root group
                 ctx = Ctx()
+            given = []
             if db_opt:
                 ctx.db = db_opt
+                given.append("db")
             fmt = kwargs.pop("fmt", None)
             if fmt:
                 ctx.format = fmt
+                given.append("format")
+            wide, cols, no_headers = (
+                kwargs.pop("wide", False),
+                kwargs.pop("columns_opt", None),
+                kwargs.pop("no_headers", False),
+            )
+            if wide or cols or no_headers:
+                picked = tuple(c.strip() for c in (cols or "").split(",") if c.strip())
+                ctx.view = output.View(picked, bool(wide), bool(no_headers))
             actor = kwargs.pop("actor_opt", None)
             if actor:
                 ctx.actor = actor
+                given.append("actor")
+            if ctx.settings is not None:
+                ctx.settings.sources.update(dict.fromkeys(given, "option"))
             structlog.contextvars.bind_contextvars(
                 command=click.get_current_context().command_path, actor=ctx.actor
             )
@@ -113,6 +156,19 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
                 type=click.Choice(FORMATS),
                 default=None,
                 help="table (default), json or csv",
+            )(w)
+            w = click.option(
+                "--no-headers", is_flag=True, help="tables without their header lines"
+            )(w)
+            w = click.option(
+                "--columns",
+                "columns_opt",
+                default=None,
+                metavar="A,B,C",
+                help="tables show these columns, in this order (e.g. --columns code,name)",
+            )(w)
+            w = click.option(
+                "--wide", is_flag=True, help="tables show every column, not only the first-read"
             )(w)
         if records:
             w = click.option(
@@ -213,6 +269,24 @@ def as_of_date(value: str | None) -> date:
     return opt_date(value, "--as-of") or today()
 
 
+KNOWN_AT_HELP = (
+    "as the ledger knew it at this moment (ISO 8601, e.g. 2026-07-01T00:00:00Z): "
+    "only what was recorded by then"
+)
+
+
+def known_at_option(f: F) -> F:
+    """--known-at: the second clock (when recorded), beside --as-of (the business date)."""
+    return click.option("--known-at", "known_at", default=None, metavar="TS", help=KNOWN_AT_HELP)(f)
+
+
+@contextmanager
+def reading_known(ctx: Ctx, known_at: datetime | None) -> Iterator[Any]:
+    """The read models, as they are, or as known at a moment (--known-at)."""
+    with reading(ctx) as rm:
+        yield rm if known_at is None else rm.known_at(known_at)
+
+
 def reading(ctx: Ctx) -> Any:
     """The read models, caught up first (read-only: as they are, with a warning)."""
     from ledger.reads import open_read
@@ -226,8 +300,11 @@ def emit(
     columns: Sequence[str] | None = None,
     *,
     record: bool = False,
+    default: Sequence[str] | None = None,
 ) -> None:
-    """Print a record (dict) or records (list) as table, JSON or CSV."""
+    """Print a record (dict) or records (list) as table, JSON or CSV; a
+    table shows the `default` columns (those read first) unless --wide or
+    --columns ask otherwise."""
     if ctx.format == "json":
         click.echo(output.to_json(data))
     elif ctx.format == "csv":
@@ -238,9 +315,9 @@ def emit(
         ]
         click.echo(output.to_csv(flat, columns, terminal=sys.stdout.isatty()))
     elif record:
-        click.echo(output.to_record(data))
+        show(output.to_record(data))
     else:
-        click.echo(output.to_table(data, columns))
+        show(output.to_table(data, columns, default=default, view=ctx.table_view()))
 
 
 def valid_platform_code(code: str) -> str:

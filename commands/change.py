@@ -10,10 +10,12 @@ from commands._common import (
     Ctx,
     common,
     emit,
+    known_at_option,
     opt_date,
-    reading,
+    reading_known,
     record,
     recording,
+    timestamp,
     valid_platform_code,
 )
 
@@ -184,23 +186,30 @@ def change_withdraw(
 @change.command("list")
 @click.option("--pending", is_flag=True, help="only requests not yet decided")
 @click.option("--platform", "platform_code", default=None, metavar="CODE")
+@click.option("--as-of", default=None, metavar="DATE", help="requests and decisions dated by then")
+@known_at_option
 @common()
-def change_list(ctx: Ctx, pending: bool, platform_code: str | None) -> None:
+def change_list(
+    ctx: Ctx, pending: bool, platform_code: str | None, as_of: str | None, known_at: str | None
+) -> None:
     """Major change requests, by platform.
 
     \b
     Example:
       ledger change list --pending
+      ledger change list --as-of 2026-09-30 --known-at 2026-10-01T00:00:00Z
     """
     from aggregates.errors import PlatformNotFound
 
     code = valid_platform_code(platform_code) if platform_code else None
-    with reading(ctx) as rm:
+    day = opt_date(as_of, "--as-of")
+    with reading_known(ctx, timestamp(known_at)) as rm:
         if code is not None and not rm.platform_exists(code):
             raise PlatformNotFound(code)
-        rows = rm.change_list(pending=pending, platform=code)
+        rows = rm.change_list(pending=pending, platform=code, as_of=day)
     emit(
         ctx,
         rows,
         ["id", "platform", "type", "status", "requested_on", "decided_on", "details", "reason"],
+        default=["id", "platform", "type", "status", "requested_on", "decided_on"],
     )

@@ -14,12 +14,15 @@ from commands._common import (
     as_of_date,
     common,
     emit,
+    known_at_option,
     money,
     open_service,
     opt_date,
     reading,
+    reading_known,
     record,
     recording,
+    timestamp,
     valid_platform_code,
 )
 from ledger import output
@@ -473,22 +476,27 @@ def funds_layouts(ctx: Ctx) -> None:
 @click.argument("code", required=False)
 @click.option("--fiscal-year", type=int, default=None)
 @click.option("--as-of", default=None, metavar="DATE")
+@known_at_option
 @common()
-def funds_summary(ctx: Ctx, code: str | None, fiscal_year: int | None, as_of: str | None) -> None:
+def funds_summary(
+    ctx: Ctx, code: str | None, fiscal_year: int | None, as_of: str | None, known_at: str | None
+) -> None:
     """Allocated, disbursed, reversed, recovered, net and remaining per line.
 
     \b
     Example:
       ledger funds summary LS-KL-001 --fiscal-year 2026 --as-of 2026-06-30
+      ledger funds summary --as-of 2026-06-30 --known-at 2026-07-01T00:00:00Z
     """
     from aggregates.errors import PlatformNotFound
 
     plat = valid_platform_code(code) if code else None
     day = as_of_date(as_of)
-    with reading(ctx) as rm:
+    with reading_known(ctx, timestamp(known_at)) as rm:
         if plat is not None and not rm.platform_exists(plat):
             raise PlatformNotFound(plat)
         rows = rm.funds_summary(day, platform=plat, fiscal_year=fiscal_year)
     from projections.funds import SUMMARY_COLUMNS
 
-    emit(ctx, rows, list(SUMMARY_COLUMNS))
+    first = ["platform", "category", "fiscal_year", "allocated", "disbursed", "remaining"]
+    emit(ctx, rows, list(SUMMARY_COLUMNS), default=first)

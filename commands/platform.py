@@ -11,8 +11,10 @@ from commands._common import (
     choice,
     common,
     emit,
+    known_at_option,
     opt_date,
     reading,
+    reading_known,
     record,
     recording,
     timestamp,
@@ -440,15 +442,22 @@ def platform_show(ctx: Ctx, code: str, as_of: str | None, known_at: str | None) 
 @click.option("--kind", default=None)
 @click.option("--level", default=None)
 @click.option("--as-of", default=None, metavar="DATE")
+@known_at_option
 @common()
 def platform_list(
-    ctx: Ctx, status: str | None, kind: str | None, level: str | None, as_of: str | None
+    ctx: Ctx,
+    status: str | None,
+    kind: str | None,
+    level: str | None,
+    as_of: str | None,
+    known_at: str | None,
 ) -> None:
     """List platforms with their status on a date.
 
     \b
     Example:
       ledger platform list --status rectification --as-of 2026-06-30
+      ledger platform list --as-of 2026-06-30 --known-at 2026-07-01T00:00:00Z
     """
     from aggregates.values import STATUSES
 
@@ -456,10 +465,11 @@ def platform_list(
     choice(kind, KINDS, "platform kind")
     choice(level, LEVELS, "level")
     day = as_of_date(as_of)
-    with reading(ctx) as rm:
+    with reading_known(ctx, timestamp(known_at)) as rm:
         rows = rm.platform_list(day, status=status, kind=kind, level=level)
     emit(
         ctx,
         rows,
         ["code", "name", "kind", "level", "status", "status_since", "host_unit", "policy"],
+        default=["code", "name", "status", "status_since"],
     )

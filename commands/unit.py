@@ -11,13 +11,17 @@ from commands._common import (
     as_of_date,
     common,
     emit,
+    known_at_option,
     opt_date,
     reading,
+    reading_known,
     record,
     recording,
+    show,
     timestamp,
     valid_unit_code,
 )
+from commands.screening import print_screening, screen_batch, screening_options, valid_threshold
 from ledger import output
 
 
@@ -339,21 +343,54 @@ def unit_show(ctx: Ctx, code: str, as_of: str | None, known_at: str | None) -> N
         ("blacklist", "blacklist", ["id", "start", "removed_on", "status", "basis", "doc_no"]),
     ):
         click.echo(f"\n{title}:")
-        click.echo(output.to_table(data[key], cols))
+        show(output.to_table(data[key], cols, view=ctx.table_view()))
 
 
 @unit.command("search")
-@click.argument("text")
+@click.argument("text", required=False)
 @click.option("--as-of", default=None, metavar="DATE")
+@known_at_option
+@screening_options
 @common()
-def unit_search(ctx: Ctx, text: str, as_of: str | None) -> None:
-    """Screen by name (current, former, aliases; fuzzy, Chinese included) or code.
+def unit_search(
+    ctx: Ctx,
+    text: str | None,
+    as_of: str | None,
+    known_at: str | None,
+    names_file: str | None,
+    column: str | None,
+    threshold: int | None,
+    limit: int,
+    check: bool,
+) -> None:
+    """Screen by name (current, former, aliases; fuzzy, Chinese included) or
+    code — one name, or every name of a file (an applicant list), each with
+    its best matches, score, verdict (match / possible / no) and why.
 
     \b
     Example:
       ledger unit search 医学研究 --as-of 2026-06-30
+      ledger unit search --file applicants.xlsx --column 单位名称 --check
+      printf '拉薩高原生物科技有限公司\n' | ledger unit search --file -
     """
     day = as_of_date(as_of)
-    with reading(ctx) as rm:
-        hits = rm.unit_search(text, day)
+    valid_threshold(threshold)
+    if (text is None) == (names_file is None):
+        raise InvalidInput("give a name to search, or --file FILE (- for stdin), not both")
+    with reading_known(ctx, timestamp(known_at)) as rm:
+        if names_file is not None:
+            rows = screen_batch(ctx, rm, names_file, column, day, threshold=threshold, limit=limit)
+        else:
+            hits = rm.unit_search(text, day, threshold)
+    if names_file is not None:
+        print_screening(ctx, rows, check)
+        return
     emit(ctx, hits, ["code", "name", "matched", "score", "debarred", "blacklisted"])
+    flagged = [h for h in hits if h["score"] >= 90 and (h["debarred"] or h["blacklisted"])]
+    if check and flagged:
+        from aggregates.errors import Ineligible
+
+        raise Ineligible(
+            f"{text} matches a debarred or blacklisted unit: "
+            + ", ".join(h["code"] for h in flagged)
+        )

@@ -6,13 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import shutil
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from aggregates.errors import InvalidInput
 from aggregates.values import money_str
 
 LABELS: dict[str, str] = {
@@ -214,27 +218,161 @@ def pad(text: str, n: int) -> str:
     return text + " " * max(0, n - width(text))
 
 
-def table_lines(headers: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-    """Text cells as aligned lines: the headers, a rule, then the rows; two
-    spaces between columns, a wide (Chinese) character counted as two. The
-    product's one table renderer (records here, reconciliation reports too).
-    Control, escape and bidi characters in a cell are shown escaped."""
-    headers = [terminal_safe(h) for h in headers]
-    body = [[terminal_safe(v) for v in row] for row in body]
-    widths = [max([width(h), *(width(row[i]) for row in body)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(pad(h, widths[i]) for i, h in enumerate(headers)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
+def display_text(text: str) -> str:
+    """The one hook every table cell's text passes through before it is shown:
+    control, escape and bidi characters are shown escaped (terminal_safe)."""
+    return terminal_safe(text)
+
+
+@dataclass(frozen=True)
+class View:
+    """How a table is shown: which columns (`--columns a,b,c`, or all of them
+    under `--wide`, else the command's first-read columns), without headers
+    (`--no-headers`), and the width to fit (None: as wide as it needs, the
+    case when the output is piped and COLUMNS is not set)."""
+
+    columns: tuple[str, ...] = ()
+    wide: bool = False
+    no_headers: bool = False
+    width: int | None = None
+
+
+def terminal_width(is_tty: bool) -> int | None:
+    """COLUMNS when set, else the terminal's width on a terminal, else None."""
+    env = os.environ.get("COLUMNS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if is_tty:
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def money_cell(value: Decimal) -> str:
+    """An amount as a table shows it: two decimals, thousands separated."""
+    return f"{Decimal(money_str(value)):,.2f}"
+
+
+def table_lines(
+    headers: Sequence[str],
+    body: Sequence[Sequence[str]],
+    *,
+    right: frozenset[int] = frozenset(),
+    footer: Sequence[str] | None = None,
+    no_headers: bool = False,
+    fit: int | None = None,
+) -> list[str]:
+    """Text cells as aligned lines: the headers, a rule, the rows, and a footer
+    (a rule, then e.g. the 合计 row); two spaces between columns, a wide
+    (Chinese) character counted as two, the columns in `right` right-aligned,
+    cells wrapped to fit `fit` columns when given. The product's one table
+    renderer (records here, reconciliation reports too), built on rich
+    (imported here only, so that commands printing no table never load it)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    rule = box.Box("    \n    \n -  \n    \n    \n -  \n    \n    \n", ascii=True)
+    table = Table(
+        box=rule,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+        show_header=not no_headers,
+        show_footer=footer is not None,
+    )
+    for i, h in enumerate(headers):
+        table.add_column(
+            Text(display_text(h)),
+            footer=Text(display_text(footer[i])) if footer is not None else "",
+            justify="right" if i in right else "left",
+            overflow="fold",
+        )
     for row in body:
-        lines.append("  ".join(pad(v, widths[i]) for i, v in enumerate(row)).rstrip())
-    return lines
+        table.add_row(*(Text(display_text(v)) for v in row))
+    console = Console(
+        width=fit or 100_000,
+        no_color=True,
+        highlight=False,
+        color_system=None,
+        force_terminal=False,
+        soft_wrap=False,
+        legacy_windows=False,
+    )
+    with console.capture() as cap:
+        console.print(table)
+    return [line.rstrip() for line in cap.get().rstrip("\n").split("\n")]
 
 
-def to_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+def to_table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str] | None = None,
+    *,
+    default: Sequence[str] | None = None,
+    view: View | None = None,
+) -> str:
+    """Records as a table: `columns` are all there are to show (in order),
+    `default` those a person reads first (shown unless the view asks for all
+    or names its own). Amounts are right-aligned with thousands separators
+    and, on a table of more than one row, totalled in a 合计 row."""
     if not rows:
         return "(none)"
-    cols = list(columns or rows[0].keys())
-    cells = [[labelled(r.get(c)) if c in LABELLED else plain(r.get(c)) for c in cols] for r in rows]
-    return "\n".join(table_lines(cols, cells))
+    view = view or View()
+    every = list(columns or rows[0].keys())
+    if view.columns:
+        unknown = [c for c in view.columns if c not in every and c not in rows[0]]
+        if unknown:
+            raise InvalidInput(
+                f"unknown column(s) {', '.join(unknown)}; this table has: {', '.join(every)}"
+            )
+        cols = list(view.columns)
+    elif view.wide or not default:
+        cols = every
+    else:
+        cols = [c for c in every if c in default]
+    money_cols = {
+        i
+        for i, c in enumerate(cols)
+        if any(isinstance(r.get(c), Decimal) for r in rows)
+        and all(r.get(c) is None or isinstance(r.get(c), Decimal) for r in rows)
+    }
+    numbers = {
+        i
+        for i, c in enumerate(cols)
+        if i not in money_cols
+        and any(isinstance(r.get(c), int) and not isinstance(r.get(c), bool) for r in rows)
+        and all(
+            r.get(c) is None or (isinstance(r.get(c), int) and not isinstance(r.get(c), bool))
+            for r in rows
+        )
+    }
+    cells = [
+        [
+            money_cell(r[c])
+            if i in money_cols and r.get(c) is not None
+            else (labelled(r.get(c)) if c in LABELLED else plain(r.get(c)))
+            for i, c in enumerate(cols)
+        ]
+        for r in rows
+    ]
+    footer: list[str] | None = None
+    if money_cols and len(rows) > 1:
+        footer = ["" for _ in cols]
+        for i, c in enumerate(cols):
+            if i in money_cols:
+                footer[i] = money_cell(sum((r.get(c) or Decimal(0) for r in rows), Decimal(0)))
+        first_text = next((i for i in range(len(cols)) if i not in money_cols), None)
+        if first_text is not None:
+            footer[first_text] = "合计"
+    lines = table_lines(
+        cols,
+        cells,
+        right=frozenset(money_cols | numbers),
+        footer=footer,
+        no_headers=view.no_headers,
+        fit=view.width,
+    )
+    return "\n".join(lines)
 
 
 def to_record(obj: dict[str, Any]) -> str:

@@ -120,8 +120,28 @@ class ReadModels:
     def unit_show(self, code: str, as_of: date, known_at: datetime | None = None) -> dict[str, Any]:
         return units.unit_show(self.conn, code, as_of, known_at)
 
-    def unit_search(self, text: str, on: date) -> list[dict[str, Any]]:
-        return units.search_units(self.conn, text, on)
+    def screen(
+        self,
+        names: list[str],
+        on: date,
+        *,
+        threshold: int,
+        limit: int = 3,
+        among: set[str] | None = None,
+        start: int = 1,
+    ) -> list[dict[str, Any]]:
+        from projections.screening import screen
+
+        return screen(
+            self.conn, names, on, threshold=threshold, limit=limit, among=among, start=start
+        )
+
+    def unit_search(
+        self, text: str, on: date, threshold: int | None = None
+    ) -> list[dict[str, Any]]:
+        if threshold is None:
+            return units.search_units(self.conn, text, on)
+        return units.search_units(self.conn, text, on, threshold=threshold)
 
     def debarred(
         self, on: date, *, scope: str | None = None, name: str | None = None
@@ -175,9 +195,9 @@ class ReadModels:
 
     # --- the rest ------------------------------------------------------------------------
     def change_list(
-        self, *, pending: bool = False, platform: str | None = None
+        self, *, pending: bool = False, platform: str | None = None, as_of: date | None = None
     ) -> list[dict[str, Any]]:
-        return changes.change_list(self.conn, pending=pending, platform=platform)
+        return changes.change_list(self.conn, pending=pending, platform=platform, as_of=as_of)
 
     def history(
         self,
@@ -186,11 +206,52 @@ class ReadModels:
         code: str | None = None,
         since: date | None = None,
         until: date | None = None,
+        where: history.HistoryFilter | None = None,
     ) -> list[dict[str, Any]]:
-        return history.history(self.conn, aggregate=aggregate, code=code, since=since, until=until)
+        return history.history(
+            self.conn, aggregate=aggregate, code=code, since=since, until=until, where=where
+        )
 
     def compliance_overdue(self, as_of: date) -> list[dict[str, Any]]:
         return compliance.overdue(self.conn, as_of)
+
+    def known_at(self, moment: datetime) -> ReadModels:
+        """These read models as the ledger knew them at `moment`: every event
+        recorded by then (``recorded_at`` ≤ moment, in the order chained)
+        replayed into scratch tables in memory, to answer any query with
+        ``--known-at``. The cost is a replay of those events."""
+        from projections.base import ReadModelView, iso_ts
+        from projections.runner import (
+            BATCH_SIZE,
+            MODEL_NAMES,
+            apply_batch,
+            mapper_of,
+            model_projections,
+        )
+        from projections.verify import scratch_models
+
+        row = db.fetchone(
+            self.conn,
+            "SELECT MAX(notification_id) AS n FROM rm_history WHERE recorded_at <= ?",
+            (iso_ts(moment),),
+        )
+        cutoff = int(row["n"]) if row and row["n"] is not None else 0
+        scratch = scratch_models()
+        cfg, mapper = mapper_of(self.cfg)
+        view = ReadModelView()
+        projections = model_projections(view)
+        pos = dict.fromkeys(MODEL_NAMES, 0)
+        upto = dict.fromkeys(MODEL_NAMES, cutoff)
+        while cutoff:
+            scratch.execute("BEGIN")
+            n = apply_batch(
+                scratch, cfg, mapper, view, projections, pos,
+                batch_size=BATCH_SIZE, upto=upto, events_conn=self.conn,
+            )  # fmt: skip
+            scratch.execute("COMMIT")
+            if not n or all(pos[m] >= cutoff for m in MODEL_NAMES):
+                break
+        return ReadModels(scratch, self.cfg)
 
     def platform_exists(self, code: str) -> bool:
         return platforms.platform_exists(self.conn, code)

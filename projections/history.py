@@ -4,6 +4,7 @@ the ledger. ``seq`` is the event's dense sequence number (event_chain)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from functools import singledispatchmethod
 from typing import Any
@@ -73,6 +74,7 @@ def history_query(
     code: str | None = None,
     since: date | None = None,
     until: date | None = None,
+    where: HistoryFilter | None = None,
 ) -> tuple[str, list[Any]]:
     """The SQL and parameters of ``history``. With a code: that aggregate's
     rows (``rm_history_code_idx``); without: the platform and unit events, a
@@ -93,7 +95,34 @@ def history_query(
             since.isoformat() if since is not None else "0000-01-01",
             until.isoformat() if until is not None else "9999-12-31",
         ]
-    return sql + " ORDER BY seq", params
+    f = where or HistoryFilter()
+    for column, value in (("actor", f.actor), ("event", f.event), ("doc_no", f.doc_no)):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    if f.recorded_from is not None:
+        sql += " AND recorded_at >= ?"
+        params.append(f.recorded_from)
+    if f.recorded_to is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(f.recorded_to)
+    order = {"effective": "effective_on, seq", "recorded": "recorded_at, seq"}.get(f.order, "seq")
+    return sql + f" ORDER BY {order}", params
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """``history``'s filters beyond the aggregate and effective dates: who
+    recorded, which event, which document, when recorded (ISO timestamps,
+    inclusive: --recorded-from/--recorded-to, --known-at), and the order
+    (``seq``: as chained; ``effective``: by effective date; ``recorded``)."""
+
+    actor: str | None = None
+    event: str | None = None
+    doc_no: str | None = None
+    recorded_from: str | None = None
+    recorded_to: str | None = None
+    order: str = "seq"
 
 
 def history(
@@ -103,11 +132,14 @@ def history(
     code: str | None = None,
     since: date | None = None,
     until: date | None = None,
+    where: HistoryFilter | None = None,
 ) -> list[dict[str, Any]]:
     """``history``: the events, oldest first (by seq); --since/--until bound
     the effective date (inclusive). Without a code: every platform and unit
     event (vouchers' events repeat the payments and are left out)."""
-    sql, params = history_query(aggregate=aggregate, code=code, since=since, until=until)
+    sql, params = history_query(
+        aggregate=aggregate, code=code, since=since, until=until, where=where
+    )
     return [
         {
             "seq": int(r["seq"]),

@@ -33,7 +33,14 @@ from aggregates.errors import UnitNotFound
 from aggregates.unit import Unit
 from ledger.store.db import DbConnection, fetchall, fetchone
 from projections.base import ReadModelView, dumps, iso_date, iso_ts, loads, to_date
-from projections.name_match import ALIAS, CURRENT, FORMER, match_unit
+from projections.name_match import (
+    ALIAS,
+    CURRENT,
+    FORMER,
+    SEARCH_THRESHOLD,
+    explain,
+    match_unit,
+)
 from projections.registry import REGISTERED
 
 
@@ -678,7 +685,7 @@ def _ranked(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 
 def search_units(
-    conn: DbConnection, text: str, on: date, *, limit: int = 20
+    conn: DbConnection, text: str, on: date, *, limit: int = 20, threshold: int = SEARCH_THRESHOLD
 ) -> list[dict[str, Any]]:
     """``unit search``: fuzzy over the names units bore on the date (the
     name then, earlier names, aliases; Chinese included), or by credit code,
@@ -696,9 +703,9 @@ def search_units(
     )
     hits: list[tuple[int, str, str]] = []
     for code, group in itertools.groupby(rows, key=lambda r: str(r["code"])):
-        found = match_unit(query, code, _ranked(list(group)))
+        found = explain(query, code, _ranked(list(group)), threshold)
         if found is not None:
-            hits.append((found[0], code, found[1]))
+            hits.append((found.score, code, found.matched))
     hits.sort(key=lambda h: (-h[0], h[1]))
     out: list[dict[str, Any]] = []
     for score, code, matched in hits[:limit]:
