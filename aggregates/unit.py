@@ -49,6 +49,13 @@ class Debarment:
     lifted_on: date | None = None
     lift_doc_no: str | None = None
     lift_reason: str | None = None
+    # the programme (policy id) whose document imposed it; None: ledger-wide (SPEC §2.1)
+    policy: str | None = None
+
+    def counts_under(self, policy: str | None) -> bool:
+        """Does this ban count for an application under programme `policy`
+        (None: under any programme, every ban counts)?"""
+        return policy is None or self.policy is None or self.policy == policy
 
     def active_on(self, d: date) -> bool:
         if self.lifted_on is not None and self.lifted_on <= d:
@@ -231,7 +238,9 @@ class Unit(Aggregate):
         scopes: list[str],
         violation: str | None,
         meta: Meta,
+        policy: str | None = None,
     ) -> str:
+        """``policy``: the programme that imposes it; None: ledger-wide."""
         if years not in DEBARMENT_YEARS:
             raise InvalidInput(f"a debarment is for {DEBARMENT_YEARS_TEXT} years, not {years}")
         if not scopes:
@@ -249,6 +258,7 @@ class Unit(Aggregate):
             end=add_years(start, years),
             scopes=list(dict.fromkeys(scopes)),
             violation=violation,
+            policy=policy,
             **meta.fields(),
         )
         return debarment_id
@@ -260,6 +270,18 @@ class Unit(Aggregate):
         end: date
         scopes: list[str]
         violation: str | None
+        # the programme that imposed it (SPEC §2.1); None: ledger-wide
+        policy: str | None = None
+
+        # version 1 (before issue 11) had no programme: a stored ban reads as the
+        # programme whose article its basis cites, ledger-wide when none
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            from ledger.policies import policy_for_basis
+
+            state["policy"] = policy_for_basis(state.get("basis"))
 
         def apply(self, aggregate: Any) -> None:
             aggregate.counter += 1
@@ -274,6 +296,7 @@ class Unit(Aggregate):
                 reason=self.reason,
                 violation=self.violation,
                 recorded_at=self.timestamp.isoformat(),
+                policy=self.policy,
             )
 
     def lift(self, debarment_id: str, meta: Meta) -> str:
@@ -402,18 +425,25 @@ class Unit(Aggregate):
             if lead.until is None or on < lead.until
         ]
 
-    def assume_consortium_lead(self, platform: str, meta: Meta) -> None:
-        self.trigger_event(self.ConsortiumLeadAssumed, platform=platform, **meta.fields())
+    def assume_consortium_lead(self, platform: str, meta: Meta, until: date | None = None) -> None:
+        """``until``: the end of the consortium's term (002 §3.2 组建期), when the
+        one-consortium lock is released without a further event."""
+        self.trigger_event(
+            self.ConsortiumLeadAssumed, platform=platform, until=until, **meta.fields()
+        )
 
     class ConsortiumLeadAssumed(Event):
         platform: str
+        until: date | None = None  # absent on events recorded before terms were watched
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.consortia[self.platform] = ConsortiumLead(self.platform, self.effective_on)
+            aggregate.consortia[self.platform] = ConsortiumLead(
+                self.platform, self.effective_on, self.until
+            )
 
     def release_consortium_lead(self, platform: str, meta: Meta) -> None:
         lead = self.consortia.get(platform)
-        if lead is None or lead.until is not None:
+        if lead is None or (lead.until is not None and lead.until <= meta.effective_on):
             return
         self.trigger_event(self.ConsortiumLeadReleased, platform=platform, **meta.fields())
 

@@ -27,6 +27,7 @@ from rapidfuzz import fuzz, utils
 from aggregates.eligibility import (
     BlacklistFact,
     DebarmentFact,
+    LeadRule,
     LookBack,
     Reason,
     ViolationFact,
@@ -155,6 +156,7 @@ class UnitProjection(Projection[ReadModelView]):
                 "violation": e.violation,
                 "recorded_at": iso_ts(e.timestamp),
                 "imposed_on": iso_date(e.effective_on),
+                "policy": e.policy,
                 "lifted_on": None,
                 "lift_doc_no": None,
                 "lift_reason": None,
@@ -225,9 +227,10 @@ class UnitProjection(Projection[ReadModelView]):
                 "unit": code,
                 "platform": e.platform,
                 "since": iso_date(e.effective_on),
-                "until_on": None,
+                # the term's end, where the approval set one (002 §3.2)
+                "until_on": iso_date(getattr(e, "until", None)),
                 "recorded_at": iso_ts(e.timestamp),
-                "until_recorded_at": None,
+                "until_recorded_at": iso_ts(e.timestamp) if getattr(e, "until", None) else None,
             },
             ("unit", "platform"),
         )
@@ -287,6 +290,7 @@ class Standing:
                 to_date(d["lifted_on"]),
                 d["basis"],
                 d["doc_no"],
+                d.get("policy"),
             )
             for d in self.debarments
         ]
@@ -454,6 +458,7 @@ def debarment_item(d: dict[str, Any], unit_name: str, on: date) -> dict[str, Any
         "start": d["start"],
         "end": d["end"],
         "basis": d["basis"],
+        "policy": d.get("policy"),
         "doc_no": d["doc_no"],
         "status": debarment_status(d, on),
         "lifted_on": lifted_on,
@@ -786,11 +791,15 @@ def eligibility(
     code: str,
     purpose: str,
     on: date,
-    look_back: LookBack | None,
+    look_back: list[LookBack],
     known_at: datetime | None = None,
+    *,
+    under: str | None = None,
+    lead_rule: LeadRule | None = None,
 ) -> tuple[bool, list[Reason]]:
-    """Whether the unit is eligible for `purpose` on `on`, and every reason it
-    is not: ``aggregates.eligibility.reasons_against`` over the read model's facts."""
+    """Whether the unit is eligible for `purpose` on `on` (under programme
+    `under`, or any), and every reason it is not:
+    ``aggregates.eligibility.reasons_against`` over the read model's facts."""
     s = standing(conn, code, known_at)
     reasons = reasons_against(
         purpose=purpose,
@@ -800,5 +809,7 @@ def eligibility(
         violations=s.violation_facts(),
         look_back=look_back,
         led_consortia=s.consortia_led_on(on),
+        under=under,
+        lead_rule=lead_rule,
     )
     return not reasons, reasons

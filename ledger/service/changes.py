@@ -16,7 +16,7 @@ from aggregates.errors import (
     NotFound,
     PlatformNotFound,
 )
-from aggregates.platform import Platform, check_centre, check_consortium
+from aggregates.platform import Platform, check_composition, check_consortium
 from aggregates.values import (
     ACTIVE_STATUSES,
     CHANGE_TYPES,
@@ -27,7 +27,7 @@ from aggregates.values import (
 )
 from ledger.policies import load_policy
 from ledger.service.core import Result
-from ledger.service.platforms import PlatformCommands, composition_rules
+from ledger.service.platforms import PlatformCommands
 
 
 class ChangeCommands(PlatformCommands):
@@ -150,7 +150,10 @@ class ChangeCommands(PlatformCommands):
                     # the lead tracking moves (a proposal has none yet)
                     old = self.unit(plat.host)
                     old.release_consortium_lead(plat.code, meta)
-                    new_host.assume_consortium_lead(plat.code, meta)
+                    watched = pol.term_years is not None and pol.term_years.watch
+                    new_host.assume_consortium_lead(
+                        plat.code, meta, plat.term_ends if watched else None
+                    )
                     touched += [old, new_host]
                 rest = [c for c in plat.co_builders if c != new_host.code]
                 if consortium:
@@ -188,11 +191,10 @@ class ChangeCommands(PlatformCommands):
         co_builders = list(applied.get("co_builders", plat.co_builders))
         units = [self.unit(host)] + [self.unit(c) for c in co_builders]
         infos = [MemberInfo(u.code, u.unit_type, u.high_tech) for u in units]
-        consortium_rule, centre_rule, _ = composition_rules(load_policy(plat.policy))
-        if plat.kind == "innovation-consortium" and consortium_rule is not None:
-            check_consortium(host, infos, consortium_rule, [])
-        if plat.kind == "tech-innovation-center" and centre_rule is not None:
-            check_centre(host, infos, centre_rule)
+        pol = load_policy(plat.policy)  # the governing programme's rules only (SPEC §2.1)
+        if plat.kind == "innovation-consortium" and pol.consortium is not None:
+            check_consortium(host, infos, pol.consortium, [])
+        check_composition(plat.kind, host, infos, pol.composition)
 
     def reject_change(
         self,
