@@ -74,9 +74,9 @@ class Reason:
         return {
             "rule": self.rule,
             "basis": self.basis,
-            "programme": self.programme,
             "detail": self.detail,
             "until": self.until.isoformat() if self.until else None,
+            "programme": self.programme,
         }
 
 

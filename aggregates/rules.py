@@ -69,7 +69,7 @@ def check_upgrade(p: Platform, level: str, basis: str | None = None) -> None:
     if LEVELS.index(level) <= LEVELS.index(p.level):
         raise IllegalTransition(
             f"cannot upgrade platform {p.code} from {p.level} to {level}: "
-            f"an upgrade raises the level ({basis or 'SPEC §4'})",
+            "an upgrade raises the level",
             rule="upgrade",
             basis=basis or "SPEC §4",
         )
@@ -498,17 +498,19 @@ def check_evaluation(p: Platform, cycle: str, grade: str, policy: Policy, on: da
     if first is not None and on < first:
         raise IllegalTransition(
             f"cannot evaluate platform {p.code} on {on}: it is first evaluated after "
-            f"{ev.first_after_months} months of operation, from {first} ({ev.basis})",
+            f"{ev.first_after_months} months of operation, from {first}",
             rule="evaluation-cycle",
             basis=ev.basis,
         )
     if _CYCLE.fullmatch(cycle) is None:
         return cycle  # a label the ledger cannot read as years is taken as given
     start, end = cycle_years(cycle, on, ev.cycle_years)
-    if end >= on.year:
+    # reading (docs/RULES.md): a cycle is evaluated at its close — in its final
+    # year or after it; before its final year it has not ended
+    if on.year < end:
         raise IllegalTransition(
             f"cannot evaluate cycle {cycle} of platform {p.code} on {on}: the cycle has not "
-            f"ended (it runs to the end of {end}) ({ev.basis})",
+            f"ended (it runs to {end}; it is evaluated in {end} or later)",
             rule="evaluation-cycle",
             basis=ev.basis,
         )
@@ -519,7 +521,7 @@ def check_evaluation(p: Platform, cycle: str, grade: str, policy: Policy, on: da
         if e_start <= end and start <= e_end:
             raise IllegalTransition(
                 f"cannot evaluate cycle {cycle} of platform {p.code}: it overlaps cycle "
-                f"{normalise_cycle(e['cycle'])}, evaluated on {e['on']} ({ev.basis})",
+                f"{normalise_cycle(e['cycle'])}, evaluated on {e['on']}",
                 rule="evaluation-cycle",
                 basis=ev.basis,
             )

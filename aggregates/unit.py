@@ -99,7 +99,8 @@ class BlacklistEntry:
 class ConsortiumLead:
     platform: str
     since: date
-    until: date | None = None
+    until: date | None = None  # released (by an event), or the term's end
+    released: bool = False  # released by an event (a delisting, a lead change)
 
 
 class Unit(Aggregate):
@@ -401,7 +402,7 @@ class Unit(Aggregate):
         out = []
         for lead in self.consortia.values():
             if on is None:
-                if lead.until is None:
+                if not lead.released:
                     out.append(lead.platform)
             elif lead.since <= on and (lead.until is None or on < lead.until):
                 out.append(lead.platform)
@@ -451,4 +452,5 @@ class Unit(Aggregate):
         platform: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.consortia[self.platform].until = self.effective_on
+            lead = aggregate.consortia[self.platform]
+            lead.until, lead.released = self.effective_on, True

@@ -153,9 +153,9 @@ def eligibility(
                     "eligible",
                     "rule",
                     "basis",
-                    "programme",
                     "until",
                     "detail",
+                    "programme",
                 ],
             )
         )

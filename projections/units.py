@@ -458,12 +458,13 @@ def debarment_item(d: dict[str, Any], unit_name: str, on: date) -> dict[str, Any
         "start": d["start"],
         "end": d["end"],
         "basis": d["basis"],
-        "policy": d.get("policy"),
         "doc_no": d["doc_no"],
         "status": debarment_status(d, on),
         "lifted_on": lifted_on,
         "until": until,
         "violation": d["violation"],
+        # the programme that imposed it; null: ledger-wide (SPEC §2.1)
+        "policy": d.get("policy"),
     }
 
 

@@ -149,8 +149,7 @@ class PlatformCommands(UnitCommands):
         pol = load_policy(policy) if policy else self.default_policy
         if not pol.covers(kind) and pol.kinds_basis:
             raise Ineligible(
-                f"policy {pol.id} does not govern a {kind}: it covers "
-                f"{', '.join(pol.kinds)} ({pol.kinds_basis})",
+                f"policy {pol.id} does not govern a {kind}: it covers {', '.join(pol.kinds)}",
                 rule="programme-kind",
                 basis=pol.kinds_basis,
             )
