@@ -144,8 +144,8 @@ class Recorded(Protocol):
 
 
 def open_service(ctx: Ctx) -> LedgerService:
+    from ledger.reads import install
     from ledger.service import LedgerService
-    from projections.api import install
 
     svc = LedgerService(ctx.db)
     install(svc, warn=lambda m: click.echo(m, err=True))
@@ -209,7 +209,7 @@ def as_of_date(value: str | None) -> date:
 
 def reading(ctx: Ctx) -> Any:
     """The read models, caught up first (read-only: as they are, with a warning)."""
-    from projections.api import open_read
+    from ledger.reads import open_read
 
     return open_read(ctx.db, warn=lambda m: click.echo(m, err=True))
 

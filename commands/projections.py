@@ -24,8 +24,8 @@ def projections_status(ctx: Ctx) -> None:
     Example:
       ledger projections status
     """
+    from ledger.reads import status
     from ledger.store import db
-    from projections.catchup import status
 
     cfg = db.parse_db_url(ctx.db)
     db.ensure_ready(cfg)
@@ -43,8 +43,8 @@ def projections_rebuild(ctx: Ctx) -> None:
     Example:
       ledger projections rebuild
     """
+    from ledger.reads import rebuild
     from ledger.store import db
-    from projections.catchup import rebuild
 
     cfg = db.parse_db_url(ctx.db)
     db.ensure_ready(cfg)
@@ -64,9 +64,8 @@ def projections_verify(ctx: Ctx) -> None:
     Example:
       ledger projections verify
     """
+    from ledger.reads import catch_up, lag_warning, verify
     from ledger.store import db
-    from projections.api import lag_warning
-    from projections.catchup import catch_up, verify
 
     cfg = db.parse_db_url(ctx.db)
     db.ensure_ready(cfg)

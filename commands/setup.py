@@ -84,7 +84,7 @@ def demo(ctx: Ctx, statement_path: str) -> None:
         events = svc.app.recorder.max_notification_id()
         # the demo records without the per-command hook; bring the read models
         # up to date now, so that the first query (under any role) sees it all
-        from projections.catchup import catch_up
+        from ledger.reads import catch_up
 
         catch_up(svc)
         written = write_demo_statement_from_ledger(svc, statement_path)

@@ -3,7 +3,7 @@
 list of read-model tables.
 
 A read model is a library ``Projection`` whose handlers write rows through the
-view's open connection; the catch-up (``projections.catchup``) opens one
+view's open connection; the catch-up (``projections.runner``) opens one
 transaction per batch of events, runs the handlers, and records each model's
 tracking position in that same transaction. So rows and position are written
 together or not at all, and a model can always resume from its position or be
@@ -72,7 +72,7 @@ MONEY_COLUMNS = frozenset({"amount", "entitled", "allocated", "disbursed", "reve
 INTEGER_KEYS = frozenset({"version", "fiscal_year", "notification_id", "seq", "year"})
 
 # Table-name prefixes: the live read models, and the shadow tables a rebuild
-# fills before it swaps them in (projections.catchup.rebuild).
+# fills before it swaps them in (projections.rebuild).
 LIVE_PREFIX = "rm_"
 TRACKING_TABLE = "rm_tracking"
 _TABLE_NAME = re.compile(r"\brm_(?=\w)")

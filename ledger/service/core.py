@@ -22,7 +22,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder
 
 from aggregates.errors import AlreadyExists, Conflict, InvalidInput, PlatformNotFound, UnitNotFound
 from aggregates.platform import Platform, platform_id
@@ -34,6 +34,7 @@ from ledger.policies import DEFAULT_POLICY_ID, load_policy
 from ledger.service.errors import get_aggregate, opening_database, save_or_conflict
 from ledger.store import db
 from ledger.store.chain import RequestRecord, lookup_request
+from ledger.store.codec import DateAsISO
 
 log = structlog.get_logger()
 
@@ -54,17 +55,6 @@ def today() -> date:
         except ValueError:
             raise InvalidInput(f"invalid LEDGER_TODAY {raw!r}: expected YYYY-MM-DD") from None
     return date.today()
-
-
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
 
 
 class LedgerApp(Application[UUID]):

@@ -22,17 +22,21 @@ import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 
+import projections.rebuild as rebuilder
+import projections.verify as verifying
 from aggregates.errors import UnitNotFound
 from aggregates.unit import Unit
 from ledger.demo import load_demo
+from ledger.reads import ReadModels, install, open_read
 from ledger.service import LedgerService
 from ledger.store import db
-from projections import base, catchup, funds, history
-from projections.api import ReadModels, install, open_read
+from projections import base, funds, history, runner
 from projections.base import ReadModelView
-from projections.catchup import catch_up, rebuild, status, verify
+from projections.rebuild import rebuild
 from projections.registry import RegistryProjection
+from projections.runner import catch_up, status
 from projections.units import UnitProjection, standing
+from projections.verify import verify
 from tests.scenario import code, credit_code, init_ledger, register_all
 
 TODAY = date(2026, 11, 23)
@@ -181,7 +185,7 @@ SLOW_REBUILD = """
 import os, signal, sys, time
 from ledger.store import db
 from projections import base
-from projections.catchup import rebuild
+from projections.rebuild import rebuild
 batches = []
 bind = base.ReadModelView.bind
 def slow_bind(self, conn):
@@ -251,8 +255,8 @@ def test_recording_and_reading_during_a_rebuild_are_not_held_up(demo_url: str) -
     assert verify(cfg).ok
     assert ledger(demo_url, "unit", "show", new).returncode == 0  # swapped in with the write
     with db.connect(cfg) as conn:
-        assert catchup._tables_with_prefix(conn, catchup.SHADOW_PREFIX) == []
-        assert catchup._tables_with_prefix(conn, catchup.OLD_PREFIX) == []
+        assert rebuilder._tables_with_prefix(conn, rebuilder.SHADOW_PREFIX) == []
+        assert rebuilder._tables_with_prefix(conn, rebuilder.OLD_PREFIX) == []
 
 
 def test_catch_up_after_a_write_does_not_wait_for_the_lock(pg_url: str) -> None:
@@ -262,7 +266,7 @@ def test_catch_up_after_a_write_does_not_wait_for_the_lock(pg_url: str) -> None:
     init_ledger(pg_url)
     holder = psycopg.connect(pg_url, autocommit=True)
     try:
-        holder.execute("SELECT pg_advisory_lock(%s)", (catchup.PG_CATCHUP_LOCK_KEY,))
+        holder.execute("SELECT pg_advisory_lock(%s)", (runner.PG_CATCHUP_LOCK_KEY,))
         began = time.monotonic()
         rec = ledger(
             pg_url,
@@ -297,7 +301,7 @@ def test_killed_rebuild_leaves_the_live_models_intact(demo_url: str) -> None:
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     with db.connect(cfg) as conn:
-        assert catchup._tables_with_prefix(conn, catchup.SHADOW_PREFIX)  # the half-built shadow
+        assert rebuilder._tables_with_prefix(conn, rebuilder.SHADOW_PREFIX)  # the half-built shadow
     assert {s["model"]: s["notification_id"] for s in status(cfg)} == positions
     assert verify(cfg).ok
     assert ledger(demo_url, "platform", "list", "--format", "json").stdout == listed
@@ -307,8 +311,8 @@ def test_killed_rebuild_leaves_the_live_models_intact(demo_url: str) -> None:
     again = ledger(demo_url, "projections", "rebuild")
     assert again.returncode == 0, again.stderr
     with db.connect(cfg) as conn:
-        assert catchup._tables_with_prefix(conn, catchup.SHADOW_PREFIX) == []
-        assert catchup._tables_with_prefix(conn, catchup.OLD_PREFIX) == []
+        assert rebuilder._tables_with_prefix(conn, rebuilder.SHADOW_PREFIX) == []
+        assert rebuilder._tables_with_prefix(conn, rebuilder.OLD_PREFIX) == []
     assert verify(cfg).ok
     assert ledger(demo_url, "projections", "verify").returncode == 0
 
@@ -354,8 +358,8 @@ def test_concurrent_rebuilds_take_turns_and_say_so(demo_url: str) -> None:
     cfg = db.parse_db_url(demo_url)
     assert verify(cfg).ok
     with db.connect(cfg) as conn:
-        assert catchup._tables_with_prefix(conn, catchup.SHADOW_PREFIX) == []
-        assert catchup._tables_with_prefix(conn, catchup.OLD_PREFIX) == []
+        assert rebuilder._tables_with_prefix(conn, rebuilder.SHADOW_PREFIX) == []
+        assert rebuilder._tables_with_prefix(conn, rebuilder.OLD_PREFIX) == []
 
 
 def test_rebuild_keeps_keys_indexes_and_grants(demo_url: str) -> None:
@@ -485,7 +489,7 @@ def test_history_range_funds_as_of_and_status_are_index_probes(demo_url: str) ->
         assert "rm_fund_event_asof_idx" in plan, plan
         if cfg.backend == "sqlite":
             assert "COVERING INDEX" in plan, plan
-        plan = _plan(conn, catchup.SEQ_OF_SQL, [50])
+        plan = _plan(conn, runner.SEQ_OF_SQL, [50])
         assert "event_chain" in plan and ("INDEX" in plan.upper()), plan
     # and the answers: a line probed on a past date = its events summed then
     with open_read(cfg) as rm:
@@ -549,7 +553,7 @@ def _unit_events(renames: list[tuple[str, str]]) -> list[Any]:
 
 
 def _project(events: list[Any]) -> Any:
-    scratch = catchup.scratch_models()
+    scratch = verifying.scratch_models()
     view = ReadModelView(scratch)
     projections = [RegistryProjection(view), UnitProjection(view)]
     scratch.execute("BEGIN")
@@ -749,7 +753,7 @@ def test_codes_cache_is_bounded_and_verify_streams(
     rebuild(cfg, progress=False)
     assert verify(cfg).ok
     # many differences: every one counted, a bounded number listed
-    monkeypatch.setattr(catchup, "MAX_LISTED", 5)
+    monkeypatch.setattr(verifying, "MAX_LISTED", 5)
     with db.connect(cfg, write=True) as conn:
         db.execute(conn, "UPDATE rm_history SET actor = 'someone else'")
         db.execute(conn, "DELETE FROM rm_fund_event WHERE notification_id % 2 = 0")

@@ -173,7 +173,7 @@ def test_a_unit_is_screened_by_name_before_the_ledger_registered_it(
     """Registered in the ledger today (2020-01-02 here) and debarred from a
     date before it: searching by name or code on that date finds it, and it is
     shown, as `debarred` and `eligibility` answer for that date."""
-    from projections.api import open_read
+    from ledger.reads import open_read
 
     debar(svc, BIO, start=date(2019, 6, 1), scopes=["platform-application"])
     with open_read(svc.cfg) as rm:

@@ -21,10 +21,12 @@ from aggregates.eligibility import LookBack
 from aggregates.errors import PlatformNotFound
 from aggregates.values import SCOPES
 from ledger.demo import load_demo
+from ledger.reads import ReadModels, install, open_read
 from ledger.service import LedgerService
 from ledger.store import db
-from projections.api import ReadModels, install, open_read
-from projections.catchup import MODEL_NAMES, catch_up, rebuild, status, verify
+from projections.rebuild import rebuild
+from projections.runner import MODEL_NAMES, catch_up, status
+from projections.verify import verify
 from tests.scenario import code, init_ledger, register_all
 
 TODAY = date(2026, 11, 23)
@@ -510,7 +512,7 @@ def test_verify_reports_a_tampered_read_model(svc: LedgerService) -> None:
 KILLER = """
 import os, signal, sys
 from ledger.store import db
-from projections.catchup import catch_up
+from projections.runner import catch_up
 seen = []
 def hook(nid):
     seen.append(nid)

@@ -1,11 +1,16 @@
 """The read side's front door: open the read models caught up (or, under a
-read-only role, as they are), and the query functions other modules call.
+read-only role, as they are), install their catch-up on a service that
+records, say when they lag, and the query functions other modules call.
 
     with open_read(cfg) as rm:
         rm.platform_status_on("LS-KL-001", date(2026, 6, 30))
 
 The CLI calls ``open_read`` before every query and ``install`` on every
-service that records, so it always reads its own writes.
+service that records, so it always reads its own writes; ``projections
+status|rebuild|verify`` call ``status``, ``rebuild``, ``catch_up`` and
+``verify`` from here. A query never builds the write side: catch-up decodes
+events with ``ledger.store.codec.event_mapper``. The read models themselves
+live in ``projections``, which never imports ``ledger.service``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from ledger.policies import all_policies
 from ledger.store import db
 from ledger.store.db import DbConfig, DbConnection
 from projections import changes, compliance, funds, history, platforms, units
-from projections.catchup import CatchUpResult, catch_up, reading
+from projections.rebuild import rebuild
+from projections.runner import CatchUpResult, catch_up, reading, status
+from projections.verify import VerifyReport, verify
 
 Warn = Callable[[str], None]
 
@@ -219,3 +226,19 @@ def open_read(
                 warn(message)
     with reading(cfg) as conn:
         yield ReadModels(conn, cfg)
+
+
+__all__ = [
+    "CatchUpResult",
+    "ReadModels",
+    "VerifyReport",
+    "catch_up",
+    "inconsistency_warning",
+    "install",
+    "lag_warning",
+    "open_read",
+    "reading",
+    "rebuild",
+    "status",
+    "verify",
+]
