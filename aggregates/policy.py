@@ -29,6 +29,27 @@ DelistReason = Literal[
 ]
 
 
+# The programme of each policy document, for debarments stored before they carried
+# their programme (issue 11: "their programme is the one whose article their basis
+# cites; ledger-wide when none"). Fixed: it reads what the previous releases
+# recorded; tests/policies/test_policies.py checks it against the policy files.
+RECORDED_DOCUMENT_PROGRAMMES: dict[str, str] = {
+    "000": "xinjiang-high-energy",
+    "001": "xinjiang-tic",
+    "002": "xinjiang-consortium",
+    "003": "lhasa-city",
+    "004": "keqiao-co-built",
+}
+
+
+def recorded_programme(basis: str | None) -> str | None:
+    """The programme a recorded basis cites (``"003 art. 24"`` → ``lhasa-city``);
+    None (ledger-wide) for no basis or another source (``SPEC §7``)."""
+    if not basis or not basis.strip():
+        return None
+    return RECORDED_DOCUMENT_PROGRAMMES.get(basis.strip().split(" ", 1)[0])
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     basis: str = Field(description="the article, e.g. '003 art. 25'")

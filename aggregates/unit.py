@@ -14,7 +14,18 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from aggregates.errors import AlreadyExists, DateOrder, IllegalTransition, InvalidInput, NotFound
+from aggregates.policy import recorded_programme
 from aggregates.values import DEBARMENT_YEARS, DEBARMENT_YEARS_TEXT, Meta, add_years
+
+
+def debarment_programme(event: Any) -> str | None:
+    """The programme of a Debarred event. A ban recorded since issue 11 carries
+    it (None: ledger-wide); one stored before has no ``policy`` at all, and
+    reads as the programme whose article its basis cites, ledger-wide when none
+    (the stored event is never rewritten, so its history reads as recorded)."""
+    if "policy" in vars(event):
+        return vars(event)["policy"]  # type: ignore[no-any-return]
+    return recorded_programme(getattr(event, "basis", None))
 
 
 def unit_id(code: str) -> UUID:
@@ -271,18 +282,9 @@ class Unit(Aggregate):
         end: date
         scopes: list[str]
         violation: str | None
-        # the programme that imposed it (SPEC §2.1); None: ledger-wide
+        # the programme that imposed it (SPEC §2.1); None: ledger-wide. Absent
+        # from bans stored before issue 11: see :func:`debarment_programme`
         policy: str | None = None
-
-        # version 1 (before issue 11) had no programme: a stored ban reads as the
-        # programme whose article its basis cites, ledger-wide when none
-        class_version = 2
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            from ledger.policies import policy_for_basis
-
-            state["policy"] = policy_for_basis(state.get("basis"))
 
         def apply(self, aggregate: Any) -> None:
             aggregate.counter += 1
@@ -297,7 +299,7 @@ class Unit(Aggregate):
                 reason=self.reason,
                 violation=self.violation,
                 recorded_at=self.timestamp.isoformat(),
-                policy=self.policy,
+                policy=debarment_programme(self),
             )
 
     def lift(self, debarment_id: str, meta: Meta) -> str:

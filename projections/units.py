@@ -31,7 +31,7 @@ from aggregates.eligibility import (
     reasons_against,
 )
 from aggregates.errors import UnitNotFound
-from aggregates.unit import Unit
+from aggregates.unit import Unit, debarment_programme
 from ledger.store.db import DbConnection, fetchall, fetchone
 from projections.base import ReadModelView, dumps, iso_date, iso_ts, loads, to_date
 from projections.name_match import ALIAS, CURRENT, FORMER, match_unit
@@ -127,7 +127,7 @@ class UnitProjection(Projection[ReadModelView]):
                 "platform": e.platform,
                 "doc_no": e.doc_no,
                 "reason": e.reason,
-                "policy": e.policy,
+                "policy": debarment_programme(e),
                 "recorded_at": iso_ts(e.timestamp),
             },
         )
@@ -152,7 +152,7 @@ class UnitProjection(Projection[ReadModelView]):
                 "violation": e.violation,
                 "recorded_at": iso_ts(e.timestamp),
                 "imposed_on": iso_date(e.effective_on),
-                "policy": e.policy,
+                "policy": debarment_programme(e),
                 "lifted_on": None,
                 "lift_doc_no": None,
                 "lift_reason": None,

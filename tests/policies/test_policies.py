@@ -10,7 +10,12 @@ import pytest
 from pydantic import BaseModel
 
 from aggregates.errors import InvalidInput
-from aggregates.policy import Consequence, Policy
+from aggregates.policy import (
+    RECORDED_DOCUMENT_PROGRAMMES,
+    Consequence,
+    Policy,
+    recorded_programme,
+)
 from cli import exit_code
 from ledger.policies import (
     all_policies,
@@ -391,3 +396,8 @@ def test_consequences_carry_their_programme() -> None:
 def test_the_programme_of_a_recorded_basis(basis: str | None, programme: str | None) -> None:
     # issue 11: a ban recorded before programmes reads as the one its basis cites
     assert policy_for_basis(basis) == programme
+    assert recorded_programme(basis) == programme
+
+
+def test_the_recorded_documents_are_the_policy_files() -> None:
+    assert {p.document: p.id for p in all_policies().values()} == RECORDED_DOCUMENT_PROGRAMMES
