@@ -229,6 +229,8 @@ class Policy(BaseModel):
     entitlements: tuple[Entitlement, ...] = ()
     no_double_benefit_basis: str | None = None  # 003 art. 28
     upgrade_basis: str | None = None  # 003 art. 16
+    # a member change needs every member's consent (002 §5.1 经创新联合体全体成员同意)
+    member_consent_basis: str | None = None
     funding_suspension_basis: str | None = None  # 004 §4.3
 
     def consequences(

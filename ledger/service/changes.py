@@ -100,8 +100,10 @@ class ChangeCommands(PlatformCommands):
             # a consortium's members change only with every member's consent
             # (002 §5.1), whichever type the request was filed under — also a
             # lead (host) change to a unit that is not a member yet: it joins
+            pol = load_policy(plat.policy)
             members = {plat.host, *plat.co_builders}
-            if (
+            consent_basis = pol.member_consent_basis
+            if consent_basis and (
                 cr.change_type == "member-change"
                 or (cr.change_type == "co-builder-change" and plat.kind == "innovation-consortium")
                 or (
@@ -118,9 +120,8 @@ class ChangeCommands(PlatformCommands):
                         f"consent of member {missing[0]}; "
                         "every member's consent must be recorded",
                         rule="member-consent",
-                        basis="002 §5.1",
+                        basis=consent_basis,
                     )
-            pol = load_policy(plat.policy)
             on = meta.effective_on
             active = plat.status in ACTIVE_STATUSES
             # units a change brings in are screened whether the platform is
@@ -144,7 +145,7 @@ class ChangeCommands(PlatformCommands):
                             f"new lead {new_host.code} leads the innovation consortium "
                             f"{others[0]} on or after {on}; a lead leads one consortium at a time",
                             rule="one-consortium-per-lead",
-                            basis="002 §3.2",
+                            basis=pol.consortium.one_consortium_basis if pol.consortium else None,
                         )
                 if consortium and active:
                     # the lead tracking moves (a proposal has none yet)
