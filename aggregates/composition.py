@@ -65,9 +65,11 @@ def _counted(m: MemberInfo, rule: CompositionRule) -> bool:
 
 def check_composition(
     kind: str, host: str, members: list[MemberInfo], rules: tuple[CompositionRule, ...]
-) -> None:
+) -> list[str]:
     """The governing programme's composition rules (SPEC §4, §2.1) over the
-    platform's members (the host among them). Refuses on the first rule broken."""
+    platform's members (the host among them). Refuses on the first rule broken;
+    returns the warnings of the rules that only warn."""
+    warnings: list[str] = []
     lead = next((m for m in members if m.code == host), None)
     co_builders = [m for m in members if m.code != host]
     for rule in rules:
@@ -89,7 +91,10 @@ def check_composition(
                 problem = f"it has {n}"
             if rule.rule == "max-co-builders" and rule.max is not None and n > rule.max:
                 problem = f"it has {n}"
-        if problem is not None:
+        if problem is not None and rule.warn:
+            warnings.append(f"{rule.text}; {problem} ({rule.basis})")
+        elif problem is not None:
             raise CompositionRuleBroken(
                 f"{rule.text}; {problem}", rule=f"composition-{rule.rule}", basis=rule.basis
             )
+    return warnings

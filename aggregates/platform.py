@@ -175,8 +175,9 @@ class Platform(Aggregate):
         term_years: int | None,
         members: list[MemberInfo],
         lead_other_consortia: list[str],
-    ) -> None:
-        """Every rule read from the governing `policy` only (SPEC §2.1)."""
+    ) -> list[str]:
+        """Every rule read from the governing `policy` only (SPEC §2.1); returns
+        the warnings of the composition rules that only warn."""
         # bad input first (exit 2), then the rules (exit 1)
         rules.check_period_input(construction_years, term_years)
         self._require("approve", "proposed")
@@ -187,7 +188,7 @@ class Platform(Aggregate):
             check_consortium(
                 self.host, members, c, lead_other_consortia, c.one_consortium_basis or c.basis
             )
-        check_composition(self.kind, self.host, members, policy.composition)
+        warnings = check_composition(self.kind, self.host, members, policy.composition)
         construction_ends = (
             period_end_years(meta.effective_on, construction_years) if construction_years else None
         )
@@ -200,6 +201,7 @@ class Platform(Aggregate):
             term_ends=period_end_years(meta.effective_on, term_years) if term_years else None,
             **meta.fields(),
         )
+        return warnings
 
     class Approved(StatusEvent):
         construction_years: int | None

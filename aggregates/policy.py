@@ -154,6 +154,9 @@ class CompositionRule(Rule):
     min: int | None = None
     max: int | None = None
     text: str  # what it requires, in words, for the refusal
+    # recorded with a warning instead of refused (what the ledger can only
+    # presume, e.g. registration in Lhasa from the credit code, 003 annex)
+    warn: bool = False
 
 
 class Consequence(BaseModel):

@@ -195,7 +195,7 @@ class ChangeCommands(PlatformCommands):
         pol = load_policy(plat.policy)  # the governing programme's rules only (SPEC §2.1)
         if plat.kind == "innovation-consortium" and pol.consortium is not None:
             check_consortium(host, infos, pol.consortium, [])
-        check_composition(plat.kind, host, infos, pol.composition)
+        check_composition(plat.kind, host, infos, pol.composition)  # warnings: at approval
 
     def reject_change(
         self,

@@ -281,7 +281,7 @@ class PlatformCommands(UnitCommands):
             # one consortium per lead at a time (002 §3.2): any other consortium
             # the lead leads on or after the approval date
             others = [p for p in host.consortia_led_from(meta.effective_on) if p != code]
-            plat.approve(
+            warnings = plat.approve(
                 meta,
                 policy=pol,
                 construction_years=construction_years,
@@ -298,7 +298,7 @@ class PlatformCommands(UnitCommands):
             ent = pol.entitlement_for("approval", plat.kind, level=plat.level)
             if ent is not None:
                 plat.earn_entitlement(ent.key, ent.category, ent.amount, ent.basis, meta)
-            return touched, Result("Approved", code, plat.version)
+            return touched, Result("Approved", code, plat.version, warnings=warnings)
 
         return self._record("platform approve", args, request_id, work)
 

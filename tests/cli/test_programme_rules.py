@@ -515,6 +515,22 @@ def test_a_clinical_research_centre_needs_its_hospital_network(url: str) -> None
     assert "003 annex" in msg
 
 
+def test_a_field_station_is_hosted_by_a_university_institute_or_department(url: str) -> None:
+    """003 annex 野外科学观测研究站 第三条（一）: 依托高校、科研院所及行业部门等单位建设."""
+    propose(url, "LS-FS-002", "field-station", LS_ZHIZAO, on="2025-06-01")
+    msg = refused(url, *approve_args("LS-FS-002", "2025-07-01"))
+    assert "003 annex" in msg
+
+
+def test_a_host_not_registered_in_lhasa_is_approved_with_a_warning(url: str) -> None:
+    """003 annex 重点实验室 第三条（一）: 依托单位须为在拉萨市行政区域依法登记注册的独立法人单位 —
+    西藏大学 (12540000…) is registered by a region-level authority: the ledger cannot
+    tell, so it warns (docs/RULES.md 003-24)."""
+    propose(url, "LS-KL-011", "key-laboratory", TIBET_U, on="2025-06-01")
+    data = ok(url, *approve_args("LS-KL-011", "2025-07-01"))
+    assert any("5401" in w and "003 annex" in w for w in data.get("warnings", [])), data
+
+
 # --- G10: the look-back as the annex says -------------------------------------------------
 
 

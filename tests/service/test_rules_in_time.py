@@ -627,7 +627,7 @@ def test_a_report_is_late_only_for_a_year_due_after_the_approval(svc: LedgerServ
         name="某野外站",
         kind="field-station",
         level="city",
-        host=BIO,
+        host=TIBET_U,  # a university (003 annex: 野外站依托高校、科研院所及行业部门, issue 11)
         co_builders=[],
         actor=CLERK,
         on=date(2024, 11, 1),
