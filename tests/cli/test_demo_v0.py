@@ -17,10 +17,12 @@ import json
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from click.testing import CliRunner
 
 from cli import main
@@ -88,6 +90,13 @@ EXPECTED_DIFFERENCES: dict[str, set[tuple[str, str]]] = {
         ("XJ-IC-001", "term-ended"),
     },
 }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """The CLI configures structlog on the runner's stderr; undo it afterwards."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")

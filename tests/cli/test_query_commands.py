@@ -327,7 +327,7 @@ def test_eligibility_csv_carries_the_verdict_on_every_row(demo: dict[str, Any]) 
     [row] = list(csv.DictReader(io.StringIO(out)))
     assert row == {
         "unit": med, "purpose": "project-application", "as_of": "2027-01-01", "eligible": "true",
-        "rule": "", "basis": "", "until": "", "detail": "",
+        "rule": "", "basis": "", "until": "", "detail": "", "programme": "",
     }  # fmt: skip
 
 
