@@ -64,6 +64,10 @@ UNITS: dict[str, tuple[str, str, str, bool, tuple[str, ...]]] = {
 }
 
 
+# the clinical research centre's hospital network, registered when it is filed
+NETWORK_UNITS = ("city_hosp", "county_hosp", "county_hosp2")
+
+
 def unit_code(key: str) -> str:
     return code(UNITS[key][0])
 
@@ -86,7 +90,9 @@ def _d(text: str) -> date:
 def load_demo(svc: LedgerService) -> dict[str, Any]:
     """Record the demo ledger through the service, as a clerk would."""
     # --- units ------------------------------------------------------------------------------
-    for first17, name, utype, high_tech, aliases in UNITS.values():
+    for key, (first17, name, utype, high_tech, aliases) in UNITS.items():
+        if key in NETWORK_UNITS:
+            continue  # registered with the clinical research centre, below
         svc.register_unit(
             code(first17),
             name=name,
@@ -204,6 +210,17 @@ def load_demo(svc: LedgerService) -> dict[str, Any]:
     )
 
     # --- lhasa-city: clinical research centre, field station, a pending new R&D institution -----
+    for key in NETWORK_UNITS:
+        first17, name, utype, high_tech, aliases = UNITS[key]
+        svc.register_unit(
+            code(first17),
+            name=name,
+            unit_type=utype,
+            high_tech=high_tech,
+            aliases=list(aliases),
+            actor=ACTOR,
+            on=_d("2024-03-20"),
+        )
     svc.propose(
         "LS-CRC-001",
         name="西藏高原病临床医学研究中心",
