@@ -1,14 +1,14 @@
 """Composition rules a platform's members must meet at approval and at an
 approved member change: an innovation consortium's members (002 §3) and a
-technology innovation centre's co-builders. Pure functions over the members'
-types, as the application gathers them."""
+platform's lead and co-builders under its programme's [[composition]] rules.
+Pure functions over the members' types, as the application gathers them."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from aggregates.errors import CompositionRuleBroken
-from aggregates.policy import CentreComposition, ConsortiumComposition
+from aggregates.policy import CompositionRule, ConsortiumComposition
 from aggregates.values import MemberInfo
 
 
@@ -17,6 +17,7 @@ def check_consortium(
     members: list[MemberInfo],
     rule: ConsortiumComposition,
     lead_other_consortia: list[str],
+    lead_basis: str | None = None,
 ) -> None:
     n = len(members)
     if n < rule.min_members:
@@ -46,27 +47,54 @@ def check_consortium(
             f"lead unit {lead} already leads the active innovation consortium "
             f"{lead_other_consortia[0]}; a lead leads one consortium at a time",
             rule="one-consortium-per-lead",
-            basis="002 §3.2",
+            basis=lead_basis or rule.one_consortium_basis or rule.basis,
         )
 
 
-def check_centre(host: str, members: list[MemberInfo], rule: CentreComposition) -> None:
+def division(code: str) -> str:
+    """The registering authority's administrative division of a unified social
+    credit code (characters 3–8, GB 32100-2015): ``65…`` is Xinjiang."""
+    return code[2:8]
+
+
+def _counted(m: MemberInfo, rule: CompositionRule) -> bool:
+    if rule.types and m.unit_type not in rule.types:
+        return False
+    return rule.division_prefix is None or division(m.code).startswith(rule.division_prefix)
+
+
+def check_composition(
+    kind: str, host: str, members: list[MemberInfo], rules: tuple[CompositionRule, ...]
+) -> list[str]:
+    """The governing programme's composition rules (SPEC §4, §2.1) over the
+    platform's members (the host among them). Refuses on the first rule broken;
+    returns the warnings of the rules that only warn."""
+    warnings: list[str] = []
     lead = next((m for m in members if m.code == host), None)
-    if lead is None or lead.unit_type not in rule.led_by:
-        return
     co_builders = [m for m in members if m.code != host]
-    enterprises = [m for m in co_builders if m.unit_type == "enterprise"]
-    if len(enterprises) < rule.min_enterprise_co_builders:
-        raise CompositionRuleBroken(
-            f"a technology innovation centre led by a {lead.unit_type} needs at least "
-            f"{rule.min_enterprise_co_builders} enterprise co-builders; it has {len(enterprises)}",
-            rule="centre-enterprise-co-builders",
-            basis=rule.basis,
-        )
-    if len(co_builders) > rule.max_core_co_builders:
-        raise CompositionRuleBroken(
-            f"a technology innovation centre has at most {rule.max_core_co_builders} core "
-            f"co-builders; it has {len(co_builders)}",
-            rule="centre-core-co-builders",
-            basis=rule.basis,
-        )
+    for rule in rules:
+        if rule.kinds and kind not in rule.kinds:
+            continue
+        if rule.when_lead_types and (lead is None or lead.unit_type not in rule.when_lead_types):
+            continue
+        problem: str | None = None
+        if rule.rule == "lead-type":
+            if lead is not None and lead.unit_type not in rule.types:
+                problem = f"the lead {host} is a {lead.unit_type}"
+        elif rule.rule == "lead-region":
+            prefix = rule.division_prefix or ""
+            if not division(host).startswith(prefix):
+                problem = f"the lead {host} is registered in division {division(host)}"
+        else:
+            n = sum(1 for m in co_builders if _counted(m, rule))
+            if rule.rule == "min-co-builders" and rule.min is not None and n < rule.min:
+                problem = f"it has {n}"
+            if rule.rule == "max-co-builders" and rule.max is not None and n > rule.max:
+                problem = f"it has {n}"
+        if problem is not None and rule.warn:
+            warnings.append(f"{rule.text}; {problem} ({rule.basis})")
+        elif problem is not None:
+            raise CompositionRuleBroken(
+                f"{rule.text}; {problem}", rule=f"composition-{rule.rule}", basis=rule.basis
+            )
+    return warnings

@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from aggregates import rules
 
 # re-exported: the application imports these names from here
-from aggregates.composition import check_centre as check_centre
+from aggregates.composition import check_composition as check_composition
 from aggregates.composition import check_consortium as check_consortium
 from aggregates.errors import (
     AlreadyExists,
@@ -28,17 +28,17 @@ from aggregates.errors import (
     OverAllocation,
 )
 from aggregates.platform_state import ZERO, ChangeRequest, EntitlementState, FundLine, Payment
-from aggregates.policy import CentreComposition, ConsortiumComposition, Policy, YearRange
+from aggregates.policy import Policy
 from aggregates.rules import cycle_years as cycle_years
 from aggregates.rules import normalise_cycle as normalise_cycle
 from aggregates.values import (
     ACTIVE_STATUSES,
     MemberInfo,
     Meta,
-    add_months,
-    add_years,
     money_str,
     normalise_voucher,
+    period_end_months,
+    period_end_years,
 )
 
 
@@ -173,23 +173,24 @@ class Platform(Aggregate):
         policy: Policy,
         construction_years: int | None,
         term_years: int | None,
-        term_rule: YearRange | None,
         members: list[MemberInfo],
-        consortium_rule: ConsortiumComposition | None,
-        centre_rule: CentreComposition | None,
         lead_other_consortia: list[str],
-    ) -> None:
+    ) -> list[str]:
+        """Every rule read from the governing `policy` only (SPEC §2.1); returns
+        the warnings of the composition rules that only warn."""
         # bad input first (exit 2), then the rules (exit 1)
         rules.check_period_input(construction_years, term_years)
         self._require("approve", "proposed")
         self._check_date(meta, "an approval")
-        rules.check_period_rules(policy, construction_years, term_years, term_rule)
-        if self.kind == "innovation-consortium" and consortium_rule is not None:
-            check_consortium(self.host, members, consortium_rule, lead_other_consortia)
-        if self.kind == "tech-innovation-center" and centre_rule is not None:
-            check_centre(self.host, members, centre_rule)
+        rules.check_period_rules(policy, construction_years, term_years)
+        if policy.consortium is not None and self.kind == "innovation-consortium":
+            c = policy.consortium
+            check_consortium(
+                self.host, members, c, lead_other_consortia, c.one_consortium_basis or c.basis
+            )
+        warnings = check_composition(self.kind, self.host, members, policy.composition)
         construction_ends = (
-            add_years(meta.effective_on, construction_years) if construction_years else None
+            period_end_years(meta.effective_on, construction_years) if construction_years else None
         )
         self.trigger_event(
             self.Approved,
@@ -197,9 +198,10 @@ class Platform(Aggregate):
             construction_years=construction_years,
             construction_ends=construction_ends,
             term_years=term_years,
-            term_ends=add_years(meta.effective_on, term_years) if term_years else None,
+            term_ends=period_end_years(meta.effective_on, term_years) if term_years else None,
             **meta.fields(),
         )
+        return warnings
 
     class Approved(StatusEvent):
         construction_years: int | None
@@ -241,13 +243,19 @@ class Platform(Aggregate):
     def fail_acceptance(self, meta: Meta, policy: Policy) -> None:
         self._require("fail acceptance of", "construction")
         self._check_date(meta, "a failed acceptance")
-        due = add_months(meta.effective_on, policy.rectification.months)
+        rect = policy.rectifies_on("failed-acceptance")
+        # a programme whose document has no acceptance step (a construction
+        # period was given all the same): the lifecycle's rectification (SPEC
+        # §4, at most a year), citing no article of its document
+        months = rect.months if rect else 12
+        basis = rect.basis if rect else "SPEC §4"
+        due = period_end_months(meta.effective_on, months)
         self.trigger_event(
             self.AcceptanceFailed,
             status="rectification",
             rectification_due=due,
-            rectification_basis=policy.rectification.basis,
-            **meta.derived(basis=policy.rectification.basis).fields(),
+            rectification_basis=basis,
+            **meta.derived(basis=basis).fields(),
         )
 
     class AcceptanceFailed(StatusEvent):
@@ -261,8 +269,12 @@ class Platform(Aggregate):
     def evaluate(self, cycle: str, grade: str, meta: Meta, policy: Policy) -> None:
         self._require("evaluate", "operating")
         self._check_date(meta, "an evaluation")
-        cycle = rules.check_evaluation(self, cycle, grade, policy)
+        cycle = rules.check_evaluation(self, cycle, grade, policy, meta.effective_on)
         poor = grade == "poor"
+        # a poor grade opens a rectification only where the programme grades and
+        # names one (SPEC §4: not 000's or 002's yearly review)
+        rect = policy.rectifies_on("poor") if policy.evaluation.graded else None
+        opens = poor and rect is not None
         consecutive = (
             rules.consecutive_poor(
                 self.evaluations, self.consecutive_poor, cycle, meta.effective_on, policy
@@ -273,17 +285,17 @@ class Platform(Aggregate):
         limit = policy.evaluation.consecutive_poor_limit
         self.trigger_event(
             self.Evaluated,
-            status="rectification" if poor else "operating",
+            status="rectification" if opens else "operating",
             cycle=cycle,
             grade=grade,
             rectification_due=(
-                add_months(meta.effective_on, policy.rectification.months) if poor else None
+                period_end_months(meta.effective_on, rect.months) if opens and rect else None
             ),
             consecutive_poor=consecutive,
             due_for_termination=bool(limit and consecutive >= limit),
             termination_basis=policy.evaluation.consecutive_poor_basis if limit else None,
             **meta.derived(
-                basis=policy.rectification.basis if poor else policy.evaluation.basis
+                basis=rect.basis if opens and rect else policy.evaluation.basis
             ).fields(),
         )
 
@@ -357,10 +369,11 @@ class Platform(Aggregate):
             aggregate.delist_reason = self.reason_code
             aggregate.rectification_due = None
 
-    def upgrade(self, level: str, meta: Meta) -> None:
+    def upgrade(self, level: str, meta: Meta, basis: str | None = None) -> None:
+        """``basis``: the governing programme's upgrade article (003 art. 16)."""
         self._require("upgrade", "construction", "operating")
         self._check_date(meta, "an upgrade")
-        rules.check_upgrade(self, level)
+        rules.check_upgrade(self, level, basis)
         self.trigger_event(self.Upgraded, from_level=self.level, level=level, **meta.fields())
 
     class Upgraded(Event):
@@ -375,7 +388,7 @@ class Platform(Aggregate):
         self._check_not_before_proposal(meta, "an annual report")
         rules.check_report(self, year, meta)
         rule = policy.annual_report
-        due = rules.report_due(year, policy, self.approved_on)
+        due = rules.report_due(year, policy, self.approved_on, self.status_on)
         late = bool(due and meta.effective_on > due)
         self.trigger_event(
             self.ReportFiled,
@@ -563,9 +576,17 @@ class Platform(Aggregate):
     ) -> EntitlementState | None:
         """``entitlement_basis``: the articles that fix the amounts of this
         category for this kind (cited when there is no entitlement at all)."""
-        if self.status not in ACTIVE_STATUSES:
+        # judged on its own effective date (SPEC §6): an allocation dated while
+        # the platform was active may be entered after it was delisted
+        then = self.status_on(meta.effective_on)
+        if then not in ACTIVE_STATUSES:
+            state = (
+                f"it is {self.status}"
+                if then == self.status
+                else f"it was {then} on {meta.effective_on}"
+            )
             raise FundingRefused(
-                f"cannot allocate funds to platform {self.code}: it is {self.status}; only a "
+                f"cannot allocate funds to platform {self.code}: {state}; only a "
                 "platform in construction, operating or rectification is funded (SPEC §6)"
             )
         self._check_not_before_proposal(meta, "an allocation")
@@ -574,12 +595,16 @@ class Platform(Aggregate):
             ent = rules.pick_entitlement(
                 self, category, entitlement_key, double_benefit_basis, entitlement_basis
             )
-            if amount > ent.amount:
+            left = ent.amount - ent.allocated
+            if amount > left:
+                parts = f" ({money_str(ent.allocated)} already allocated)" if ent.allocated else ""
                 raise OverAllocation(
-                    f"allocation of {money_str(amount)} for {category} exceeds the "
-                    f"{ent.key} entitlement of {money_str(ent.amount)} of platform {self.code}",
+                    f"allocation of {money_str(amount)} for {category} exceeds what remains "
+                    f"of the {ent.key} entitlement of {money_str(ent.amount)} of platform "
+                    f"{self.code}: {money_str(left)}{parts}; the same benefit is not granted "
+                    "twice",
                     rule="entitlement",
-                    basis=ent.basis,
+                    basis=", ".join(b for b in (ent.basis, double_benefit_basis) if b),
                 )
         self.trigger_event(
             self.FundsAllocated,
@@ -587,7 +612,9 @@ class Platform(Aggregate):
             fiscal_year=fiscal_year,
             amount=amount,
             entitlement=ent.key if ent else None,
-            entitled=ent.amount if ent else None,
+            # the whole entitlement on its first part only: `entitled` is summed per line
+            entitled=ent.amount if ent and not ent.allocated else None,
+            entitlement_part=amount if ent else None,
             **meta.fields(),
         )
         return ent
@@ -598,14 +625,22 @@ class Platform(Aggregate):
         amount: Decimal
         entitlement: str | None
         entitled: Decimal | None
+        # the part of the entitlement this allocation uses (SPEC §6: one
+        # entitlement in several parts); None on events recorded before parts,
+        # which each used the whole entitlement
+        entitlement_part: Decimal | None = None
 
         def apply(self, aggregate: Any) -> None:
             key = f"{self.category}:{self.fiscal_year}"
             line = aggregate.lines.setdefault(key, FundLine(self.category, self.fiscal_year))
             line.add(self.effective_on, "allocated", self.amount)
-            if self.entitlement is not None and self.entitled is not None:
-                line.entitled = (line.entitled or ZERO) + self.entitled
-                aggregate.entitlements[self.entitlement].granted_by = key
+            if self.entitlement is not None:
+                if self.entitled is not None:
+                    line.entitled = (line.entitled or ZERO) + self.entitled
+                ent = aggregate.entitlements[self.entitlement]
+                ent.granted_by = ent.granted_by or key
+                part = self.entitlement_part
+                ent.allocated = ent.amount if part is None else ent.allocated + part
 
     def disburse(
         self,
@@ -615,10 +650,13 @@ class Platform(Aggregate):
         voucher: str,
         meta: Meta,
         flags: list[str],
+        suspension_basis: str | None = None,
     ) -> None:
         if normalise_voucher(voucher) in self.payments:
             raise AlreadyExists(f"voucher {voucher} is already used (one voucher, one payment)")
-        rules.check_payment(self, category, fiscal_year, amount, meta.effective_on)
+        rules.check_payment(
+            self, category, fiscal_year, amount, meta.effective_on, suspension_basis
+        )
         self.trigger_event(
             self.FundsDisbursed,
             category=category,

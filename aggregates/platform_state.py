@@ -70,7 +70,12 @@ class EntitlementState:
     amount: Decimal
     basis: str
     earned_on: date
-    granted_by: str | None = None  # "category:fiscal_year" of the allocation that used it
+    granted_by: str | None = None  # "category:fiscal_year" of the first allocation that used it
+    allocated: Decimal = Decimal("0.00")  # allocated so far, in one part or several (SPEC §6)
+
+    @property
+    def open(self) -> bool:
+        return self.allocated < self.amount
 
 
 @dataclass

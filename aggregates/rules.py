@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,8 @@ from aggregates.errors import (
     OverAllocation,
 )
 from aggregates.platform_state import ZERO, ChangeRequest, EntitlementState, FundLine, Payment
-from aggregates.policy import Policy, YearRange
-from aggregates.values import ACTIVE_STATUSES, LEVELS, Meta, money_str
+from aggregates.policy import Policy
+from aggregates.values import ACTIVE_STATUSES, LEVELS, Meta, money_str, period_end_months
 
 if TYPE_CHECKING:
     from aggregates.platform import Platform
@@ -64,11 +65,13 @@ def check_not_before_proposal(p: Platform, on: date, what: str) -> None:
         )
 
 
-def check_upgrade(p: Platform, level: str) -> None:
+def check_upgrade(p: Platform, level: str, basis: str | None = None) -> None:
     if LEVELS.index(level) <= LEVELS.index(p.level):
         raise IllegalTransition(
             f"cannot upgrade platform {p.code} from {p.level} to {level}: "
-            "an upgrade raises the level (003 art. 16)"
+            "an upgrade raises the level",
+            rule="upgrade",
+            basis=basis or "SPEC §4",
         )
 
 
@@ -131,30 +134,44 @@ def check_period_input(construction_years: int | None, term_years: int | None) -
 
 
 def check_period_rules(
-    policy: Policy,
-    construction_years: int | None,
-    term_years: int | None,
-    term_rule: YearRange | None,
+    policy: Policy, construction_years: int | None, term_years: int | None
 ) -> None:
-    """The policy's construction period and the kind's longest term (exit 1)."""
-    rng = policy.construction_years
-    if (
-        construction_years is not None
-        and rng is not None
-        and not (rng.min <= construction_years <= rng.max)
+    """The governing programme's construction period and term (exit 1):
+    required where the document divides the platform's life by them (000 art.
+    22, 002 §3.2), within their range where the document sets one."""
+    for what, flag, value, rng in (
+        (
+            "construction period",
+            "--construction-years",
+            construction_years,
+            policy.construction_years,
+        ),
+        ("term", "--term-years", term_years, policy.term_years),
     ):
-        raise CompositionRuleBroken(
-            f"a construction period of {construction_years} years is outside "
-            f"{rng.min}–{rng.max} years under policy {policy.id}",
-            rule="construction-period",
-            basis=rng.basis,
-        )
-    if term_rule is not None and term_years is not None and term_years > term_rule.max:
-        raise CompositionRuleBroken(
-            f"a term of {term_years} years exceeds the {term_rule.max} years allowed",
-            rule="term",
-            basis=term_rule.basis,
-        )
+        if rng is None:
+            continue
+        if value is None:
+            if rng.required:
+                raise CompositionRuleBroken(
+                    f"an approval under policy {policy.id} names its {what} ({flag}, "
+                    f"{rng.min}–{rng.max} years)",
+                    rule=what.replace(" ", "-"),
+                    basis=rng.basis,
+                )
+            continue
+        low = rng.min if (rng.enforce_min or what == "construction period") else 1
+        if not low <= value <= rng.max:
+            raise CompositionRuleBroken(
+                f"a {what} of {value} years is outside {low}–{rng.max} years under policy "
+                f"{policy.id}"
+                + (
+                    f" (a term of {value} years exceeds the {rng.max} years allowed)"
+                    if value > rng.max and what == "term"
+                    else ""
+                ),
+                rule=what.replace(" ", "-"),
+                basis=rng.basis,
+            )
 
 
 # --- annual reports -------------------------------------------------------------------
@@ -190,12 +207,26 @@ def check_report(p: Platform, year: int, meta: Meta) -> None:
         )
 
 
-def report_due(year: int, policy: Policy, approved_on: date | None) -> date | None:
+def report_due(
+    year: int,
+    policy: Policy,
+    approved_on: date | None,
+    status_on: Callable[[date], str | None] | None = None,
+) -> date | None:
     """When the `year` annual report is due: only from a platform filed
-    (approved) by the deadline, as `compliance overdue` counts it."""
+    (approved) by the deadline, and, where the rule says so, only in the
+    status it names on that day (000 art. 23: 进入运行期的平台), as
+    `compliance overdue` counts it."""
     rule = policy.annual_report
     due = date(year, rule.due_month, rule.due_day) if rule else None
     if due is not None and (approved_on is None or approved_on > due):
+        due = None
+    if (
+        due is not None
+        and rule is not None
+        and rule.from_status
+        and (status_on is None or status_on(due) != rule.from_status)
+    ):
         due = None
     return due
 
@@ -282,7 +313,7 @@ def grade_reward_overlapping(p: Platform, years: tuple[int, int], policy_cycle: 
 def open_entitlements(
     entitlements: dict[str, EntitlementState], category: str
 ) -> list[EntitlementState]:
-    return [e for e in entitlements.values() if e.category == category and e.granted_by is None]
+    return [e for e in entitlements.values() if e.category == category and e.open]
 
 
 def pick_entitlement(
@@ -301,12 +332,12 @@ def pick_entitlement(
                 f"platform {p.code} has no {category} entitlement {key!r}",
                 rule="entitlement",
             )
-        if ent.granted_by is not None:
+        if not ent.open:
             raise FundingRefused(
                 f"the {key} entitlement of platform {p.code} was already granted "
                 f"(allocation {ent.granted_by}); the same benefit is not granted twice",
                 rule="no-double-benefit",
-                basis=double_basis or "SPEC §6, 003 art. 28",
+                basis=double_basis or "SPEC §6",
             )
         return ent
     open_ = open_entitlements(p.entitlements, category)
@@ -317,7 +348,7 @@ def pick_entitlement(
                 f"every {category} entitlement of platform {p.code} was already granted "
                 f"({', '.join(e.key for e in granted)}); the same benefit is not granted twice",
                 rule="no-double-benefit",
-                basis=double_basis or "SPEC §6, 003 art. 28",
+                basis=double_basis or "SPEC §6",
             )
         raise FundingRefused(
             f"platform {p.code} has no {category} entitlement under policy "
@@ -337,7 +368,14 @@ def pick_entitlement(
 # --- funds (SPEC §6) --------------------------------------------------------------------
 
 
-def check_payment(p: Platform, category: str, fiscal_year: int, amount: Decimal, on: date) -> None:
+def check_payment(
+    p: Platform,
+    category: str,
+    fiscal_year: int,
+    amount: Decimal,
+    on: date,
+    suspension_basis: str | None = None,
+) -> None:
     """May `p` be paid `amount` of its `category` `fiscal_year` line on `on`?"""
     status_then = p.status_on(on)
     if status_then not in ACTIVE_STATUSES:
@@ -352,7 +390,7 @@ def check_payment(p: Platform, category: str, fiscal_year: int, amount: Decimal,
         raise FundingRefused(
             f"cannot pay platform {p.code}: its funding is suspended{when}",
             rule="funding-suspended",
-            basis="004 §4.3",
+            basis=suspension_basis or "SPEC §6",
         )
     line = p.line(category, fiscal_year)
     remaining = line.remaining if line else ZERO
@@ -433,9 +471,11 @@ def past(action: str) -> str:
     return words.get(action, "changed that way")
 
 
-def check_evaluation(p: Platform, cycle: str, grade: str, policy: Policy) -> str:
-    """The normalised cycle of a new evaluation of `p`: a grade the policy
-    has, one evaluation per cycle."""
+def check_evaluation(p: Platform, cycle: str, grade: str, policy: Policy, on: date) -> str:
+    """The normalised cycle of a new evaluation of `p` on `on`: a grade the
+    policy has, one evaluation per cycle, a cycle that has ended and overlaps
+    none already evaluated, and not before the programme's first evaluation
+    falls due (004 §4.3 满一年)."""
     if grade not in policy.evaluation.grades:
         raise IllegalTransition(
             f"grade {grade!r} does not exist under policy {policy.id}; its grades are "
@@ -444,11 +484,47 @@ def check_evaluation(p: Platform, cycle: str, grade: str, policy: Policy) -> str
             basis=policy.evaluation.basis,
         )
     cycle = normalise_cycle(cycle)
+    ev = policy.evaluation
     if any(normalise_cycle(e["cycle"]) == cycle for e in p.evaluations):
         raise AlreadyExists(
             f"platform {p.code} already has an evaluation for cycle {cycle}: one "
-            f"evaluation per cycle ({policy.evaluation.basis})"
+            f"evaluation per cycle ({ev.basis})"
         )
+    first = (
+        period_end_months(p.approved_on, ev.first_after_months)
+        if ev.first_after_months and p.approved_on
+        else None
+    )
+    if first is not None and on < first:
+        raise IllegalTransition(
+            f"cannot evaluate platform {p.code} on {on}: it is first evaluated after "
+            f"{ev.first_after_months} months of operation, from {first}",
+            rule="evaluation-cycle",
+            basis=ev.basis,
+        )
+    if _CYCLE.fullmatch(cycle) is None:
+        return cycle  # a label the ledger cannot read as years is taken as given
+    start, end = cycle_years(cycle, on, ev.cycle_years)
+    # reading (docs/RULES.md): a cycle is evaluated at its close — in its final
+    # year or after it; before its final year it has not ended
+    if on.year < end:
+        raise IllegalTransition(
+            f"cannot evaluate cycle {cycle} of platform {p.code} on {on}: the cycle has not "
+            f"ended (it runs to {end}; it is evaluated in {end} or later)",
+            rule="evaluation-cycle",
+            basis=ev.basis,
+        )
+    for e in p.evaluations:
+        if _CYCLE.fullmatch(normalise_cycle(e["cycle"])) is None:
+            continue
+        e_start, e_end = cycle_years(e["cycle"], e["on"], ev.cycle_years)
+        if e_start <= end and start <= e_end:
+            raise IllegalTransition(
+                f"cannot evaluate cycle {cycle} of platform {p.code}: it overlaps cycle "
+                f"{normalise_cycle(e['cycle'])}, evaluated on {e['on']}",
+                rule="evaluation-cycle",
+                basis=ev.basis,
+            )
     return cycle
 
 

@@ -14,7 +14,18 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from aggregates.errors import AlreadyExists, DateOrder, IllegalTransition, InvalidInput, NotFound
+from aggregates.policy import recorded_programme
 from aggregates.values import DEBARMENT_YEARS, DEBARMENT_YEARS_TEXT, Meta, add_years
+
+
+def debarment_programme(event: Any) -> str | None:
+    """The programme of a Debarred event. A ban recorded since issue 11 carries
+    it (None: ledger-wide); one stored before has no ``policy`` at all, and
+    reads as the programme whose article its basis cites, ledger-wide when none
+    (the stored event is never rewritten, so its history reads as recorded)."""
+    if "policy" in vars(event):
+        return vars(event)["policy"]  # type: ignore[no-any-return]
+    return recorded_programme(getattr(event, "basis", None))
 
 
 def unit_id(code: str) -> UUID:
@@ -49,6 +60,13 @@ class Debarment:
     lifted_on: date | None = None
     lift_doc_no: str | None = None
     lift_reason: str | None = None
+    # the programme (policy id) whose document imposed it; None: ledger-wide (SPEC §2.1)
+    policy: str | None = None
+
+    def counts_under(self, policy: str | None) -> bool:
+        """Does this ban count for an application under programme `policy`
+        (None: under any programme, every ban counts)?"""
+        return policy is None or self.policy is None or self.policy == policy
 
     def active_on(self, d: date) -> bool:
         if self.lifted_on is not None and self.lifted_on <= d:
@@ -92,7 +110,8 @@ class BlacklistEntry:
 class ConsortiumLead:
     platform: str
     since: date
-    until: date | None = None
+    until: date | None = None  # released (by an event), or the term's end
+    released: bool = False  # released by an event (a delisting, a lead change)
 
 
 class Unit(Aggregate):
@@ -231,7 +250,9 @@ class Unit(Aggregate):
         scopes: list[str],
         violation: str | None,
         meta: Meta,
+        policy: str | None = None,
     ) -> str:
+        """``policy``: the programme that imposes it; None: ledger-wide."""
         if years not in DEBARMENT_YEARS:
             raise InvalidInput(f"a debarment is for {DEBARMENT_YEARS_TEXT} years, not {years}")
         if not scopes:
@@ -249,6 +270,7 @@ class Unit(Aggregate):
             end=add_years(start, years),
             scopes=list(dict.fromkeys(scopes)),
             violation=violation,
+            policy=policy,
             **meta.fields(),
         )
         return debarment_id
@@ -260,6 +282,9 @@ class Unit(Aggregate):
         end: date
         scopes: list[str]
         violation: str | None
+        # the programme that imposed it (SPEC §2.1); None: ledger-wide. Absent
+        # from bans stored before issue 11: see :func:`debarment_programme`
+        policy: str | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.counter += 1
@@ -274,6 +299,7 @@ class Unit(Aggregate):
                 reason=self.reason,
                 violation=self.violation,
                 recorded_at=self.timestamp.isoformat(),
+                policy=debarment_programme(self),
             )
 
     def lift(self, debarment_id: str, meta: Meta) -> str:
@@ -378,7 +404,7 @@ class Unit(Aggregate):
         out = []
         for lead in self.consortia.values():
             if on is None:
-                if lead.until is None:
+                if not lead.released:
                     out.append(lead.platform)
             elif lead.since <= on and (lead.until is None or on < lead.until):
                 out.append(lead.platform)
@@ -402,18 +428,25 @@ class Unit(Aggregate):
             if lead.until is None or on < lead.until
         ]
 
-    def assume_consortium_lead(self, platform: str, meta: Meta) -> None:
-        self.trigger_event(self.ConsortiumLeadAssumed, platform=platform, **meta.fields())
+    def assume_consortium_lead(self, platform: str, meta: Meta, until: date | None = None) -> None:
+        """``until``: the end of the consortium's term (002 §3.2 组建期), when the
+        one-consortium lock is released without a further event."""
+        self.trigger_event(
+            self.ConsortiumLeadAssumed, platform=platform, until=until, **meta.fields()
+        )
 
     class ConsortiumLeadAssumed(Event):
         platform: str
+        until: date | None = None  # absent on events recorded before terms were watched
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.consortia[self.platform] = ConsortiumLead(self.platform, self.effective_on)
+            aggregate.consortia[self.platform] = ConsortiumLead(
+                self.platform, self.effective_on, self.until
+            )
 
     def release_consortium_lead(self, platform: str, meta: Meta) -> None:
         lead = self.consortia.get(platform)
-        if lead is None or lead.until is not None:
+        if lead is None or (lead.until is not None and lead.until <= meta.effective_on):
             return
         self.trigger_event(self.ConsortiumLeadReleased, platform=platform, **meta.fields())
 
@@ -421,4 +454,5 @@ class Unit(Aggregate):
         platform: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.consortia[self.platform].until = self.effective_on
+            lead = aggregate.consortia[self.platform]
+            lead.until, lead.released = self.effective_on, True

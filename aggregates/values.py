@@ -215,6 +215,26 @@ def add_months(start: date, months: int) -> date:
         return first_next
 
 
+def period_end_months(start: date, months: int) -> date:
+    """The end of a period of `months` months from `start` (SPEC §2.1, 民法典
+    art. 202): the corresponding day of the last month, or that month's last
+    day when it has none (a month from 31 January ends on 28/29 February)."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    for day in (start.day, 30, 29, 28):
+        try:
+            return date(year, month, min(start.day, day))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has 28 days")  # pragma: no cover
+
+
+def period_end_years(start: date, years: int) -> date:
+    """The end of a period of `years` years (a term, a construction period):
+    29 February ends on 28 February (SPEC §2.1). Bans keep :func:`add_years`."""
+    return period_end_months(start, 12 * years)
+
+
 def day_before(d: date) -> date:
     return d - timedelta(days=1)
 

@@ -138,7 +138,13 @@ def blacklist_cmd(ctx: Ctx, as_of: str | None, known_at: str | None) -> None:
 )
 @click.option("--as-of", default=None, metavar="DATE")
 @click.option(
-    "--policy", default=None, metavar="ID", help="look-back of this policy (default: the ledger's)"
+    "--under",
+    "--policy",
+    "under",
+    default=None,
+    metavar="POLICY",
+    help="the programme applied to: only its bans, ledger-wide bans and the blacklist "
+    "count (default: every programme; each reason names its own)",
 )
 @click.option("--check", is_flag=True, help="exit 1 when not eligible")
 @known_at_option
@@ -148,43 +154,49 @@ def eligibility(
     unit_code: str,
     purpose: str,
     as_of: str | None,
-    policy: str | None,
-    check: bool,
+    under: str | None,
     known_at: str | None,
+    check: bool,
 ) -> None:
     """Is a unit eligible on a date, for a purpose — and every reason it is not.
 
     \b
-    Example:
+    Examples:
       ledger eligibility 91540100MA6T0A0C21 --for consortium-lead --as-of 2027-01-01 --check
+      ledger eligibility 91540100MA6T0A0C21 --under xinjiang-high-energy --as-of 2026-07-01
       ledger eligibility 91540100MA6T0A0C21 --as-of 2026-07-01 --known-at 2026-07-01T09:00:00Z
     """
     from aggregates.errors import Ineligible
+    from commands._common import timestamp
     from ledger.policies import load_policy
-    from ledger.service import DEFAULT_POLICY
-    from ledger.store import db
 
     choice(purpose, SCOPES, "purpose")
-    code, day, moment = valid_unit_code(unit_code), as_of_date(as_of), timestamp(known_at)
+    code, day = valid_unit_code(unit_code), as_of_date(as_of)
+    pol = load_policy(under) if under else None
+    ts = timestamp(known_at)
     with reading(ctx) as rm:
-        pol = load_policy(policy or db.get_setting(rm.cfg, "default_policy") or DEFAULT_POLICY)
-        eligible, reasons = rm.eligibility(code, purpose, day, pol, moment)
+        eligible, reasons = rm.eligibility(code, purpose, day, pol, ts)
     data = {
         "unit": code,
         "purpose": purpose,
         "as_of": day.isoformat(),
         "eligible": eligible,
         "reasons": [r.as_json() for r in reasons],
-        "policy": pol.id,
+        "policy": pol.id if pol else None,
+        "known_at": ts.isoformat() if ts else None,
     }
     if ctx.format == "table":
         verdict = "eligible" if eligible else "NOT eligible"
         click.echo(f"{code}: {verdict} for {output.labelled(purpose)} on {day}")
-        click.echo(f"policy: {pol.id}")
+        click.echo(
+            f"under: {pol.id}" if pol else "under: every programme (each reason names its own)"
+        )
         if reasons:
             show(
                 output.to_table(
-                    data["reasons"], ["rule", "basis", "until", "detail"], view=ctx.table_view()
+                    data["reasons"],
+                    ["rule", "basis", "programme", "until", "detail"],
+                    view=ctx.table_view(),
                 )
             )
     elif ctx.format == "json":
@@ -198,7 +210,17 @@ def eligibility(
         click.echo(
             output.to_csv(
                 rows,
-                ["unit", "purpose", "as_of", "eligible", "rule", "basis", "until", "detail"],
+                [
+                    "unit",
+                    "purpose",
+                    "as_of",
+                    "eligible",
+                    "rule",
+                    "basis",
+                    "until",
+                    "detail",
+                    "programme",
+                ],
             )
         )
     if check and not eligible:

@@ -165,6 +165,12 @@ def unit_violation(
 @click.option("--doc-no", required=True)
 @click.option("--reason", required=True)
 @click.option("--basis", default=None, help="the rule applied, e.g. '003 art. 25'")
+@click.option(
+    "--policy",
+    default=None,
+    metavar="P",
+    help="the programme imposing it (e.g. lhasa-city); default: ledger-wide",
+)
 @click.option("--violation", default=None, metavar="ID")
 @recording
 def unit_debar(
@@ -176,16 +182,18 @@ def unit_debar(
     doc_no: str,
     reason: str,
     basis: str | None,
+    policy: str | None,
     violation: str | None,
     on: str | None,
     request_id: str | None,
 ) -> None:
-    """Impose a debarment of 3 or 5 years; prints its id.
+    """Impose a debarment of 3 or 5 years, under programme P or ledger-wide; prints its id.
 
     \b
     Example:
       ledger unit debar 91540100MA6T0A0B1W --years 3 --from 2025-07-01 \\
-        --scope platform-application,project-application --doc-no "拉科发〔2025〕9号" --reason "…"
+        --scope platform-application,project-application --doc-no "拉科发〔2025〕9号" \\
+        --reason "…" --policy lhasa-city
     """
     scopes = [s.strip() for s in scope.split(",") if s.strip()]
     if years not in (3, 5):
@@ -202,6 +210,7 @@ def unit_debar(
         doc_no=doc_no,
         reason=reason,
         basis=basis,
+        policy=policy,
         violation=violation,
         on=opt_date(on, "--on"),
         request_id=request_id,

@@ -35,6 +35,10 @@ UNITS: dict[str, tuple[str, str, str, bool, tuple[str, ...]]] = {
     "zhizao": ("91540100MA6T0A0D3", "拉萨智造装备有限公司", "enterprise", False, ()),
     "hospital": ("12540000MB0000022", "西藏自治区人民医院", "hospital", False, ()),
     "plateau_inst": ("12540000MB0000033", "青藏高原野外观测研究所", "institute", False, ()),
+    # the clinical research centre's network (003 annex: 市级优势医院不少于1家，县区基层医疗机构不少于3家)
+    "city_hosp": ("12540100MB0000021", "拉萨市人民医院", "hospital", False, ()),
+    "county_hosp": ("12540100MB0000022", "拉萨市城关区人民医院", "hospital", False, ()),
+    "county_hosp2": ("12540100MB0000023", "堆龙德庆区人民医院", "hospital", False, ()),
     "tianshan": (
         "91650100MA7700001",
         "新疆天山新材料股份有限公司",
@@ -60,6 +64,10 @@ UNITS: dict[str, tuple[str, str, str, bool, tuple[str, ...]]] = {
 }
 
 
+# the clinical research centre's hospital network, registered when it is filed
+NETWORK_UNITS = ("city_hosp", "county_hosp", "county_hosp2")
+
+
 def unit_code(key: str) -> str:
     return code(UNITS[key][0])
 
@@ -82,7 +90,9 @@ def _d(text: str) -> date:
 def load_demo(svc: LedgerService) -> dict[str, Any]:
     """Record the demo ledger through the service, as a clerk would."""
     # --- units ------------------------------------------------------------------------------
-    for first17, name, utype, high_tech, aliases in UNITS.values():
+    for key, (first17, name, utype, high_tech, aliases) in UNITS.items():
+        if key in NETWORK_UNITS:
+            continue  # registered with the clinical research centre, below
         svc.register_unit(
             code(first17),
             name=name,
@@ -200,13 +210,24 @@ def load_demo(svc: LedgerService) -> dict[str, Any]:
     )
 
     # --- lhasa-city: clinical research centre, field station, a pending new R&D institution -----
+    for key in NETWORK_UNITS:
+        first17, name, utype, high_tech, aliases = UNITS[key]
+        svc.register_unit(
+            code(first17),
+            name=name,
+            unit_type=utype,
+            high_tech=high_tech,
+            aliases=list(aliases),
+            actor=ACTOR,
+            on=_d("2024-03-20"),
+        )
     svc.propose(
         "LS-CRC-001",
         name="西藏高原病临床医学研究中心",
         kind="clinical-research-center",
         level="regional",
         host=u("hospital"),
-        co_builders=[u("med_inst")],
+        co_builders=[u("med_inst"), u("city_hosp"), u("county_hosp"), u("county_hosp2")],
         actor=ACTOR,
         policy="lhasa-city",
         on=_d("2024-04-01"),

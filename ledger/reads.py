@@ -22,8 +22,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from aggregates.eligibility import LookBack, Reason
+from aggregates.eligibility import Reason, lead_rules, look_backs
 from aggregates.policy import Policy
+from ledger.policies import all_policies
 from ledger.store import db
 from ledger.store.db import DbConfig, DbConnection
 from projections import changes, compliance, funds, history, platforms, units
@@ -168,12 +169,23 @@ class ReadModels:
         code: str,
         purpose: str,
         on: date,
-        policy: Policy,
+        under: Policy | None,
         known_at: datetime | None = None,
     ) -> tuple[bool, list[Reason]]:
-        lb = policy.look_back
-        look_back = LookBack(lb.years, lb.basis, tuple(lb.purposes)) if lb else None
-        return units.eligibility(self.conn, code, purpose, on, look_back, known_at)
+        """Eligibility under programme `under` (its bans, ledger-wide bans, the
+        blacklist, its look-back), or under any (every ban, every look-back,
+        each reason naming its programme) — SPEC §2.1, §7."""
+        policies = [under] if under is not None else list(all_policies().values())
+        return units.eligibility(
+            self.conn,
+            code,
+            purpose,
+            on,
+            look_backs(policies),
+            known_at,
+            under=under.id if under is not None else None,
+            lead_rule=lead_rules(policies),
+        )
 
     # --- funds ------------------------------------------------------------------------
     def funds_summary(

@@ -12,7 +12,8 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from aggregates.platform import Platform
-from aggregates.values import ACTIVE_STATUSES, FINAL_STATUSES
+from aggregates.policy import Policy
+from aggregates.values import ACTIVE_STATUSES, FINAL_STATUSES, period_end_months
 from ledger.policies import load_policy
 from ledger.store.db import DbConnection, fetchall
 from projections.base import ReadModelView, iso_date, iso_ts
@@ -86,15 +87,17 @@ def overdue(conn: DbConnection, as_of: date) -> list[dict[str, Any]]:
         pol = load_policy(str(p["policy"]))
         due = p["rectification_due"]
         if p["status"] == "rectification" and due is not None and due < day:
+            rect = pol.rectification.basis if pol.rectification else pol.evaluation.basis
             out.append(
                 _item(
                     p,
                     "rectification-overdue",
                     due,
                     f"in rectification since {p['status_since']}, due by {due}",
-                    pol.rectification.basis,
+                    rect,
                 )
             )
+        out += _deadlines(conn, p, pol, as_of)
         if p["due_for_termination"]:
             out.append(
                 _item(
@@ -120,6 +123,8 @@ def overdue(conn: DbConnection, as_of: date) -> list[dict[str, Any]]:
                 report_due = date(year, rule.due_month, rule.due_day)
                 if report_due < approved or report_due >= as_of or year in filed:
                     continue
+                if rule.from_status and _status_on(conn, p["code"], report_due) != rule.from_status:
+                    continue  # 000 art. 23: only years it was in operation
                 out.append(
                     _item(
                         p,
@@ -143,6 +148,78 @@ def overdue(conn: DbConnection, as_of: date) -> list[dict[str, Any]]:
                 pol.filing.basis if pol.filing else None,
             )
         )
-    order = {"rectification-overdue": 0, "annual-report-missing": 1, "due-for-termination": 2}
-    out.sort(key=lambda r: (order.get(r["issue"], 3), r["platform"], r["due"] or ""))
+    order = {
+        "rectification-overdue": 0,
+        "acceptance-due": 1,
+        "evaluation-due": 2,
+        "annual-report-missing": 3,
+        "term-ended": 4,
+        "due-for-termination": 5,
+    }
+    out.sort(key=lambda r: (order.get(r["issue"], 6), r["platform"], r["due"] or ""))
+    return out
+
+
+def _status_on(conn: DbConnection, code: str, on: date) -> str | None:
+    row = fetchall(
+        conn,
+        "SELECT status FROM rm_platform_status WHERE code = ? AND effective_on <= ? "
+        "ORDER BY effective_on DESC, version DESC LIMIT 1",
+        (code, on.isoformat()),
+    )
+    return str(row[0]["status"]) if row else None
+
+
+def _deadlines(
+    conn: DbConnection, p: dict[str, Any], pol: Policy, as_of: date
+) -> list[dict[str, Any]]:
+    """The due dates the governing programme watches (SPEC §4): acceptance at
+    the end of construction (000 art. 22), the term's end (004 §3.1, 002 §3.2),
+    an evaluation each cycle from the filing (003 art. 22, 001 §5.3, 004 §4.3)."""
+    out: list[dict[str, Any]] = []
+    day = as_of.isoformat()
+    ends = p["construction_ends"]
+    if pol.acceptance is not None and p["status"] == "construction" and ends and ends < day:
+        out.append(
+            _item(
+                p,
+                "acceptance-due",
+                ends,
+                f"construction ended on {ends}; acceptance is due",
+                pol.acceptance.basis,
+            )
+        )
+    term = pol.term_years
+    if term is not None and term.watch and p["term_ends"] and p["term_ends"] <= day:
+        out.append(
+            _item(
+                p, "term-ended", p["term_ends"], f"its term ended on {p['term_ends']}", term.basis
+            )
+        )
+    ev = pol.evaluation
+    if ev.watch and p["status"] == "operating" and p["approved_on"]:
+        approved = date.fromisoformat(str(p["approved_on"]))
+        done = len(
+            fetchall(
+                conn,
+                "SELECT cycle FROM rm_evaluation WHERE platform = ? AND evaluated_on <= ?",
+                (p["code"], day),
+            )
+        )
+        first = ev.first_after_months or 12 * ev.cycle_years
+        due = period_end_months(approved, first)
+        k = 0
+        while due < as_of and k < done:
+            k += 1
+            due = period_end_months(approved, first + 12 * ev.cycle_years * k)
+        if due < as_of and k >= done:
+            out.append(
+                _item(
+                    p,
+                    "evaluation-due",
+                    due.isoformat(),
+                    f"an evaluation was due by {due} ({done} recorded)",
+                    ev.basis,
+                )
+            )
     return out

@@ -24,13 +24,14 @@ from eventsourcing.projection import Projection
 from aggregates.eligibility import (
     BlacklistFact,
     DebarmentFact,
+    LeadRule,
     LookBack,
     Reason,
     ViolationFact,
     reasons_against,
 )
 from aggregates.errors import UnitNotFound
-from aggregates.unit import Unit
+from aggregates.unit import Unit, debarment_programme
 from ledger.store.db import DbConnection, fetchall, fetchone
 from projections.base import ReadModelView, dumps, iso_date, iso_ts, loads, to_date
 from projections.name_match import (
@@ -133,7 +134,7 @@ class UnitProjection(Projection[ReadModelView]):
                 "platform": e.platform,
                 "doc_no": e.doc_no,
                 "reason": e.reason,
-                "policy": e.policy,
+                "policy": debarment_programme(e),
                 "recorded_at": iso_ts(e.timestamp),
             },
         )
@@ -158,6 +159,7 @@ class UnitProjection(Projection[ReadModelView]):
                 "violation": e.violation,
                 "recorded_at": iso_ts(e.timestamp),
                 "imposed_on": iso_date(e.effective_on),
+                "policy": debarment_programme(e),
                 "lifted_on": None,
                 "lift_doc_no": None,
                 "lift_reason": None,
@@ -228,9 +230,10 @@ class UnitProjection(Projection[ReadModelView]):
                 "unit": code,
                 "platform": e.platform,
                 "since": iso_date(e.effective_on),
-                "until_on": None,
+                # the term's end, where the approval set one (002 §3.2)
+                "until_on": iso_date(getattr(e, "until", None)),
                 "recorded_at": iso_ts(e.timestamp),
-                "until_recorded_at": None,
+                "until_recorded_at": iso_ts(e.timestamp) if getattr(e, "until", None) else None,
             },
             ("unit", "platform"),
         )
@@ -290,6 +293,7 @@ class Standing:
                 to_date(d["lifted_on"]),
                 d["basis"],
                 d["doc_no"],
+                d.get("policy"),
             )
             for d in self.debarments
         ]
@@ -462,6 +466,8 @@ def debarment_item(d: dict[str, Any], unit_name: str, on: date) -> dict[str, Any
         "lifted_on": lifted_on,
         "until": until,
         "violation": d["violation"],
+        # the programme that imposed it; null: ledger-wide (SPEC §2.1)
+        "policy": d.get("policy"),
     }
 
 
@@ -731,11 +737,15 @@ def eligibility(
     code: str,
     purpose: str,
     on: date,
-    look_back: LookBack | None,
+    look_back: list[LookBack],
     known_at: datetime | None = None,
+    *,
+    under: str | None = None,
+    lead_rule: LeadRule | None = None,
 ) -> tuple[bool, list[Reason]]:
-    """Whether the unit is eligible for `purpose` on `on`, and every reason it
-    is not: ``aggregates.eligibility.reasons_against`` over the read model's facts."""
+    """Whether the unit is eligible for `purpose` on `on` (under programme
+    `under`, or any), and every reason it is not:
+    ``aggregates.eligibility.reasons_against`` over the read model's facts."""
     s = standing(conn, code, known_at)
     reasons = reasons_against(
         purpose=purpose,
@@ -745,5 +755,7 @@ def eligibility(
         violations=s.violation_facts(),
         look_back=look_back,
         led_consortia=s.consortia_led_on(on),
+        under=under,
+        lead_rule=lead_rule,
     )
     return not reasons, reasons

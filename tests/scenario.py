@@ -41,6 +41,12 @@ UNITS: dict[str, tuple[str, str, str, bool]] = {
     "xj_auto": (credit_code("91650100MA7700003"), "乌鲁木齐数控机床有限公司", "enterprise", False),
     "xj_u": (credit_code("12650000MB0000001"), "新疆大学", "university", False),
     "xj_inst": (credit_code("12650000MB0000012"), "新疆能源研究院", "institute", False),
+    "xj_solar": (
+        credit_code("91650100MA7700004"),
+        "新疆光能新能源科技有限公司",
+        "enterprise",
+        True,
+    ),
     "keqiao": (credit_code("91330621MA2B00001"), "绍兴柯桥纺织科技有限公司", "enterprise", True),
     "zstu": (credit_code("12330000MB0000001"), "浙江理工大学", "university", False),
 }

@@ -17,23 +17,21 @@ from importlib import resources
 from pydantic import ValidationError
 
 from aggregates.errors import InvalidInput
-from aggregates.policy import CentreComposition, ConsortiumComposition, Policy
+from aggregates.policy import Policy
 
 __all__ = [
     "DEFAULT_POLICY_ID",
     "all_policies",
-    "composition_rules",
     "load_policy",
-    "policy_for_violation",
+    "policy_for_basis",
     "policy_ids",
 ]
 
 DEFAULT_POLICY_ID = "lhasa-city"
 
-# Where the governing policy has no rule for a violation kind, these policies are
-# asked first (they are the ones SPEC §7 shows consequences for), then the rest
-# in document order.
-_VIOLATION_FALLBACK_ORDER = ("lhasa-city", "xinjiang-consortium")
+# Rules belong to programmes (SPEC §2.1): nothing here looks a rule up in
+# another programme's file. The governing policy is the platform's own, or the
+# ledger's default for a finding that names no platform.
 
 
 @cache
@@ -76,40 +74,16 @@ def all_policies() -> dict[str, Policy]:
     return dict(_policies())
 
 
-def _search_order() -> tuple[Policy, ...]:
-    policies = _policies()
-    first = [policies[i] for i in _VIOLATION_FALLBACK_ORDER if i in policies]
-    rest = [p for i, p in policies.items() if i not in _VIOLATION_FALLBACK_ORDER]
-    return (*first, *rest)
+def policy_for_basis(basis: str | None) -> str | None:
+    """The programme whose document an article cites (``"003 art. 24"`` →
+    ``lhasa-city``), or None (ledger-wide) for no basis or another source.
 
-
-def policy_for_violation(kind: str, governing: Policy) -> Policy | None:
-    """The policy whose rule decides the consequences of a violation of ``kind``.
-
-    The governing policy if it has a rule for that kind; otherwise the first policy
-    that defines it (lhasa-city, then xinjiang-consortium, then the others in
-    document order); ``None`` if no policy does.
-    """
-    if kind in governing.violations:
-        return governing
-    for policy in _search_order():
-        if kind in policy.violations:
-            return policy
+    Debarments recorded before they carried their programme read this way
+    (issue 11: their programme is the one whose article their basis cites)."""
+    if not basis:
+        return None
+    head = basis.strip().split(" ", 1)[0]
+    for policy in _policies().values():
+        if policy.document == head:
+            return policy.id
     return None
-
-
-def composition_rules() -> tuple[ConsortiumComposition | None, CentreComposition | None]:
-    """The consortium rule and the centre rule, wherever they are defined.
-
-    Composition rules apply by platform kind (an ``innovation-consortium``, a
-    ``tech-innovation-center`` led by a university or institute), whatever policy
-    the platform is governed by.
-    """
-    consortium: ConsortiumComposition | None = None
-    centre: CentreComposition | None = None
-    for policy in _search_order():
-        if consortium is None and policy.consortium is not None:
-            consortium = policy.consortium
-        if centre is None and policy.centre is not None:
-            centre = policy.centre
-    return consortium, centre

@@ -16,7 +16,7 @@ from aggregates.errors import LedgerError
 from ledger.service.changes import ChangeCommands
 from ledger.service.core import DEFAULT_POLICY, LedgerApp, Result, ServiceCore, today
 from ledger.service.funds import FundCommands, check_fiscal_year
-from ledger.service.platforms import PlatformCommands, composition_rules
+from ledger.service.platforms import PlatformCommands
 from ledger.service.units import UnitCommands
 
 
@@ -42,7 +42,6 @@ __all__ = [
     "Result",
     "ServiceCore",
     "check_fiscal_year",
-    "composition_rules",
     "service",
     "today",
 ]

@@ -16,7 +16,7 @@ from aggregates.errors import (
     NotFound,
     PlatformNotFound,
 )
-from aggregates.platform import Platform, check_centre, check_consortium
+from aggregates.platform import Platform, check_composition, check_consortium
 from aggregates.values import (
     ACTIVE_STATUSES,
     CHANGE_TYPES,
@@ -27,7 +27,7 @@ from aggregates.values import (
 )
 from ledger.policies import load_policy
 from ledger.service.core import Result
-from ledger.service.platforms import PlatformCommands, composition_rules
+from ledger.service.platforms import PlatformCommands
 
 
 class ChangeCommands(PlatformCommands):
@@ -100,8 +100,10 @@ class ChangeCommands(PlatformCommands):
             # a consortium's members change only with every member's consent
             # (002 §5.1), whichever type the request was filed under — also a
             # lead (host) change to a unit that is not a member yet: it joins
+            pol = load_policy(plat.policy)
             members = {plat.host, *plat.co_builders}
-            if (
+            consent_basis = pol.member_consent_basis
+            if consent_basis and (
                 cr.change_type == "member-change"
                 or (cr.change_type == "co-builder-change" and plat.kind == "innovation-consortium")
                 or (
@@ -118,9 +120,8 @@ class ChangeCommands(PlatformCommands):
                         f"consent of member {missing[0]}; "
                         "every member's consent must be recorded",
                         rule="member-consent",
-                        basis="002 §5.1",
+                        basis=consent_basis,
                     )
-            pol = load_policy(plat.policy)
             on = meta.effective_on
             active = plat.status in ACTIVE_STATUSES
             # units a change brings in are screened whether the platform is
@@ -144,13 +145,16 @@ class ChangeCommands(PlatformCommands):
                             f"new lead {new_host.code} leads the innovation consortium "
                             f"{others[0]} on or after {on}; a lead leads one consortium at a time",
                             rule="one-consortium-per-lead",
-                            basis="002 §3.2",
+                            basis=pol.consortium.one_consortium_basis if pol.consortium else None,
                         )
                 if consortium and active:
                     # the lead tracking moves (a proposal has none yet)
                     old = self.unit(plat.host)
                     old.release_consortium_lead(plat.code, meta)
-                    new_host.assume_consortium_lead(plat.code, meta)
+                    watched = pol.term_years is not None and pol.term_years.watch
+                    new_host.assume_consortium_lead(
+                        plat.code, meta, plat.term_ends if watched else None
+                    )
                     touched += [old, new_host]
                 rest = [c for c in plat.co_builders if c != new_host.code]
                 if consortium:
@@ -188,11 +192,10 @@ class ChangeCommands(PlatformCommands):
         co_builders = list(applied.get("co_builders", plat.co_builders))
         units = [self.unit(host)] + [self.unit(c) for c in co_builders]
         infos = [MemberInfo(u.code, u.unit_type, u.high_tech) for u in units]
-        consortium_rule, centre_rule, _ = composition_rules(load_policy(plat.policy))
-        if plat.kind == "innovation-consortium" and consortium_rule is not None:
-            check_consortium(host, infos, consortium_rule, [])
-        if plat.kind == "tech-innovation-center" and centre_rule is not None:
-            check_centre(host, infos, centre_rule)
+        pol = load_policy(plat.policy)  # the governing programme's rules only (SPEC §2.1)
+        if plat.kind == "innovation-consortium" and pol.consortium is not None:
+            check_consortium(host, infos, pol.consortium, [])
+        check_composition(plat.kind, host, infos, pol.composition)  # warnings: at approval
 
     def reject_change(
         self,

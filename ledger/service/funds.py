@@ -10,7 +10,7 @@ from decimal import Decimal
 from eventsourcing.domain import Aggregate
 
 from aggregates.errors import InvalidInput
-from aggregates.values import CATEGORIES, check_choice, money_str
+from aggregates.values import CATEGORIES, Meta, check_choice, money_str
 from aggregates.voucher import Voucher
 from ledger.policies import load_policy
 from ledger.service.core import Result, ServiceCore, _only
@@ -115,8 +115,12 @@ class FundCommands(ServiceCore):
             # made before a host change concerns the host of the time)
             host = self.unit(plat.host_on(meta.effective_on))
             flags, warnings = [], []
+            pol = load_policy(plat.policy)
+            # the platform's programme's bans and the ledger-wide ones (SPEC §2.1)
             active_debarments = [
-                d for d in host.debarments.values() if d.active_on(meta.effective_on)
+                d
+                for d in host.debarments.values()
+                if d.active_on(meta.effective_on) and d.counts_under(plat.policy)
             ]
             if active_debarments:
                 d = active_debarments[0]
@@ -134,7 +138,27 @@ class FundCommands(ServiceCore):
                     f"flag blacklisted-host: host {host.code} is on the integrity "
                     f"blacklist since {entry.added_on} ({entry.basis or entry.doc_no})"
                 )
-            plat.disburse(category, fiscal_year, amount, voucher, meta, flags)
+            term = pol.term_years
+            if (
+                term is not None
+                and term.watch
+                and plat.term_ends is not None
+                and meta.effective_on >= plat.term_ends
+            ):
+                flags.append("past-term")
+                warnings.append(
+                    f"flag past-term: the term of platform {code} ended on {plat.term_ends} "
+                    f"({term.basis})"
+                )
+            plat.disburse(
+                category,
+                fiscal_year,
+                amount,
+                voucher,
+                meta,
+                flags,
+                suspension_basis=pol.funding_suspension_basis,
+            )
             v = Voucher(voucher=voucher, platform=code, **meta.fields())
             return [plat, v], Result("FundsDisbursed", code, plat.version, warnings=warnings)
 
@@ -209,7 +233,6 @@ class FundCommands(ServiceCore):
             reason=reason,
             need_doc=True,
             need_reason=True,
-            basis="004 §4.3",
         )
         return self._simple(
             "funds suspend",
@@ -218,7 +241,7 @@ class FundCommands(ServiceCore):
             meta,
             request_id,
             {},
-            _only(lambda p: p.suspend_funding(meta)),
+            _only(lambda p: p.suspend_funding(_suspension_meta(meta, p.policy))),
         )
 
     def resume(
@@ -231,7 +254,7 @@ class FundCommands(ServiceCore):
         reason: str | None = None,
         request_id: str | None = None,
     ) -> Result:
-        meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_doc=True, basis="004 §4.3")
+        meta = self.meta(actor, on, doc_no=doc_no, reason=reason, need_doc=True)
         return self._simple(
             "funds resume",
             code,
@@ -239,8 +262,14 @@ class FundCommands(ServiceCore):
             meta,
             request_id,
             {},
-            _only(lambda p: p.resume_funding(meta)),
+            _only(lambda p: p.resume_funding(_suspension_meta(meta, p.policy))),
         )
+
+
+def _suspension_meta(meta: Meta, policy: str) -> Meta:
+    """A suspension cites the governing programme's article (004 §4.3), or
+    none where its document names no suspension (SPEC §2.1)."""
+    return meta.derived(basis=load_policy(policy).funding_suspension_basis)
 
 
 def check_fiscal_year(year: int) -> int:

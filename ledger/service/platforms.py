@@ -6,11 +6,10 @@ composition rules by platform kind."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from aggregates.eligibility import LookBack, Reason, reasons_against, unit_facts
+from aggregates.eligibility import Reason, lead_rules, look_backs, reasons_against, unit_facts
 from aggregates.errors import AlreadyExists, Ineligible, InvalidInput
 from aggregates.platform import Platform, cycle_years, normalise_cycle, platform_id
 from aggregates.policy import Policy
@@ -22,12 +21,12 @@ from aggregates.values import (
     LEVELS,
     MemberInfo,
     Meta,
-    add_months,
     check_choice,
+    period_end_months,
     validate_credit_code,
     validate_platform_code,
 )
-from ledger.policies import all_policies, load_policy
+from ledger.policies import load_policy
 from ledger.service.core import Result, _only
 from ledger.service.units import UnitCommands
 
@@ -39,10 +38,12 @@ class PlatformCommands(UnitCommands):
     # --- eligibility (shared by rules and the query fallback) ----------------------------
 
     def eligibility_reasons(
-        self, unit: Unit, purpose: str, on: date, policy: Policy | None = None
+        self, unit: Unit, purpose: str, on: date, policy: Policy, kind: str | None = None
     ) -> list[Reason]:
-        pol = policy or self.default_policy
-        lb = pol.look_back
+        """Why `unit` may not apply for `purpose` on `on` under programme
+        `policy` (SPEC §2.1, §7): that programme's bans and the ledger-wide
+        ones, the blacklist, and its look-back where it covers the platform
+        `kind` (None: whatever the kind)."""
         debarments, blacklist, violations = unit_facts(unit)
         return reasons_against(
             purpose=purpose,
@@ -50,8 +51,10 @@ class PlatformCommands(UnitCommands):
             debarments=debarments,
             blacklist=blacklist,
             violations=violations,
-            look_back=LookBack(lb.years, lb.basis, tuple(lb.purposes)) if lb else None,
+            look_back=look_backs([policy], kind),
             led_consortia=unit.consortia_led_on(on),
+            under=policy.id,
+            lead_rule=lead_rules([policy]),
         )
 
     def _require_eligible(
@@ -64,10 +67,11 @@ class PlatformCommands(UnitCommands):
         *,
         role: str = "unit",
         rules: tuple[str, ...] = ("debarment", "blacklist", "look-back", "leads-consortium"),
+        kind: str | None = None,
     ) -> None:
         reasons = [
             r
-            for r in self.eligibility_reasons(unit, purpose, on, policy)
+            for r in self.eligibility_reasons(unit, purpose, on, policy, kind)
             if r.rule in rules
             and not (r.rule == "leads-consortium" and exclude and exclude in r.detail)
         ]
@@ -91,15 +95,19 @@ class PlatformCommands(UnitCommands):
         *,
         lead_role: str | None = None,
         member_role: str | None = None,
+        kind: str | None = None,
     ) -> None:
         """A unit taking its place on a platform (at approval, or by an approved
-        change): its debarments and blacklist on the date bar it from
-        `platform-application` (003 annex: 依托单位、联合共建单位); a consortium's
-        lead (``lead_role``) also from `consortium-lead`; a consortium member
-        (``member_role``) may not be debarred from consortia ("core member",
-        002 §5.2). The look-back is about filing, so it is not applied here."""
-        standing = ("debarment", "blacklist")
-        self._require_eligible(unit, "platform-application", on, policy, role=role, rules=standing)
+        change): its debarments under the programme and its blacklisting on
+        the date bar it from `platform-application` (003 annex: 依托单位、联合共建单位);
+        a consortium's lead (``lead_role``) also from `consortium-lead`; a
+        consortium member (``member_role``) may not be debarred from consortia
+        ("core member", 002 §5.2). With the platform's ``kind``, the
+        programme's look-back is checked again (SPEC §7: at approval)."""
+        standing = ("debarment", "blacklist") + (("look-back",) if kind else ())
+        self._require_eligible(
+            unit, "platform-application", on, policy, role=role, rules=standing, kind=kind
+        )
         if lead_role is not None:
             self._require_eligible(
                 unit, "consortium-lead", on, policy, role=lead_role, rules=standing
@@ -139,6 +147,12 @@ class PlatformCommands(UnitCommands):
         if not name.strip():
             raise InvalidInput("a platform needs a name (--name)")
         pol = load_policy(policy) if policy else self.default_policy
+        if not pol.covers(kind) and pol.kinds_basis:
+            raise Ineligible(
+                f"policy {pol.id} does not govern a {kind}: it covers {', '.join(pol.kinds)}",
+                rule="programme-kind",
+                basis=pol.kinds_basis,
+            )
         meta = self.meta(actor, on, doc_no=doc_no, reason=reason)
         if agreement_on is not None and agreement_on > meta.effective_on:
             raise InvalidInput(
@@ -163,13 +177,13 @@ class PlatformCommands(UnitCommands):
             host_unit = self.unit(host)
             members = [self.unit(c) for c in co_builders]
             self._require_eligible(
-                host_unit, "platform-application", meta.effective_on, pol, role="host"
+                host_unit, "platform-application", meta.effective_on, pol, role="host", kind=kind
             )
             # 003 annex: 依托单位、联合共建单位申报前2年无失信和学术不端行为 — the
             # co-builders apply with the host, and are screened the same way
             for m in members:
                 self._require_eligible(
-                    m, "platform-application", meta.effective_on, pol, role="co-builder"
+                    m, "platform-application", meta.effective_on, pol, role="co-builder", kind=kind
                 )
             if kind == "innovation-consortium":
                 self._require_eligible(host_unit, "consortium-lead", meta.effective_on, pol)
@@ -190,7 +204,7 @@ class PlatformCommands(UnitCommands):
                         )
             filing_due = filing_late = None
             if pol.filing is not None and agreement_on is not None:
-                filing_due = add_months(agreement_on, pol.filing.months_after_agreement)
+                filing_due = period_end_months(agreement_on, pol.filing.months_after_agreement)
                 filing_late = meta.effective_on > filing_due
             plat = Platform(
                 code=code,
@@ -207,7 +221,7 @@ class PlatformCommands(UnitCommands):
                     basis=pol.filing.basis if filing_late and pol.filing else None, reason=reason
                 ).fields(),
             )
-            warnings = []
+            warnings = validity_warnings(pol, meta.effective_on)
             if filing_late and pol.filing is not None:
                 warnings.append(
                     f"late filing: due by {filing_due}, within {pol.filing.months_after_agreement} "
@@ -243,13 +257,17 @@ class PlatformCommands(UnitCommands):
             host = self.unit(plat.host)
             members = [host] + [self.unit(c) for c in plat.co_builders]
             infos = [MemberInfo(m.code, m.unit_type, m.high_tech) for m in members]
-            consortium_rule, centre_rule, term_rule = composition_rules(pol)
             # every unit's standing on the approval date: a ban or a blacklisting
             # that came after the proposal, or a co-builder brought in by a
-            # change, still stops the approval
+            # change, still stops the approval; the look-back is checked again
             consortium = plat.kind == "innovation-consortium"
             self._screen_joining(
-                host, meta.effective_on, pol, "host", lead_role="lead" if consortium else None
+                host,
+                meta.effective_on,
+                pol,
+                "host",
+                lead_role="lead" if consortium else None,
+                kind=plat.kind,
             )
             for m in members[1:]:
                 self._screen_joining(
@@ -258,29 +276,29 @@ class PlatformCommands(UnitCommands):
                     pol,
                     "co-builder",
                     member_role="member" if consortium else None,
+                    kind=plat.kind,
                 )
             # one consortium per lead at a time (002 §3.2): any other consortium
             # the lead leads on or after the approval date
             others = [p for p in host.consortia_led_from(meta.effective_on) if p != code]
-            plat.approve(
+            warnings = plat.approve(
                 meta,
                 policy=pol,
                 construction_years=construction_years,
                 term_years=term_years,
-                term_rule=term_rule if plat.kind == "co-built-platform" else pol.term_years,
                 members=infos,
-                consortium_rule=consortium_rule,
-                centre_rule=centre_rule,
                 lead_other_consortia=others,
             )
             touched: list[Aggregate] = [plat]
             if plat.kind == "innovation-consortium":
-                host.assume_consortium_lead(code, meta)
+                term = pol.term_years
+                watched = term is not None and term.watch
+                host.assume_consortium_lead(code, meta, plat.term_ends if watched else None)
                 touched.append(host)
-            ent = pol.entitlement_for("approval", plat.kind)
+            ent = pol.entitlement_for("approval", plat.kind, level=plat.level)
             if ent is not None:
                 plat.earn_entitlement(ent.key, ent.category, ent.amount, ent.basis, meta)
-            return touched, Result("Approved", code, plat.version)
+            return touched, Result("Approved", code, plat.version, warnings=warnings)
 
         return self._record("platform approve", args, request_id, work)
 
@@ -404,10 +422,11 @@ class PlatformCommands(UnitCommands):
                         meta,
                     )
                 else:
+                    bases = (ent.basis, pol.no_double_benefit_basis)
                     warnings.append(
                         f"no {ent.key}: cycle {normalise_cycle(cycle)} overlaps "
                         f"{earlier}, which already earned one; one reward per evaluation "
-                        f"cycle ({ent.basis}; {pol.no_double_benefit_basis or 'SPEC §6'})"
+                        f"cycle ({', '.join(filter(None, bases))})"
                     )
             return []
 
@@ -439,12 +458,13 @@ class PlatformCommands(UnitCommands):
         def action(p: Platform) -> list[Aggregate]:
             pol = load_policy(p.policy)
             failed_rule = next(iter(pol.delistings.get("failed-rectification", ())), None)
+            # the rule that opened it: the programme's rectification rule, or, for
+            # one opened under the previous release's reading, its evaluation rule
+            rect = pol.rectification.basis if pol.rectification else pol.evaluation.basis
             p.rectify(
                 passed,
                 meta,
-                basis=pol.rectification.basis
-                if passed or failed_rule is None
-                else failed_rule.basis,
+                basis=rect if passed or failed_rule is None else failed_rule.basis,
             )
             if passed:
                 return []
@@ -467,7 +487,7 @@ class PlatformCommands(UnitCommands):
         if no_policy:
             return touched
         pol = load_policy(plat.policy)
-        consequences = pol.delistings.get(reason_code, ())
+        consequences = pol.consequences(pol.delistings, reason_code)
         if not consequences:
             return touched
         host = next((a for a in touched if isinstance(a, Unit)), None) or self.unit(plat.host)
@@ -521,7 +541,7 @@ class PlatformCommands(UnitCommands):
 
         def action(p: Platform) -> list[Aggregate]:
             pol = load_policy(p.policy)
-            p.upgrade(level, meta)
+            p.upgrade(level, meta, pol.upgrade_basis)
             ent = pol.entitlement_for("upgrade", p.kind, level=level)
             if ent is not None:
                 p.earn_entitlement(f"{ent.key}:{level}", ent.category, ent.amount, ent.basis, meta)
@@ -560,14 +580,20 @@ class PlatformCommands(UnitCommands):
         return self._record("platform report", args, request_id, work)
 
 
-def composition_rules(pol: Policy) -> tuple[Any, Any, Any]:
-    """Composition rules apply by platform kind, wherever the platform's policy is:
-    the platform's own policy's rule first, else the policy that defines one."""
-    policies = [pol, *[p for p in all_policies().values() if p.id != pol.id]]
-    consortium = next((p.consortium for p in policies if p.consortium), None)
-    centre = next((p.centre for p in policies if p.centre), None)
-    # the co-built term (004 §3.1), not a consortium's formation period (002 §3.2)
-    term = next(
-        (p.term_years for p in policies if p.term_years and "co-built-platform" in p.kinds), None
-    )
-    return consortium, centre, term
+def validity_warnings(pol: Policy, on: date) -> list[str]:
+    """A proposal under a programme outside its document's period of validity
+    is recorded, with a warning (issue 11; e.g. 001 §6.2: 2023-01-27 – 2025-01-26)."""
+    v = pol.validity
+    if v is None:
+        return []
+    if v.valid_from is not None and on < v.valid_from:
+        return [
+            f"policy {pol.id} ({pol.document}) is in force from {v.valid_from}; this proposal "
+            f"is dated {on}, before it ({v.basis})"
+        ]
+    if v.until is not None and on > v.until:
+        return [
+            f"policy {pol.id} ({pol.document}) was valid until {v.until}; this proposal is "
+            f"dated {on}, after it ({v.basis})"
+        ]
+    return []

@@ -23,7 +23,7 @@ from aggregates.values import (
     check_choice,
     validate_credit_code,
 )
-from ledger.policies import load_policy, policy_for_violation
+from ledger.policies import load_policy
 from ledger.service.core import Result, ServiceCore
 
 
@@ -133,29 +133,28 @@ class UnitCommands(ServiceCore):
                     rule="platform-concerned",
                     basis="SPEC §7",
                 )
-            governing = load_policy(plat.policy) if plat else self.default_policy
-            pol = policy_for_violation(kind, governing)
+            # the governing programme only (SPEC §2.1): the platform's, or the
+            # ledger's default for a finding that names none; nothing is borrowed
+            pol = load_policy(plat.policy) if plat else self.default_policy
             vid = unit.record_violation(
-                kind=kind,
-                occurred_on=occurred_on,
-                platform=platform,
-                policy=pol.id if pol else governing.id,
-                meta=meta,
+                kind=kind, occurred_on=occurred_on, platform=platform, policy=pol.id, meta=meta
             )
             touched: list[Aggregate] = [unit]
             warnings: list[str] = []
-            if not no_policy and pol is not None:
+            consequences = pol.consequences(pol.violations, kind)
+            if not no_policy and consequences:
                 extra, warnings = self._apply_consequences(
-                    unit,
-                    plat,
-                    pol.violations.get(kind, ()),
-                    meta,
-                    vid,
-                    why=f"{kind} violation {vid}",
+                    unit, plat, consequences, meta, vid, why=f"{kind} violation {vid}"
                 )
                 touched += [a for a in extra if a not in touched]
             elif not no_policy:
-                warnings.append(f"no policy defines consequences for {kind}")
+                unnamed = pol.violations_unnamed
+                text = unnamed.text if unnamed else "record any consequence by hand"
+                cite = f" ({unnamed.basis})" if unnamed and unnamed.basis else ""
+                warnings.append(
+                    f"policy {pol.id} ({pol.document}) names no consequence for a {kind} "
+                    f"finding: {text}{cite}"
+                )
             result = Result("ViolationRecorded", code, unit.version, id=vid, warnings=warnings)
             return touched, result
 
@@ -188,6 +187,7 @@ class UnitCommands(ServiceCore):
                     scopes=list(c.scopes),
                     violation=violation,
                     meta=cmeta,
+                    policy=c.programme,
                 )
             elif c.action == "blacklist":
                 try:
@@ -246,9 +246,12 @@ class UnitCommands(ServiceCore):
         violation: str | None = None,
         on: date | None = None,
         request_id: str | None = None,
+        policy: str | None = None,
     ) -> Result:
+        """``policy``: the programme imposing it (SPEC §2.1); None: ledger-wide."""
         for s in scopes:
             check_choice(s, SCOPES, "debarment scope")
+        programme = load_policy(policy).id if policy else None
         if years not in DEBARMENT_YEARS:
             raise InvalidInput(f"a debarment is for {DEBARMENT_YEARS_TEXT} years, not {years}")
         meta = self.meta(
@@ -268,11 +271,18 @@ class UnitCommands(ServiceCore):
             "violation": violation,
             "meta": meta.fingerprint(),
         }
+        if programme is not None:  # (absent: the same request as before programmes)
+            args["policy"] = programme
 
         def work() -> tuple[list[Aggregate], Result]:
             unit = self.unit(code)
             did = unit.debar(
-                years=years, start=start, scopes=scopes, violation=violation, meta=meta
+                years=years,
+                start=start,
+                scopes=scopes,
+                violation=violation,
+                meta=meta,
+                policy=programme,
             )
             return [unit], Result("Debarred", code, unit.version, id=did)
 

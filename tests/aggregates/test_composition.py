@@ -9,18 +9,21 @@ from datetime import date
 
 import pytest
 
-from aggregates.composition import check_centre, check_consortium
+from aggregates.composition import check_composition, check_consortium
 from aggregates.errors import CompositionRuleBroken, InvalidInput
 from aggregates.platform import Platform
 from aggregates.values import MemberInfo, Meta
 from cli import exit_code
 from ledger.policies import load_policy
-from ledger.service import composition_rules
 
 LEAD = "LEAD"
 CONSORTIUM = load_policy("xinjiang-consortium").consortium
-CENTRE = load_policy("xinjiang-tic").centre
-assert CONSORTIUM is not None and CENTRE is not None
+CENTRE = load_policy("xinjiang-tic").composition
+assert CONSORTIUM is not None and CENTRE
+
+
+def check_centre(lead: str, ms: list[MemberInfo], rules: object = None) -> None:
+    check_composition("tech-innovation-center", lead, ms, CENTRE)
 
 
 def members(*, enterprises: int, high_tech: int = 0, others: int = 0) -> list[MemberInfo]:
@@ -116,8 +119,9 @@ def test_a_lead_of_another_active_consortium_is_refused() -> None:
 
 def centre(lead_type: str, enterprise_co: int, other_co: int = 0) -> list[MemberInfo]:
     lead = MemberInfo(LEAD, lead_type, False)
-    co = [MemberInfo(f"E{i}", "enterprise", False) for i in range(enterprise_co)]
-    co += [MemberInfo(f"I{i}", "institute", False) for i in range(other_co)]
+    # registered in Xinjiang (division 650100…): 区内 (001 §3.3)
+    co = [MemberInfo(f"91650100E{i}", "enterprise", False) for i in range(enterprise_co)]
+    co += [MemberInfo(f"12650100I{i}", "institute", False) for i in range(other_co)]
     return [lead, *co]
 
 
@@ -144,18 +148,37 @@ def test_centre_led_by_a_university_or_institute(
     else:
         with pytest.raises(CompositionRuleBroken, match=problem) as err:
             check_centre(LEAD, ms, CENTRE)
-        assert "001 §3.3" in str(err.value)
+        # the floor is 001 §3.3; the cap is printed in the annex (核心共建单位不超过5家)
+        assert ("001 §3.3" if "least" in problem else "001 annex") in str(err.value)
 
 
 def test_centre_led_by_an_enterprise_needs_no_enterprise_co_builders() -> None:
     check_centre(LEAD, centre("enterprise", 0), CENTRE)
 
 
-def test_the_composition_rules_apply_by_kind_under_any_policy() -> None:
-    # a technology innovation centre filed in Lhasa is still checked by 001 §3.3
-    consortium, centre_rule, _ = composition_rules(load_policy("lhasa-city"))
-    assert centre_rule is not None and centre_rule.basis == "001 §3.3"
-    assert consortium is not None and consortium.basis == "002 §2.2.1"
+def test_any_centre_has_at_most_5_core_co_builders() -> None:
+    # SPEC §4: any centre, whoever leads it (001 annex)
+    with pytest.raises(CompositionRuleBroken, match="at most 5") as err:
+        check_centre(LEAD, centre("enterprise", 6), CENTRE)
+    assert "001 annex" in str(err.value)
+
+
+def test_enterprises_outside_the_region_do_not_count() -> None:
+    # 001 §3.3 区内: registered in Xinjiang (division 65…); Lhasa's 5401… do not count
+    ms = [MemberInfo(LEAD, "university", False)]
+    ms += [MemberInfo(f"91540100E{i}", "enterprise", False) for i in range(3)]
+    with pytest.raises(CompositionRuleBroken, match="at least 2 enterprise"):
+        check_centre(LEAD, ms, CENTRE)
+
+
+def test_composition_rules_belong_to_their_programme() -> None:
+    # SPEC §2.1: a technology innovation centre filed in Lhasa is never checked by
+    # 001 §3.3; the consortium rule is 002's only
+    lhasa = load_policy("lhasa-city")
+    assert not any(r.basis.startswith("001") for r in lhasa.composition)
+    assert lhasa.consortium is None
+    ms = centre("university", 1)
+    check_composition("tech-innovation-center", LEAD, ms, lhasa.composition)
 
 
 # --- co-built platform term (004 §3.1) ---------------------------------------------------
@@ -188,10 +211,7 @@ def approve_term(p: Platform, term: int | None) -> None:
         policy=pol,
         construction_years=None,
         term_years=term,
-        term_rule=pol.term_years,
         members=[],
-        consortium_rule=None,
-        centre_rule=None,
         lead_other_consortia=[],
     )
 
@@ -202,8 +222,9 @@ def test_a_co_built_term_of_at_most_ten_years_is_approved(term: int | None) -> N
     approve_term(p, term)
     assert p.status == "operating"
     assert p.term_years == term
-    # the term runs from the approval on 29 Feb 2024: it ends on 1 March
-    ends = {None: None, 1: date(2025, 3, 1), 5: date(2029, 3, 1), 10: date(2034, 3, 1)}
+    # the term runs from the approval on 29 Feb 2024: it ends on 28 February
+    # (SPEC §2.1: the month's last day when it has no 29th; 1 March before issue 11)
+    ends = {None: None, 1: date(2025, 2, 28), 5: date(2029, 2, 28), 10: date(2034, 2, 28)}
     assert p.term_ends == ends[term]
 
 
@@ -222,10 +243,10 @@ def test_a_term_must_be_positive() -> None:
         approve_term(co_built(), 0)
 
 
-@pytest.mark.parametrize("policy", ["lhasa-city", "xinjiang-consortium", "keqiao-co-built"])
-def test_a_co_built_platform_term_is_004_under_any_policy(policy: str) -> None:
-    # a co-built platform filed under another programme is still bound by 004 §3.1,
-    # not by the consortium's 3–5 year formation period (002 §3.2)
-    _, _, term = composition_rules(load_policy(policy))
-    assert term is not None
-    assert (term.basis, term.max) == ("004 §3.1", 10)
+@pytest.mark.parametrize("policy", ["lhasa-city", "xinjiang-consortium"])
+def test_a_co_built_platform_belongs_to_004_only(policy: str) -> None:
+    # SPEC §2.1: no rule is borrowed; a programme governs only its own kinds
+    # (before issue 11 a co-built platform under another programme borrowed 004 §3.1)
+    pol = load_policy(policy)
+    assert not pol.covers("co-built-platform")
+    assert pol.kinds_basis is not None

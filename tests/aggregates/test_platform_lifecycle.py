@@ -57,15 +57,14 @@ def proposed(
 
 def approve(p: Platform, on: date, *, years: int | None = None, term: int | None = None) -> None:
     pol = load_policy(p.policy)
+    if term is None and pol.term_years is not None and pol.term_years.required:
+        term = pol.term_years.min  # 002 §3.2: a consortium's approval names its term
     p.approve(
         meta(on, doc_no="批复"),
         policy=pol,
         construction_years=years,
         term_years=term,
-        term_rule=pol.term_years,
         members=[MemberInfo(HOST, "enterprise", True)],
-        consortium_rule=None,
-        centre_rule=None,
         lead_other_consortia=[],
     )
 
@@ -85,8 +84,13 @@ def platform_in(status: str, policy: str = "lhasa-city", kind: str = "key-labora
     elif status == "operating":
         approve(p, step)
     elif status == "rectification":
-        approve(p, step, years=2)
-        p.fail_acceptance(meta(step + timedelta(days=30)), load_policy(policy))
+        pol = load_policy(policy)
+        if pol.rectifies_on("failed-acceptance"):
+            approve(p, step, years=2)
+            p.fail_acceptance(meta(step + timedelta(days=30)), pol)
+        else:  # 003: only a poor grade opens a rectification (SPEC §4)
+            approve(p, step)
+            p.evaluate("2017-2019", "poor", meta(step + timedelta(days=30)), pol)
     elif status == "delisted":
         approve(p, step)
         p.delist("other", meta(step + timedelta(days=30), reason="注销"))
@@ -378,7 +382,8 @@ def test_xinjiang_high_energy_construction_period_is_two_to_three_years(
     if ok:
         approve(p, on, years=years)
         assert p.status == "construction"
-        assert p.construction_ends == date(2024 + years, 3, 1)  # 29 Feb → 1 Mar
+        # SPEC §2.1 (issue 11): a period from 29 Feb ends on 28 Feb (1 Mar before)
+        assert p.construction_ends == date(2024 + years, 2, 28)
     else:
         with pytest.raises(CompositionRuleBroken) as err:
             approve(p, on, years=years)
@@ -400,7 +405,8 @@ def test_a_construction_period_must_be_positive() -> None:
         ("xinjiang-tic", "tech-innovation-center"),
         ("lhasa-city", "key-laboratory"),
         ("keqiao-co-built", "co-built-platform"),
-        ("xinjiang-consortium", "innovation-consortium"),
+        # (not xinjiang-consortium: its approval checks the members' composition
+        # from its own file since issue 11, and a consortium has no acceptance)
     ],
 )
 def test_a_rectification_is_due_twelve_months_later(policy: str, kind: str) -> None:
@@ -416,7 +422,8 @@ def test_a_rectification_is_due_twelve_months_later(policy: str, kind: str) -> N
 def test_a_poor_grade_opens_a_rectification_due_in_a_year_and_passing_clears_it() -> None:
     p = platform_in("operating")
     p.evaluate("2020-2022", "poor", meta(date(2024, 2, 29)), load_policy("lhasa-city"))
-    assert (p.status, p.rectification_due) == ("rectification", date(2025, 3, 1))
+    # SPEC §2.1: twelve months from 29 Feb end on 28 Feb (1 Mar before issue 11)
+    assert (p.status, p.rectification_due) == ("rectification", date(2025, 2, 28))
     p.rectify(True, meta(date(2024, 12, 1)))
     assert (p.status, p.rectification_due) == ("operating", None)
 
@@ -489,9 +496,10 @@ def test_keqiao_two_poor_years_with_a_year_between_are_not_in_a_row() -> None:
 def test_lhasa_city_two_poor_grades_do_not_make_a_platform_due_for_termination() -> None:
     pol = load_policy("lhasa-city")
     p = platform_in("operating")
-    p.evaluate("2020-2022", "poor", meta(date(2022, 1, 20)), pol)
-    p.rectify(True, meta(date(2022, 9, 1)))
-    p.evaluate("2023-2025", "poor", meta(date(2023, 1, 20)), pol)
+    # (each cycle evaluated once it has ended: issue 11)
+    p.evaluate("2020-2022", "poor", meta(date(2023, 1, 20)), pol)
+    p.rectify(True, meta(date(2023, 9, 1)))
+    p.evaluate("2023-2025", "poor", meta(date(2026, 1, 20)), pol)
     assert p.due_for_termination is False
 
 
@@ -544,8 +552,11 @@ def test_a_year_has_one_annual_report_and_not_before_it_begins() -> None:
 
 
 def test_a_policy_without_a_report_date_never_flags_a_report_late() -> None:
-    pol = load_policy("xinjiang-high-energy")
-    p = platform_in("operating", policy=pol.id, kind="high-energy-platform")
+    # 001 §4.2.4: 实行年度报告制度 with no date (000 art. 23's 年末 is read as a date
+    # since issue 11)
+    pol = load_policy("xinjiang-tic")
+    assert pol.annual_report is None
+    p = platform_in("operating", policy=pol.id, kind="tech-innovation-center")
     assert p.file_report(2021, meta(date(2022, 6, 1)), pol) is False
 
 
@@ -633,7 +644,8 @@ def funded(amount: str = "1000000.00", status: str = "operating") -> Platform:
 
 
 def pay(p: Platform, amount: str, voucher: str, on: date = LATER, flags: Any = ()) -> None:
-    p.disburse("operation", 2023, Decimal(amount), voucher, meta(on), list(flags))
+    basis = load_policy(p.policy).funding_suspension_basis
+    p.disburse("operation", 2023, Decimal(amount), voucher, meta(on), list(flags), basis)
 
 
 def test_allocate_disburse_reverse_recover_add_up() -> None:
@@ -723,7 +735,8 @@ def test_suspended_funding_refuses_payments_until_resumed() -> None:
     p.suspend_funding(meta(LATER, doc_no="停", reason="未单独核算"))
     with pytest.raises(FundingRefused, match="suspended") as err:
         pay(p, "10.00", "V1")
-    assert "004 §4.3" in str(err.value)
+    # a Lhasa platform: no Keqiao article (004 §4.3) is cited (SPEC §2.1, issue 11)
+    assert "004" not in str(err.value) and "SPEC §6" in str(err.value)
     with pytest.raises(IllegalTransition, match="already suspended"):
         p.suspend_funding(meta(LATER, doc_no="停", reason="r"))
     p.resume_funding(meta(LATER, doc_no="复"))
@@ -783,6 +796,8 @@ def allocate(p: Platform, category: str, amount: str, key: str | None = None) ->
 def earn(p: Platform, trigger: str, **kw: str) -> None:
     """What the application does after approval / upgrade / evaluation."""
     pol = load_policy(p.policy)
+    if trigger == "approval":
+        kw = {"level": p.level, **kw}  # 003 art. 15: city-level filings
     ent = pol.entitlement_for(trigger, p.kind, **kw)
     assert ent is not None
     suffix = {"approval": "", "upgrade": f":{kw.get('level')}", "evaluation": ":2020-2022"}
@@ -840,14 +855,14 @@ def test_grade_reward_003_art_23_good_is_600000_for_a_key_laboratory() -> None:
 
 def test_a_centres_reward_is_not_granted_twice_citing_the_article() -> None:
     """xinjiang-tic's file names no double-benefit article of its own: the
-    refusal cites SPEC §6 and 003 art. 28 all the same."""
+    refusal cites SPEC §6 only, never Lhasa's 003 art. 28 (SPEC §2.1, issue 11)."""
     p = platform_in("operating", kind="tech-innovation-center", policy="xinjiang-tic")
     p.evaluate("2020-2022", "excellent", meta(LATER), load_policy("xinjiang-tic"))
     earn(p, "evaluation", grade="excellent")
     allocate(p, "reward", "2000000.00")
     with pytest.raises(FundingRefused, match="already granted") as err:
         allocate(p, "reward", "1.00")
-    assert "003 art. 28" in str(err.value)
+    assert "003" not in str(err.value) and "SPEC §6" in str(err.value)
 
 
 def test_a_reward_with_no_entitlement_is_refused() -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregates.eligibility import LookBack, Reason, reasons_against, unit_facts
+from aggregates.eligibility import LeadRule, LookBack, Reason, reasons_against, unit_facts
 from aggregates.errors import AlreadyExists, IllegalTransition, InvalidInput, NotFound
 from aggregates.unit import Unit
 from aggregates.values import Meta, add_years
@@ -54,6 +54,7 @@ def why_not(u: Unit, purpose: str, on: date, look_back: LookBack | None = None) 
         violations=violations,
         look_back=look_back,
         led_consortia=u.active_consortia(on),
+        lead_rule=LeadRule("002 §3.2", "xinjiang-consortium"),
     )
 
 

@@ -119,7 +119,8 @@ def test_eligibility_shape_and_check(demo: dict[str, Any]) -> None:
     data = js(url, "eligibility", med, "--as-of", "2027-01-01")
     assert list(data)[:5] == ["unit", "purpose", "as_of", "eligible", "reasons"]
     assert data["purpose"] == "platform-application" and data["eligible"] is False
-    assert list(data["reasons"][0]) == ["rule", "basis", "detail", "until"]
+    # "programme": the programme each reason rests on (SPEC §2.1, issue 11)
+    assert list(data["reasons"][0]) == ["rule", "basis", "detail", "until", "programme"]
     assert {r["rule"] for r in data["reasons"]} <= {
         "debarment", "blacklist", "look-back", "leads-consortium",
     }  # fmt: skip
@@ -313,6 +314,7 @@ def test_eligibility_csv_carries_the_verdict_on_every_row(demo: dict[str, Any]) 
     url = demo["url"]
     med = "12540000MB00000114"
     columns = ["unit", "purpose", "as_of", "eligible", "rule", "basis", "until", "detail"]
+    columns.append("programme")  # SPEC §2.1 (issue 11)
     code, out, _ = run(url, "eligibility", med, "--as-of", "2027-01-01", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and out.splitlines()[0] == ",".join(columns)
@@ -325,7 +327,7 @@ def test_eligibility_csv_carries_the_verdict_on_every_row(demo: dict[str, Any]) 
     [row] = list(csv.DictReader(io.StringIO(out)))
     assert row == {
         "unit": med, "purpose": "project-application", "as_of": "2027-01-01", "eligible": "true",
-        "rule": "", "basis": "", "until": "", "detail": "",
+        "rule": "", "basis": "", "until": "", "detail": "", "programme": "",
     }  # fmt: skip
 
 

@@ -10,13 +10,17 @@ import pytest
 from pydantic import BaseModel
 
 from aggregates.errors import InvalidInput
-from aggregates.policy import Consequence, Policy
+from aggregates.policy import (
+    RECORDED_DOCUMENT_PROGRAMMES,
+    Consequence,
+    Policy,
+    recorded_programme,
+)
 from cli import exit_code
 from ledger.policies import (
     all_policies,
-    composition_rules,
     load_policy,
-    policy_for_violation,
+    policy_for_basis,
     policy_ids,
 )
 
@@ -150,8 +154,16 @@ def test_high_energy_construction_2_to_3_years_then_one_year_rectification() -> 
     assert p.construction_years is not None
     assert (p.construction_years.min, p.construction_years.max) == (2, 3)
     assert p.construction_years.basis == "000 art. 22"
+    assert p.construction_years.required  # 平台分为建设期和运行期 (issue 11)
+    assert p.acceptance is not None and p.acceptance.basis == "000 art. 22"
+    assert p.rectification is not None
     assert (p.rectification.months, p.rectification.basis) == (12, "000 art. 22")
-    assert p.annual_report is None  # "每年年末" sets no date
+    assert p.rectification.on == ("failed-acceptance",)  # not a poor grade (SPEC §4)
+    assert not p.evaluation.graded
+    # "每年年末" read as 31 December, for years in operation (docs/RULES.md)
+    assert p.annual_report is not None
+    assert (p.annual_report.due_month, p.annual_report.due_day) == (12, 31)
+    assert (p.annual_report.basis, p.annual_report.from_status) == ("000 art. 23", "operating")
     assert p.violations == {} and p.entitlements == ()
 
 
@@ -164,6 +176,7 @@ def test_tic_three_year_cycle_has_no_qualified_grade() -> None:
     assert p.evaluation.grades == ("excellent", "good", "poor")
     assert "qualified" not in p.evaluation.grades
     assert p.evaluation.basis == "001 §5.3"
+    assert p.rectification is not None
     assert (p.rectification.months, p.rectification.basis) == (12, "001 §5.4")
 
 
@@ -178,12 +191,12 @@ def test_tic_grade_rewards() -> None:
 
 
 def test_tic_centre_composition() -> None:
-    centre = load_policy("xinjiang-tic").centre
-    assert centre is not None
-    assert centre.min_enterprise_co_builders == 2
-    assert centre.max_core_co_builders == 5
-    assert set(centre.led_by) == {"university", "institute"}
-    assert centre.basis == "001 §3.3"
+    floor, cap = load_policy("xinjiang-tic").composition
+    assert (floor.rule, floor.min, floor.basis) == ("min-co-builders", 2, "001 §3.3")
+    assert set(floor.when_lead_types) == {"university", "institute"}
+    assert (floor.types, floor.division_prefix) == (("enterprise",), "65")  # 区内
+    assert (cap.rule, cap.max, cap.basis) == ("max-co-builders", 5, "001 annex")
+    assert cap.when_lead_types == ()  # every centre
 
 
 # --- xinjiang-consortium (002) -----------------------------------------------------
@@ -236,6 +249,7 @@ def test_lhasa_look_back_annual_report_and_cycle() -> None:
     assert p.annual_report.basis == "003 art. 20"
     assert p.evaluation.cycle_years == 3
     assert p.evaluation.grades == ("excellent", "good", "qualified", "poor")
+    assert p.rectification is not None
     assert (p.rectification.months, p.rectification.basis) == (12, "003 art. 24")
     assert p.no_double_benefit_basis == "003 art. 28"
 
@@ -286,7 +300,7 @@ def test_lhasa_delisting_bars_the_host_3_years(reason: str) -> None:
 )
 def test_lhasa_filing_support(kind: str, amount: str) -> None:
     p = load_policy("lhasa-city")
-    e = p.entitlement_for("approval", kind)
+    e = p.entitlement_for("approval", kind, level="city")
     assert e is not None
     assert (e.key, e.category, e.amount, e.basis) == (
         "filing-support",
@@ -294,6 +308,8 @@ def test_lhasa_filing_support(kind: str, amount: str) -> None:
         Decimal(amount),
         "003 art. 15",
     )
+    # 对获得市级备案的科技创新平台: city-level filings only (issue 11)
+    assert p.entitlement_for("approval", kind, level="district") is None
 
 
 def test_lhasa_upgrade_rewards() -> None:
@@ -344,26 +360,44 @@ def test_keqiao_yearly_evaluation_two_poor_years_and_filing() -> None:
 # --- cross-policy look-ups ---------------------------------------------------------
 
 
-def test_policy_for_violation_prefers_the_governing_policy() -> None:
+def test_no_consequence_is_borrowed_from_another_programme() -> None:
+    # SPEC §2.1 (issue 11): before, a programme without a rule for a kind borrowed
+    # lhasa-city's or xinjiang-consortium's; now each names its own or none
     lhasa = load_policy("lhasa-city")
-    consortium = load_policy("xinjiang-consortium")
-    keqiao = load_policy("keqiao-co-built")
-    assert policy_for_violation("false-materials", lhasa) is lhasa
-    assert policy_for_violation("consortium-breach", consortium) is consortium
-    # keqiao defines no violations: the first policy that defines the kind decides
-    assert policy_for_violation("false-materials", keqiao) is lhasa
-    assert policy_for_violation("consortium-breach", lhasa) is consortium
-    assert policy_for_violation("illegal-conduct", keqiao) is consortium
-    assert policy_for_violation("no-such-kind", lhasa) is None
+    assert "consortium-breach" not in lhasa.violations
+    assert "illegal-conduct" not in lhasa.violations
+    for pid in ("xinjiang-high-energy", "xinjiang-tic", "keqiao-co-built"):
+        p = load_policy(pid)
+        assert p.violations == {}, pid
+        assert p.violations_unnamed is not None, pid
+    assert load_policy("xinjiang-tic").violations_unnamed.basis == "001 §5.5"  # type: ignore[union-attr]
 
 
-def test_every_violation_kind_is_defined_somewhere() -> None:
-    keqiao = load_policy("keqiao-co-built")
-    for kind in VIOLATION_KINDS:
-        assert policy_for_violation(kind, keqiao) is not None, kind
+def test_consequences_carry_their_programme() -> None:
+    lhasa = load_policy("lhasa-city")
+    assert {c.programme for c in lhasa.consequences(lhasa.violations, "false-materials")} == {
+        "lhasa-city"
+    }
+    assert {c.programme for c in lhasa.consequences(lhasa.delistings, "no-show")} == {"lhasa-city"}
 
 
-def test_composition_rules_are_found_across_policies() -> None:
-    consortium, centre = composition_rules()
-    assert consortium is not None and consortium.min_members == 5
-    assert centre is not None and centre.max_core_co_builders == 5
+@pytest.mark.parametrize(
+    ("basis", "programme"),
+    [
+        ("003 art. 24", "lhasa-city"),
+        ("003 art. 25", "lhasa-city"),
+        ("002 §5.2", "xinjiang-consortium"),
+        ("001 §5.5", "xinjiang-tic"),
+        ("SPEC §7", None),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_the_programme_of_a_recorded_basis(basis: str | None, programme: str | None) -> None:
+    # issue 11: a ban recorded before programmes reads as the one its basis cites
+    assert policy_for_basis(basis) == programme
+    assert recorded_programme(basis) == programme
+
+
+def test_the_recorded_documents_are_the_policy_files() -> None:
+    assert {p.document: p.id for p in all_policies().values()} == RECORDED_DOCUMENT_PROGRAMMES

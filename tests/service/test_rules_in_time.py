@@ -97,7 +97,8 @@ def test_a_payment_dated_inside_an_earlier_suspension_is_refused(svc: LedgerServ
     svc.suspend("LS-KL-001", doc_no="暂停", reason="未单独核算", actor=CLERK, on=date(2026, 4, 1))
     svc.resume("LS-KL-001", doc_no="恢复", actor=CLERK, on=date(2026, 5, 1))
     err = refused(svc, lambda: pay(svc, "10.00", "S1", on=date(2026, 4, 15)), FundingRefused)
-    assert "suspended on 2026-04-15" in str(err) and "004 §4.3" in str(err)
+    # a Lhasa key laboratory: no Keqiao article is cited (SPEC §2.1, issue 11)
+    assert "suspended on 2026-04-15" in str(err) and "004" not in str(err)
     pay(svc, "10.00", "S1", on=date(2026, 3, 31))
     pay(svc, "10.00", "S2", on=date(2026, 5, 1))
 
@@ -209,8 +210,11 @@ def test_one_grade_reward_per_evaluation_cycle(svc: LedgerService) -> None:
         )
 
     evaluate("2023-2025", "excellent", date(2025, 12, 1))
-    again = evaluate("2024-2026", "excellent", date(2026, 1, 10))
-    assert any("overlaps 2023-2025" in w for w in again.warnings)
+    # an overlapping cycle is refused (issue 11; before, recorded without a reward)
+    again = refused(
+        svc, lambda: evaluate("2024-2026", "excellent", date(2026, 1, 10)), IllegalTransition
+    )
+    assert "overlaps cycle 2023-2025" in str(again)
     # the same cycle written another way is the same cycle
     refused(svc, lambda: evaluate("２０２３—２０２５", "good", date(2026, 2, 1)), AlreadyExists)
     refused(svc, lambda: evaluate("2023至2025年", "good", date(2026, 2, 1)), AlreadyExists)
@@ -228,7 +232,7 @@ def test_one_consortium_per_lead_is_judged_over_time(svc: LedgerService) -> None
     does not."""
     for code_ in ("XJ-UC-001", "XJ-UC-002"):
         propose_consortium(svc, code_, name=f"创新联合体 {code_}", on=date(2024, 2, 1))
-    svc.approve("XJ-UC-001", doc_no="批1", actor=CLERK, on=date(2024, 3, 1))
+    svc.approve("XJ-UC-001", doc_no="批1", actor=CLERK, on=date(2024, 3, 1), term_years=3)
     delist(
         svc,
         "XJ-UC-001",
@@ -240,11 +244,13 @@ def test_one_consortium_per_lead_is_judged_over_time(svc: LedgerService) -> None
     )
     err = refused(
         svc,
-        lambda: svc.approve("XJ-UC-002", doc_no="批2", actor=CLERK, on=date(2025, 4, 1)),
+        lambda: svc.approve(
+            "XJ-UC-002", doc_no="批2", actor=CLERK, on=date(2025, 4, 1), term_years=3
+        ),
         CompositionRuleBroken,
     )
     assert "XJ-UC-001" in str(err) and "002 §3.2" in str(err)
-    svc.approve("XJ-UC-002", doc_no="批2", actor=CLERK, on=date(2025, 6, 1))
+    svc.approve("XJ-UC-002", doc_no="批2", actor=CLERK, on=date(2025, 6, 1), term_years=3)
 
 
 def test_an_approval_is_refused_when_the_host_is_debarred_on_that_date(svc: LedgerService) -> None:
@@ -328,10 +334,10 @@ def test_a_consortium_breach_disqualifies_only_a_consortium_and_only_by_its_lead
     key_lab(svc)
     r = violation(svc, BIO, "consortium-breach", platform="LS-KL-001")
     assert svc.platform("LS-KL-001").status == "operating"
-    assert any(
-        "not a innovation-consortium" in w or "innovation-consortium" in w for w in r.warnings
-    )
-    assert [d.scopes for d in svc.unit(BIO).debarments.values()] == [["consortium-lead"]]
+    # a finding on a Lhasa platform brings no 002 §5.2 consequence (SPEC §2.1; before
+    # issue 11 it borrowed 002's consortium ban): recorded, with a warning
+    assert any("names no consequence" in w for w in r.warnings)
+    assert svc.unit(BIO).debarments == {}
     # a member's breach leaves the consortium standing; the lead's ends it
     consortium(svc)
     member = code(CONSORTIUM_MEMBERS[0])
@@ -477,7 +483,10 @@ def test_a_lead_change_to_a_member_keeps_the_consortium(svc: LedgerService) -> N
     assert plat.host == new_lead and new_lead not in plat.co_builders
     # the old lead stays a member: 5 members, the shares unchanged (002 §2.2.1)
     assert LEAD in plat.co_builders and len(plat.co_builders) == 4
-    assert svc.unit(new_lead).consortia_led_on(date(2025, 6, 1)) == [("XJ-UC-001", None)]
+    # the lead runs to the end of the consortium's 5-year term (002 §3.2, issue 11)
+    assert svc.unit(new_lead).consortia_led_on(date(2025, 6, 1)) == [
+        ("XJ-UC-001", date(2029, 3, 1))
+    ]
     assert svc.unit(LEAD).consortia_led_on(date(2025, 6, 1)) == []
 
 
@@ -582,7 +591,8 @@ def test_an_outside_lead_joins_a_consortium_only_with_every_members_consent(
     svc: LedgerService,
 ) -> None:
     consortium(svc)
-    outsider = JINGTU  # a high-tech enterprise: the shares hold with it
+    # a high-tech enterprise registered in Xinjiang (002 §2.1.1): the shares hold with it
+    outsider = code("xj_solar")
     members = [LEAD, *(code(k) for k in CONSORTIUM_MEMBERS)]
     bare = request_change(
         svc,
@@ -617,7 +627,7 @@ def test_a_report_is_late_only_for_a_year_due_after_the_approval(svc: LedgerServ
         name="某野外站",
         kind="field-station",
         level="city",
-        host=BIO,
+        host=TIBET_U,  # a university (003 annex: 野外站依托高校、科研院所及行业部门, issue 11)
         co_builders=[],
         actor=CLERK,
         on=date(2024, 11, 1),
