@@ -46,6 +46,9 @@ class ChainRow:
     state: bytes | None = None
     has_event: bool = True
     problem: str | None = None
+    encoding: int = 1
+    recorded_by: str | None = None  # the database login (encoding 2, PostgreSQL)
+    recorded_at: str | None = None  # the server's clock (encoding 2)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class ChainVerifier:
     checkpoint_problem: str | None = None
     head_hash: str = GENESIS_HASH
     last_notification_id: int = 0
+    seen_v2: bool = False
     _failed: bool = field(default=False, repr=False)
 
     def fail(self, seq: int, problem: str) -> None:
@@ -121,6 +125,20 @@ class ChainVerifier:
         if row.problem is not None:
             self.fail(row.seq, f"event at seq {row.seq} was altered: {row.problem}")
             return
+        if row.encoding not in (1, 2):
+            self.fail(row.seq, f"chain row at seq {row.seq} has unknown encoding {row.encoding}")
+            return
+        if row.encoding == 2 and (row.recorded_by is None or row.recorded_at is None):
+            self.fail(row.seq, f"chain row at seq {row.seq} (encoding 2) lacks its login or time")
+            return
+        if row.encoding == 1 and self.seen_v2:
+            self.fail(
+                row.seq,
+                f"chain row at seq {row.seq} has encoding 1 after encoding 2 rows: "
+                "the database computes every new row (encoding 2), so it was written outside it",
+            )
+            return
+        v2 = row.encoding == 2
         expected = next_chain_hash(
             self.prev_hash,
             row.seq,
@@ -129,6 +147,8 @@ class ChainVerifier:
             row.originator_version,
             row.topic,
             row.state if row.state is not None else b"",
+            recorded_by=row.recorded_by if v2 else None,
+            recorded_at=row.recorded_at if v2 else None,
         )
         if expected != row.chain_hash:
             self.fail(
@@ -138,6 +158,7 @@ class ChainVerifier:
                 f"v{row.originator_version}) or its chain hash was altered",
             )
             return
+        self.seen_v2 = self.seen_v2 or v2
         self.prev_hash = expected
         self.head_hash = expected
         self.expected_seq += 1
@@ -281,6 +302,9 @@ def _stored_row(r: dict[str, Any], sqlite: bool) -> ChainRow:
         state=state,
         has_event=bool(r["has_event"]),
         problem=problem,
+        encoding=int(r["encoding"]) if r.get("encoding") is not None else 1,
+        recorded_by=None if r.get("recorded_by") is None else str(r["recorded_by"]),
+        recorded_at=None if r.get("recorded_at") is None else str(r["recorded_at"]),
     )
 
 
@@ -289,8 +313,8 @@ def chain_rows(conn: Any, since: int | None = None) -> Iterator[ChainRow]:
     is None (rows at seq 0 or below included: they can only be forged)."""
     nid = _nid_column(conn)
     sql = (
-        "SELECT c.seq, c.notification_id, c.chain_hash, e.originator_id, "
-        "e.originator_version, e.topic, e.state, "
+        "SELECT c.seq, c.notification_id, c.chain_hash, c.encoding, c.recorded_by, "
+        "c.recorded_at, e.originator_id, e.originator_version, e.topic, e.state, "
         f"CASE WHEN e.{nid} IS NULL THEN 0 ELSE 1 END AS has_event "
         f"FROM event_chain c LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
     )
