@@ -29,6 +29,7 @@ from ledger.store.db import DbConfig, DbConnection
 from projections import changes, compliance, funds, history, platforms, units
 from projections.rebuild import rebuild
 from projections.runner import CatchUpResult, catch_up, reading, status
+from projections.trusted import refuse_if_untrusted
 from projections.verify import VerifyReport, verify
 
 Warn = Callable[[str], None]
@@ -213,6 +214,8 @@ def open_read(
             if message:
                 warn(message)
     with reading(cfg) as conn:
+        # a chain break found by a catch-up or rebuild: no answer (exit 4)
+        refuse_if_untrusted(conn)
         yield ReadModels(conn, cfg)
 
 

@@ -137,9 +137,7 @@ def _create_pg_roles(conn: psycopg.Connection[Any], dbname: str) -> None:
     # grants, the clerk DML on the read models): privileges live on the groups.
     conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(all_roles))
     conn.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {}").format(all_roles))
-    conn.execute(
-        sql.SQL("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM {}").format(all_roles)
-    )
+    conn.execute(sql.SQL("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM {}").format(all_roles))
     conn.execute(
         sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {}").format(
             all_roles
@@ -196,7 +194,7 @@ def _create_pg_roles(conn: psycopg.Connection[Any], dbname: str) -> None:
         ).fetchall()
     ]
     for table in tables:
-        if table.startswith("rm_") or table == "ledger_catchup_lock":
+        if table.startswith("rm_") or table in ("ledger_catchup_lock", "ledger_verified_head"):
             conn.execute(
                 sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
                     sql.Identifier("public", table), sql.Identifier(PROJECTORS)
