@@ -1,4 +1,4 @@
-"""Read models built only from a verified history (docs/AUDIT.md §9).
+"""Read models built only from a verified history (docs/AUDIT.md §13).
 
 Catch-up, rebuild and ``projections verify`` recompute the chain hash of
 every event they read, from its stored bytes (and, for encoding 2, the

@@ -1,4 +1,4 @@
-"""The database roles on PostgreSQL (docs/AUDIT.md §9 "Trust boundaries"):
+"""The database roles on PostgreSQL (docs/AUDIT.md §13 "Trust boundaries"):
 the groups ``ledger_auditors`` (read-only), ``ledger_clerks`` (append events
 only) and ``ledger_projectors`` (write the read models), with one LOGIN role
 per person as a member; on SQLite, the append-only triggers."""

@@ -1,6 +1,6 @@
 -- 0120_chain_in_database (PostgreSQL): the chain row is computed by the
 -- database, never sent by the client (docs/AUDIT.md §1 "chain encoding v2",
--- §9 "Trust boundaries").
+-- §13 "Trust boundaries").
 --
 -- An AFTER INSERT statement trigger on ledger_events, running with the
 -- owner's rights (SECURITY DEFINER), takes the ordering lock (EXCLUSIVE on

@@ -1,5 +1,5 @@
 -- 0121_verified_head: how far the read models' catch-up has verified the
--- chain (docs/AUDIT.md §9). One row (id 1): the seq and chain hash of the
+-- chain (docs/AUDIT.md §13). One row (id 1): the seq and chain hash of the
 -- newest event whose hash was recomputed from its stored bytes, back to the
 -- genesis or the previous verified head; and, when a catch-up or rebuild
 -- found the chain broken, the one-line reason (queries then refuse, exit 4,
