@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ def checkpoint(
     record it in ``audit_checkpoints`` and write it as JSON to ``out_path``.
     Refuses (TamperDetected, exit 4) to sign a chain that does not verify."""
     key = load_private_key(key_path)
+    if out_path is not None:
+        # refused before anything is recorded: a checkpoint row whose file
+        # could not be written would be signed and kept, but never handed over
+        _check_writable(Path(out_path))
     # Verify and take the head in one snapshot: what is signed is exactly the
     # head that was verified, whatever is recorded meanwhile.
     with connect(cfg) as conn:
@@ -86,6 +91,16 @@ def checkpoint(
             raise InvalidInput(f"cannot write checkpoint {out_path}: {e}") from None
     log.info("audit checkpoint", seq=seq, key_id=doc["key_id"])
     return doc
+
+
+def _check_writable(out: Path) -> None:
+    if out.is_dir():
+        raise InvalidInput(f"cannot write checkpoint {out}: it is a directory")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidInput(f"cannot write checkpoint {out}: {parent} is not a directory")
+    if (out.exists() and not os.access(out, os.W_OK)) or not os.access(parent, os.W_OK):
+        raise InvalidInput(f"cannot write checkpoint {out}: permission denied")
 
 
 def _record_checkpoint(cfg: DbConfig, doc: dict[str, Any]) -> None:

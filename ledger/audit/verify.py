@@ -426,10 +426,20 @@ def verify_in(
         cp_problem = check_checkpoint_document(checkpoint, ledger_id_of(conn), trusted_key_id)
         v.checkpoint_seq = checkpoint.get("seq") if isinstance(checkpoint.get("seq"), int) else -1
         v.checkpoint_hash = str(checkpoint.get("chain_hash"))
+    recorded, ignored = recorded_checkpoints(conn)
+    signed_at: dict[int, str] = {}  # the stored chain hash at each recorded checkpoint's seq
+    logins: dict[str, int] = {}
+    login_at: dict[int, str] = {}
     last_seq = 0
     for row in chain_rows(conn):
         v.feed(row)
         last_seq = row.seq
+        if row.recorded_by is not None:
+            logins[row.recorded_by] = logins.get(row.recorded_by, 0) + 1
+        if row.seq in recorded:
+            signed_at[row.seq] = row.chain_hash
+        if v.first_bad_seq == row.seq and row.recorded_by is not None:
+            login_at[row.seq] = row.recorded_by
         if progress is not None and (v.checked % BATCH == 0 or v.checked == total):
             progress(v.checked, total)
     orphan = _first_unchained_event(conn)
@@ -453,4 +463,98 @@ def verify_in(
         v.checkpoint_problem = cp_problem
         v.checkpoint_seen = False
         cp = {"seq": checkpoint.get("seq") if checkpoint else None, "ok": False}
-    return result_of(v, events, cp, last_seq), v
+    result = result_of(v, events, cp, last_seq)
+    _apply_recorded(result, v, recorded, ignored, signed_at, last_seq)
+    result["logins"] = dict(sorted(logins.items()))
+    bad = result["first_bad_seq"]
+    if bad is not None and bad in login_at:
+        result["recorded_by"] = login_at[bad]
+        result["problem"] = f"{result['problem']} (recorded by database login {login_at[bad]})"
+    return result, v
+
+
+def recorded_checkpoints(conn: Any) -> tuple[dict[int, list[dict[str, Any]]], list[str]]:
+    """The signed checkpoints in ``audit_checkpoints`` whose signature checks
+    against their recorded public key (by seq), and why the others were not
+    used (a row that does not verify proves nothing, and must not wedge
+    verification either)."""
+    from ledger.audit.keys import CHECKPOINT_FORMAT
+
+    ledger_id = ledger_id_of(conn)
+    good: dict[int, list[dict[str, Any]]] = {}
+    ignored: list[str] = []
+    for r in _stream(
+        conn,
+        "SELECT id, seq, chain_hash, taken_at, key_id, signature, public_key, ledger_id "
+        "FROM audit_checkpoints ORDER BY id",
+    ):
+        doc = {
+            "format": CHECKPOINT_FORMAT,
+            "version": 1,
+            **{k: r[k] for k in ("seq", "chain_hash", "taken_at", "key_id")},
+            **{k: r[k] for k in ("signature", "public_key", "ledger_id")},
+        }
+        if isinstance(doc["seq"], int) is False:
+            doc["seq"] = int(doc["seq"]) if str(doc["seq"]).lstrip("-").isdigit() else None
+        problem = check_checkpoint_document(doc, ledger_id)
+        if problem is not None:
+            ignored.append(f"audit_checkpoints row {r['id']}: {problem}")
+            continue
+        good.setdefault(int(doc["seq"]), []).append(doc)
+    return good, ignored
+
+
+def _apply_recorded(
+    result: dict[str, Any],
+    v: ChainVerifier,
+    recorded: dict[int, list[dict[str, Any]]],
+    ignored: list[str],
+    at_seq: dict[int, str],
+    last_seq: int,
+) -> None:
+    """Check the chain against every recorded checkpoint; the first bad seq a
+    checkpoint proves: for a cut tail the first missing seq, for a rewritten
+    (and re-chained) history the first seq after the newest checkpoint that
+    still matches, below the first that does not."""
+    keys = sorted({str(d["key_id"]) for docs in recorded.values() for d in docs})
+    summary: dict[str, Any] = {
+        "used": sum(len(d) for d in recorded.values()),
+        "key_ids": keys,
+        "ignored": ignored,
+        "ok": True,
+    }
+    result["recorded_checkpoints"] = summary
+    good_below = 0
+    for seq in sorted(recorded):
+        docs = recorded[seq]
+        if seq == 0:
+            matches = all(d["chain_hash"] == GENESIS_HASH for d in docs)
+        elif seq > last_seq:
+            summary["ok"] = False
+            problem = (
+                f"a checkpoint signed by key {docs[0]['key_id']} is at seq {seq} but the chain "
+                f"ends at seq {last_seq}: events were removed"
+            )
+            _fail(result, last_seq + 1, problem)
+            return
+        else:
+            matches = all(d["chain_hash"] == at_seq.get(seq) for d in docs)
+        if not matches:
+            summary["ok"] = False
+            problem = (
+                f"the chain hash at seq {seq} is not the one signed by key "
+                f"{docs[0]['key_id']} at {docs[0]['taken_at']}: an event after seq "
+                f"{good_below} and at or before seq {seq} was changed, removed or inserted, "
+                "and the chain recomputed"
+            )
+            _fail(result, good_below + 1, problem)
+            return
+        good_below = seq
+    del v
+
+
+def _fail(result: dict[str, Any], seq: int, problem: str) -> None:
+    result["ok"] = False
+    if result["first_bad_seq"] is None or seq < int(result["first_bad_seq"]):
+        result["first_bad_seq"] = seq
+        result["problem"] = f"recorded checkpoint: {problem}"

@@ -284,3 +284,90 @@ def test_catch_up_refuses_an_edited_event_it_has_not_applied(pg_url: str) -> Non
     with connect(cfg) as conn:
         rows = fetchall(conn, "SELECT broken FROM ledger_verified_head")
     assert rows and rows[0]["broken"]
+
+
+# --- audit verify uses the checkpoints recorded in the database ------------------------------
+
+
+def _cut_tail(cfg: DbConfig, keep: int) -> None:
+    nid = "rowid" if cfg.backend == "sqlite" else "notification_id"
+    mark = "?" if cfg.backend == "sqlite" else "%s"
+    with raw(cfg) as conn:
+        conn.execute(
+            f"DELETE FROM ledger_events WHERE {nid} IN "
+            f"(SELECT notification_id FROM event_chain WHERE seq > {mark})",
+            (keep,),
+        )
+        conn.execute(f"DELETE FROM event_chain WHERE seq > {mark}", (keep,))
+
+
+def test_a_cut_tail_is_caught_by_the_recorded_checkpoint(db_url: str, tmp_path: Any) -> None:
+    cfg = funded_ledger(db_url)
+    audit.keygen(tmp_path / "k.pem")
+    cp = audit.checkpoint(cfg, tmp_path / "k.pem")
+    n = int(cp["seq"])
+    _cut_tail(cfg, n - 2)
+    result = audit.verify(cfg)  # no file given: the recorded checkpoint is enough
+    assert result["ok"] is False
+    assert result["first_bad_seq"] == n - 1  # the first missing seq
+    assert result["recorded_checkpoints"]["key_ids"] == [cp["key_id"]]
+    r = ledger(db_url, "audit", "verify")
+    assert r.exit_code == 4
+
+
+def test_a_rewrite_is_placed_between_recorded_checkpoints(db_url: str, tmp_path: Any) -> None:
+    cfg = funded_ledger(db_url)
+    audit.keygen(tmp_path / "k.pem")
+    first = int(audit.checkpoint(cfg, tmp_path / "k.pem")["seq"])
+    svc = LedgerService(db_url)
+    try:
+        pay(svc, "500.00", "V-5")
+    finally:
+        svc.close()
+    second = int(audit.checkpoint(cfg, tmp_path / "k.pem")["seq"])
+    assert second > first
+    # rewrite the newest payment and re-chain from there (as a superuser)
+    nid = "rowid" if cfg.backend == "sqlite" else "notification_id"
+    mark = "?" if cfg.backend == "sqlite" else "%s"
+    with raw(cfg) as conn:
+        rows = conn.execute(
+            "SELECT c.seq, c.notification_id, c.chain_hash, c.encoding, c.recorded_by, "
+            "c.recorded_at, e.originator_id, e.originator_version, e.topic, e.state "
+            f"FROM event_chain c JOIN ledger_events e ON e.{nid} = c.notification_id "
+            "ORDER BY c.seq"
+        ).fetchall()
+        prev = GENESIS_HASH
+        for r in rows:
+            state = bytes(r["state"])
+            if r["seq"] > first and r["topic"] == DISBURSED:
+                state = state.replace(b'"500.00"', b'"5.00"')
+                conn.execute(
+                    f"UPDATE ledger_events SET state = {mark} WHERE {nid} = {mark}",
+                    (state, r["notification_id"]),
+                )
+            v2 = r["encoding"] == 2
+            prev = next_chain_hash(
+                prev, r["seq"], r["notification_id"], r["originator_id"],
+                r["originator_version"], r["topic"], state,
+                recorded_by=r["recorded_by"] if v2 else None,
+                recorded_at=r["recorded_at"] if v2 else None,
+            )  # fmt: skip
+            conn.execute(
+                f"UPDATE event_chain SET chain_hash = {mark} WHERE seq = {mark}", (prev, r["seq"])
+            )
+    result = audit.verify(cfg)
+    assert result["ok"] is False
+    assert result["first_bad_seq"] == first + 1
+    assert f"after seq {first} and at or before seq {second}" in result["problem"]
+
+
+def test_checkpoint_to_an_unwritable_out_records_nothing(db_url: str, tmp_path: Any) -> None:
+    cfg = funded_ledger(db_url)
+    audit.keygen(tmp_path / "k.pem")
+    r = ledger(
+        db_url, "audit", "checkpoint", "--key", str(tmp_path / "k.pem"),
+        "--out", str(tmp_path / "missing" / "cp.json"),
+    )  # fmt: skip
+    assert r.exit_code == 2, r.stderr
+    with connect(cfg) as conn:
+        assert fetchone(conn, "SELECT COUNT(*) AS n FROM audit_checkpoints") == {"n": 0}
