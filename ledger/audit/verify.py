@@ -20,6 +20,7 @@ import structlog
 
 from aggregates.errors import NotInitialised
 from ledger.audit.keys import check_checkpoint_document
+from ledger.audit.rules_check import RuleReplay
 from ledger.store.chain import GENESIS_HASH, canonical_originator_id, next_chain_hash
 from ledger.store.db import DbConfig, connect, fetchone, sql_for
 
@@ -394,13 +395,16 @@ def verify(
     checkpoint: dict[str, Any] | None = None,
     progress: Progress | None = None,
     trusted_key_id: str | None = None,
+    rules: bool = False,
 ) -> dict[str, Any]:
     """Recompute the whole chain; CLI.md's ``audit verify`` shape:
-    ``{"ok", "events", "first_bad_seq", "problem", "checkpoint"}``."""
+    ``{"ok", "events", "first_bad_seq", "problem", "checkpoint"}``. With
+    ``rules``, also replay every aggregate through the domain in the same
+    pass (``ledger.audit.rules_check``): ``"rules": {"ok", "checked", "first"}``."""
     with connect(cfg) as conn:
         begin_snapshot(conn)
         require_schema(cfg, conn)
-        result, _ = verify_in(conn, checkpoint, progress, trusted_key_id)
+        result, _ = verify_in(conn, checkpoint, progress, trusted_key_id, rules=rules)
     log.info(
         "audit verify",
         ok=result["ok"],
@@ -415,6 +419,8 @@ def verify_in(
     checkpoint: dict[str, Any] | None,
     progress: Progress | None,
     trusted_key_id: str | None = None,
+    *,
+    rules: bool = False,
 ) -> tuple[dict[str, Any], ChainVerifier]:
     """Verify inside the caller's snapshot; the result, and the verifier (whose
     ``head_hash`` and ``expected_seq - 1`` are the verified head)."""
@@ -431,9 +437,19 @@ def verify_in(
     logins: dict[str, int] = {}
     login_at: dict[int, str] = {}
     last_seq = 0
+    replay = RuleReplay() if rules else None
     for row in chain_rows(conn):
         v.feed(row)
         last_seq = row.seq
+        if replay is not None and row.has_event and row.problem is None and row.topic:
+            replay.feed(
+                row.seq,
+                row.originator_id,
+                int(row.originator_version or 0),
+                row.topic,
+                row.state or b"",
+                row.recorded_by,
+            )
         if row.recorded_by is not None:
             logins[row.recorded_by] = logins.get(row.recorded_by, 0) + 1
         if row.seq in recorded:
@@ -466,6 +482,26 @@ def verify_in(
     result = result_of(v, events, cp, last_seq)
     _apply_recorded(result, v, recorded, ignored, signed_at, last_seq)
     result["logins"] = dict(sorted(logins.items()))
+    if replay is not None:
+        breach = replay.finish()
+        result["rules"] = {
+            "ok": breach is None,
+            "checked": replay.checked,
+            "first": None if breach is None else breach.as_json(),
+        }
+        if breach is not None:
+            result["ok"] = False
+            if result["problem"] is None:
+                who = (
+                    f" (recorded by database login {breach.recorded_by})"
+                    if breach.recorded_by
+                    else ""
+                )
+                result["first_bad_seq"] = breach.seq
+                result["problem"] = (
+                    f"rule {breach.rule} broken at seq {breach.seq}: {breach.problem}{who}; "
+                    "no command could have recorded it"
+                )
     bad = result["first_bad_seq"]
     if bad is not None and bad in login_at:
         result["recorded_by"] = login_at[bad]

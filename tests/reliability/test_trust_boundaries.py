@@ -176,6 +176,19 @@ def test_a_clerk_login_cannot_forge_silence_or_wedge(pg_ledger: DbConfig) -> Non
     assert last["recorded_at"].endswith("Z")
     result = audit.verify(cfg)
     assert result["ok"] is True  # the chain is intact: the event is attributable
+    assert result["logins"] == {"ledger_clerk": 1, cfg.user: head["s"]}
+    # ...and the rules replay names it: seq, rule and login (exit 4)
+    r = ledger(as_login(cfg, "ledger_auditor"), "audit", "verify", "--rules", "--format", "json")
+    assert r.exit_code == 4, r.stderr
+    checked = json.loads(r.stdout)
+    assert checked["rules"]["first"] == {
+        "seq": head["s"] + 1,
+        "rule": "over-allocation",
+        "problem": checked["rules"]["first"]["problem"],
+        "recorded_by": "ledger_clerk",
+    }
+    assert "4,999,999.00" in checked["problem"] or "4999999.00" in checked["problem"]
+    assert "ledger_clerk" in checked["problem"] and f"seq {head['s'] + 1}" in checked["problem"]
     # history names the recording login per event (json)
     r = ledger(as_login(cfg, cfg.user), "history", "--platform", "LS-KL-001", "--format", "json")
     assert r.exit_code == 0, r.stderr
@@ -371,3 +384,38 @@ def test_checkpoint_to_an_unwritable_out_records_nothing(db_url: str, tmp_path: 
     assert r.exit_code == 2, r.stderr
     with connect(cfg) as conn:
         assert fetchone(conn, "SELECT COUNT(*) AS n FROM audit_checkpoints") == {"n": 0}
+
+
+def test_the_rules_replay_passes_an_honest_history_and_names_a_forged_one(
+    db_url: str,
+) -> None:
+    cfg = funded_ledger(db_url)
+    result = audit.verify(cfg, rules=True)
+    assert result["ok"] is True and result["rules"]["ok"] is True
+    assert result["rules"]["checked"] == result["events"]
+    # a payment inserted without the command (a superuser on SQLite: no logins)
+    nid = "rowid" if cfg.backend == "sqlite" else "notification_id"
+    with connect(cfg) as conn:
+        paid = fetchone(
+            conn,
+            f"SELECT originator_id, originator_version, state FROM ledger_events "
+            f"WHERE topic = ? ORDER BY {nid} DESC LIMIT 1",
+            (DISBURSED,),
+        )
+    assert paid is not None
+    svc = LedgerService(db_url)
+    try:
+        from eventsourcing.persistence import StoredEvent
+
+        state = bytes(paid["state"]).replace(b"V-1", b"V-NONE").replace(b'"1000.00"', b'"5.00"')
+        oid = paid["originator_id"]
+        svc.app.recorder.insert_events(
+            [StoredEvent(oid if not isinstance(oid, str) else __import__("uuid").UUID(oid),
+                         int(paid["originator_version"]) + 1, DISBURSED, state)]
+        )  # fmt: skip
+    finally:
+        svc.close()
+    result = audit.verify(cfg, rules=True)
+    assert result["ok"] is False
+    assert result["rules"]["first"]["rule"] == "voucher-record"
+    assert result["first_bad_seq"] == result["events"]
