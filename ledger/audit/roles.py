@@ -73,9 +73,9 @@ def create_roles(cfg: DbConfig) -> list[str]:
             raise TypeError("expected PostgreSQL")
         _create_pg_roles(conn, cfg.dbname)
     return [
-        f"{AUDITORS} (group; login ledger_auditor): SELECT on every table",
-        f"{CLERKS} (group; login ledger_clerk): SELECT; INSERT of events and of its own "
-        "request-log rows; the event_chain rows are computed by the database",
+        f"ledger_auditor: read-only (member of {AUDITORS}: SELECT on every table)",
+        f"ledger_clerk: records (member of {CLERKS}: SELECT; INSERT of events and of its "
+        "own request-log rows; the event_chain rows are computed by the database)",
         f"{PROJECTORS} (group): SELECT; writes the read models (run "
         "`ledger projections follow` as a member, or as the owner)",
         "one login per person: `ledger roles add-user NAME --clerk` (or --auditor); "

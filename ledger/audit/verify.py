@@ -481,7 +481,9 @@ def verify_in(
         cp = {"seq": checkpoint.get("seq") if checkpoint else None, "ok": False}
     result = result_of(v, events, cp, last_seq)
     _apply_recorded(result, v, recorded, ignored, signed_at, last_seq)
-    result["logins"] = dict(sorted(logins.items()))
+    if rules:
+        # the attribution report: how many events each database login recorded
+        result["logins"] = dict(sorted(logins.items()))
     if replay is not None:
         breach = replay.finish()
         result["rules"] = {
@@ -504,7 +506,6 @@ def verify_in(
                 )
     bad = result["first_bad_seq"]
     if bad is not None and bad in login_at:
-        result["recorded_by"] = login_at[bad]
         result["problem"] = f"{result['problem']} (recorded by database login {login_at[bad]})"
     return result, v
 
@@ -559,7 +560,9 @@ def _apply_recorded(
         "ignored": ignored,
         "ok": True,
     }
-    result["recorded_checkpoints"] = summary
+    # in the result when they find something (the shape of CLI.md stays as it
+    # was for a ledger they confirm); logged either way
+    log.info("recorded checkpoints", used=summary["used"], key_ids=keys, ignored=len(ignored))
     good_below = 0
     for seq in sorted(recorded):
         docs = recorded[seq]
@@ -572,6 +575,7 @@ def _apply_recorded(
                 f"ends at seq {last_seq}: events were removed"
             )
             _fail(result, last_seq + 1, problem)
+            result["recorded_checkpoints"] = summary
             return
         else:
             matches = all(d["chain_hash"] == at_seq.get(seq) for d in docs)
@@ -584,8 +588,11 @@ def _apply_recorded(
                 "and the chain recomputed"
             )
             _fail(result, good_below + 1, problem)
+            result["recorded_checkpoints"] = summary
             return
         good_below = seq
+    if ignored:
+        result["recorded_checkpoints"] = summary
     del v
 
 
