@@ -116,8 +116,16 @@ def projections_follow(ctx: Ctx, poll: float, idle_exit: float | None) -> None:
     """
     from ledger.store import db
     from projections.follow import follow
+    from projections.runner import CatchUpResult
 
     cfg = db.parse_db_url(ctx.db)
     db.ensure_ready(cfg)
-    applied = follow(cfg, poll=poll, idle_exit=idle_exit)
+    said: list[bool] = []
+
+    def ready(result: CatchUpResult) -> None:
+        if not said:  # once, when it is caught up and listening
+            said.append(True)
+            click.echo(f"following: read models at {result.position}/{result.head}", err=True)
+
+    applied = follow(cfg, poll=poll, idle_exit=idle_exit, on_catch_up=ready)
     click.echo(f"stopped: {applied} event(s) applied")

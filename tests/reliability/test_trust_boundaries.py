@@ -419,3 +419,28 @@ def test_the_rules_replay_passes_an_honest_history_and_names_a_forged_one(
     assert result["ok"] is False
     assert result["rules"]["first"]["rule"] == "voucher-record"
     assert result["first_bad_seq"] == result["events"]
+
+
+def test_the_worker_stops_on_sigterm(db_url: str) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    funded_ledger(db_url)
+    exe = str(Path(sys.executable).with_name("ledger"))
+    proc = subprocess.Popen(
+        [exe, "--db", db_url, "projections", "follow", "--poll", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    assert proc.stderr.readline().startswith("following: ")  # handlers installed
+    time.sleep(0.5)
+    assert proc.poll() is None  # following
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert out.startswith("stopped: ")
