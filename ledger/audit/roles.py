@@ -129,7 +129,14 @@ def _create_pg_roles(conn: psycopg.Connection[Any], dbname: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
         if exists is None:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
-        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login)))
+        member = conn.execute(
+            "SELECT pg_has_role(%s, %s, 'MEMBER') AS m", (login, group)
+        ).fetchone()
+        if not (member and member["m"]):
+            # (roles are cluster-wide: a database owner without CREATEROLE only grants)
+            conn.execute(
+                sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login))
+            )
     everyone = [*LOGINS, CLERKS, AUDITORS, PROJECTORS]
     all_roles = sql.SQL(", ").join(sql.Identifier(r) for r in everyone)
     groups = sql.SQL(", ").join(sql.Identifier(r) for r in (CLERKS, AUDITORS, PROJECTORS))
