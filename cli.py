@@ -55,6 +55,7 @@ COMMANDS: dict[str, str] = {
     "init": "commands.setup:init",
     "platform": "commands.platform:platform",
     "projections": "commands.projections:projections",
+    "roles": "commands.roles:roles",
     "unit": "commands.unit:unit",
 }
 

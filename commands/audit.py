@@ -33,6 +33,10 @@ def _audit_format(ctx: Ctx, fmt: str | None) -> str:
     return fmt or ctx.format or "table"
 
 
+# issue 12's additions to the JSON (json only: nested)
+_NESTED = ("logins", "recorded_checkpoints", "rules")
+
+
 @audit.command("verify")
 @click.option(
     "--checkpoint",
@@ -69,6 +73,11 @@ def _audit_format(ctx: Ctx, fmt: str | None) -> str:
     default=None,
     help="table (default), json or csv (one row)",
 )
+@click.option(
+    "--rules",
+    is_flag=True,
+    help="also replay every aggregate and name the first event no command could have recorded",
+)
 @common(prints=False)
 def audit_verify(
     ctx: Ctx,
@@ -77,6 +86,7 @@ def audit_verify(
     key_id: str | None,
     witness_ids: tuple[str, ...],
     audit_fmt: str | None,
+    rules: bool,
 ) -> None:
     """Recompute the hash chain and name the first sequence number that no
     longer matches; exit 4 if anything was altered, deleted, inserted or
@@ -89,6 +99,7 @@ def audit_verify(
       ledger audit verify --file ledger.jsonl --checkpoint checkpoint.json
       ledger audit verify --checkpoint cp.json --key-id 5734acc5723e623f \\
           --witness-key-id 9f1c07aa52e4b3d0
+      ledger audit verify --rules --format json
     """
     from aggregates.errors import TamperDetected
     from ledger import audit as audit_mod
@@ -124,18 +135,19 @@ def audit_verify(
             progress=progress,
             trusted_key_id=key_id,
             witness_key_ids=witnesses,
+            rules=rules,
         )
     fmt = _audit_format(ctx, audit_fmt)
     if fmt == "json":
         click.echo(output.to_json(result))
     elif fmt == "csv":
         cpr = result["checkpoint"]
-        row = {k: v for k, v in result.items() if k != "checkpoint"}
+        row = {k: v for k, v in result.items() if k not in ("checkpoint", *_NESTED)}
         row["checkpoint_seq"] = None if cpr is None else cpr["seq"]
         row["checkpoint_ok"] = None if cpr is None else cpr["ok"]
         click.echo(output.to_csv([row]))
     else:
-        shown = dict(result)
+        shown = {k: v for k, v in result.items() if k not in _NESTED}
         shown["ok"] = "yes" if result["ok"] else "NO"
         cpr = result["checkpoint"]
         shown["checkpoint"] = (

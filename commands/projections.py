@@ -86,3 +86,46 @@ def projections_verify(ctx: Ctx) -> None:
         click.echo(f"read models: {verdict} ({report.rows_compared} rows compared)")
     if not report.ok:
         sys.exit(1)
+
+
+@projections.command("follow")
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=5.0,
+    show_default=True,
+    help="catch up at least this often (seconds), notification or not",
+)
+@click.option(
+    "--idle-exit",
+    type=click.FloatRange(min=0.1, max=86400),
+    default=None,
+    help="stop after this many seconds without a new event (default: run until SIGTERM)",
+)
+@common(prints=False)
+def projections_follow(ctx: Ctx, poll: float, idle_exit: float | None) -> None:
+    """Keep the read models at the ledger's head: the catch-up worker.
+    Clerks and auditors may only read the read models, so the owner (or a
+    member of ledger_projectors) runs this beside them; on PostgreSQL it wakes
+    on each recording (LISTEN ledger_chain), on SQLite it polls. Stops on
+    SIGTERM / Ctrl-C, or with exit 4 on a broken chain.
+
+    \b
+    Example:
+      ledger --db postgresql://owner@db/ledger projections follow
+    """
+    from ledger.store import db
+    from projections.follow import follow
+    from projections.runner import CatchUpResult
+
+    cfg = db.parse_db_url(ctx.db)
+    db.ensure_ready(cfg)
+    said: list[bool] = []
+
+    def ready(result: CatchUpResult) -> None:
+        if not said:  # once, when it is caught up and listening
+            said.append(True)
+            click.echo(f"following: read models at {result.position}/{result.head}", err=True)
+
+    applied = follow(cfg, poll=poll, idle_exit=idle_exit, on_catch_up=ready)
+    click.echo(f"stopped: {applied} event(s) applied")

@@ -28,11 +28,15 @@ from ledger.policies import all_policies
 from ledger.store import db
 from ledger.store.db import DbConfig, DbConnection
 from projections import changes, compliance, funds, history, platforms, units
+from projections.follow import wait_for_head
 from projections.rebuild import rebuild
 from projections.runner import CatchUpResult, catch_up, reading, status
+from projections.trusted import refuse_if_untrusted
 from projections.verify import VerifyReport, verify
 
 Warn = Callable[[str], None]
+# How long a query by a login that may not catch up waits for the worker.
+READ_ONLY_WAIT_S = 2.0
 
 
 def _stderr(message: str) -> None:
@@ -43,7 +47,8 @@ def lag_warning(result: CatchUpResult) -> str | None:
     if result.read_only and result.lag:
         return (
             f"warning: the read models lag the ledger by {result.lag} event(s) and this "
-            "connection may not update them (read-only); answers are as of their position"
+            "connection may not update them (read-only); answers are as of their position "
+            "(the owner keeps them current: `ledger projections follow`)"
         )
     if result.busy and result.lag:
         return (
@@ -282,10 +287,16 @@ def open_read(
     db.ensure_ready(cfg)
     if catch:
         result = catch_up(cfg)
+        if result.read_only and result.lag:
+            # a clerk or auditor: `ledger projections follow` (run by the owner)
+            # keeps the models current; give it a moment to reach the head
+            result = wait_for_head(cfg, result, READ_ONLY_WAIT_S)
         for message in (lag_warning(result), inconsistency_warning(result)):
             if message:
                 warn(message)
     with reading(cfg) as conn:
+        # a chain break found by a catch-up or rebuild: no answer (exit 4)
+        refuse_if_untrusted(conn)
         yield ReadModels(conn, cfg)
 
 

@@ -79,18 +79,24 @@ def history_query(
     """The SQL and parameters of ``history``. With a code: that aggregate's
     rows (``rm_history_code_idx``); without: the platform and unit events, a
     date range read through ``rm_history_on_idx`` (effective_on, seq)."""
+    # the database login that recorded each event (chain encoding v2,
+    # PostgreSQL; NULL on SQLite and for older rows): from its chain row
+    select = (
+        "SELECT h.*, c.recorded_by AS recorded_by_login FROM rm_history h "
+        "LEFT JOIN event_chain c ON c.seq = h.seq"
+    )
     if aggregate is not None and code is not None:
-        sql = "SELECT * FROM rm_history WHERE aggregate = ? AND code = ?"
+        sql = f"{select} WHERE h.aggregate = ? AND h.code = ?"
         params: list[Any] = [aggregate, code]
     else:
         # platform and unit events: `<>` (which no index serves) rather than
         # IN, so that the planner reads a date range through rm_history_on_idx
-        sql = "SELECT * FROM rm_history WHERE aggregate <> 'voucher'"
+        sql = f"{select} WHERE h.aggregate <> 'voucher'"
         params = []
     if since is not None or until is not None:
         # both bounds, so that SQLite's planner (no statistics) takes the
         # (effective_on, seq) index for a one-sided range too
-        sql += " AND effective_on >= ? AND effective_on <= ?"
+        sql += " AND h.effective_on >= ? AND h.effective_on <= ?"
         params += [
             since.isoformat() if since is not None else "0000-01-01",
             until.isoformat() if until is not None else "9999-12-31",
@@ -98,15 +104,17 @@ def history_query(
     f = where or HistoryFilter()
     for column, value in (("actor", f.actor), ("event", f.event), ("doc_no", f.doc_no)):
         if value is not None:
-            sql += f" AND {column} = ?"
+            sql += f" AND h.{column} = ?"
             params.append(value)
     if f.recorded_from is not None:
-        sql += " AND recorded_at >= ?"
+        sql += " AND h.recorded_at >= ?"
         params.append(f.recorded_from)
     if f.recorded_to is not None:
-        sql += " AND recorded_at <= ?"
+        sql += " AND h.recorded_at <= ?"
         params.append(f.recorded_to)
-    order = {"effective": "effective_on, seq", "recorded": "recorded_at, seq"}.get(f.order, "seq")
+    order = {"effective": "h.effective_on, h.seq", "recorded": "h.recorded_at, h.seq"}.get(
+        f.order, "h.seq"
+    )
     return sql + f" ORDER BY {order}", params
 
 
@@ -154,6 +162,7 @@ def history(
             "reason": r["reason"],
             "basis": r["basis"],
             "data": loads(r["data"]),
+            "recorded_by": r["recorded_by_login"],
         }
         for r in fetchall(conn, sql, params)
     ]

@@ -40,12 +40,14 @@ from projections.runner import (
     CatchUpResult,
     EventHook,
     apply_batch,
+    guarded,
     ledger_head,
     locked_writer,
     mapper_of,
     model_projections,
     show_progress,
 )
+from projections.trusted import ChainGuard
 
 # Rebuild: shadow tables, the tables a swap replaced (SQLite: emptied in short
 # transactions, then dropped), the twin-name suffix of their indexes, and the
@@ -357,11 +359,14 @@ def rebuild(
             execute(conn, f"DROP TABLE IF EXISTS {t}")
         _create_shadow(conn, owner)
         head = ledger_head(conn)
+        # every event is re-verified against the chain from the genesis, and
+        # must arrive at the head verified before (projections.trusted)
+        guard = ChainGuard.load(conn)
     view = ReadModelView(prefix=SHADOW_PREFIX)
     projections = model_projections(view)
     broken: dict[str, str] = {}
     size = batch_size
-    with _session(cfg) as session:
+    with guarded(cfg), _session(cfg) as session:
         while True:
             began = time.monotonic()
             with _transaction(session, write=True) as conn:
@@ -369,7 +374,7 @@ def rebuild(
                 pos = positions(conn, MODEL_NAMES, table=shadow_tracking)
                 n = apply_batch(
                     conn, cfg, mapper, view, projections, pos, batch_size=size, hook=hook,
-                    broken=broken,
+                    broken=broken, chain=guard,
                 )  # fmt: skip
                 if broken:
                     raise RuntimeError(f"rebuild failed: {broken}")
@@ -391,16 +396,19 @@ def rebuild(
         if not sqlite:
             _wait_for_quiet_tables(cfg, deadline)
         try:
-            with locked_writer(cfg, wait=True) as conn:
+            with guarded(cfg), locked_writer(cfg, wait=True) as conn:
                 if conn is not None:
                     _own(conn, owner)
                     pos = positions(conn, MODEL_NAMES, table=shadow_tracking)
                     # the events recorded since the last batch
                     while n := apply_batch(
                         conn, cfg, mapper, view, projections, pos, batch_size=batch_size,
-                        broken=broken,
+                        broken=broken, chain=guard,
                     ):  # fmt: skip
                         result.applied += n
+                    guard.finish(conn)
+                    # the whole chain verified again: a break found before is cleared
+                    guard.save(conn, clear_broken=True)
                     if broken:
                         raise RuntimeError(f"rebuild failed: {broken}")
                     if not sqlite:

@@ -6,7 +6,7 @@ mapper (``ledger.store.codec``; no application is built to read), runs every
 projection whose position is behind, and records the new positions, all in
 one transaction per batch. Two processes catching up at once serialise on a
 lock taken before the positions are (re-)read inside the transaction
-(PostgreSQL: a transaction-level advisory lock; SQLite: ``BEGIN
+(PostgreSQL: EXCLUSIVE on ``ledger_catchup_lock``; SQLite: ``BEGIN
 IMMEDIATE``), so nothing is applied twice; a process killed mid-batch leaves
 the previous commit, from which the next catch-up resumes. The catch-up after
 a write never waits for that lock: when another process holds it, that process
@@ -61,6 +61,7 @@ from projections.funds import FundsProjection
 from projections.history import HistoryProjection
 from projections.platforms import PlatformProjection
 from projections.registry import RegistryProjection
+from projections.trusted import ChainGuard, chain_columns, mark_broken, refuse_if_untrusted
 from projections.units import UnitProjection
 
 # The read models, in the order they run on each batch (the registry first:
@@ -77,8 +78,8 @@ PROJECTION_CLASSES: tuple[type[Projection[ReadModelView]], ...] = (
 MODEL_NAMES: tuple[str, ...] = tuple(c.name for c in PROJECTION_CLASSES)
 ALL_TABLES: tuple[str, ...] = tuple(t for ts in MODEL_TABLES.values() for t in ts)
 BATCH_SIZE = 500
-# pg_advisory_xact_lock key serialising catch-ups: the bytes of "rmodel".
-PG_CATCHUP_LOCK_KEY = int.from_bytes(b"rmodel", "big")
+# The lock serialising catch-ups (migration 0120's empty table).
+PG_CATCHUP_LOCK = "LOCK TABLE ledger_catchup_lock IN EXCLUSIVE MODE"
 # How long a query's catch-up waits for that lock (it is held for one batch,
 # or a rebuild's swap) before answering from the models as they are.
 PG_READ_LOCK_TIMEOUT = "30s"
@@ -118,7 +119,8 @@ def _select_events(cfg: DbConfig) -> str:
     nid = "rowid" if cfg.backend == "sqlite" else "notification_id"
     return (
         f"SELECT e.{nid} AS nid, e.originator_id, e.originator_version, e.topic, e.state, "
-        f"c.seq FROM ledger_events e LEFT JOIN event_chain c ON c.notification_id = e.{nid} "
+        f"c.seq, {chain_columns(nid)} FROM ledger_events e "
+        f"LEFT JOIN event_chain c ON c.notification_id = e.{nid} "
         f"WHERE e.{nid} > ? ORDER BY e.{nid} LIMIT ?"
     )
 
@@ -173,15 +175,15 @@ def locked_writer(cfg: DbConfig, *, wait: bool) -> Iterator[DbConnection | None]
     try:
         ok = True
         try:
+            # Not an advisory lock (any login may take one, and so stall every
+            # catch-up): EXCLUSIVE on ledger_catchup_lock, a mode only a login
+            # with UPDATE on it (the owner, ledger_projectors) can take.
             if wait:
                 execute(pconn, f"SET LOCAL lock_timeout = '{PG_READ_LOCK_TIMEOUT}'")
-                execute(pconn, "SELECT pg_advisory_xact_lock(?)", (PG_CATCHUP_LOCK_KEY,))
+                execute(pconn, PG_CATCHUP_LOCK)
                 execute(pconn, "SET LOCAL lock_timeout = DEFAULT")
             else:
-                row = fetchone(
-                    pconn, "SELECT pg_try_advisory_xact_lock(?) AS ok", (PG_CATCHUP_LOCK_KEY,)
-                )
-                ok = bool(row and row["ok"])
+                execute(pconn, PG_CATCHUP_LOCK + " NOWAIT")
         except psycopg.errors.LockNotAvailable:
             ok = False
         if not ok:
@@ -198,6 +200,23 @@ def locked_writer(cfg: DbConfig, *, wait: bool) -> Iterator[DbConnection | None]
         pconn.close()
 
 
+@contextmanager
+def guarded(cfg: DbConfig) -> Iterator[None]:
+    """A chain break found inside (TamperDetected) is kept in the verified
+    head, in a transaction of its own (the failing one is rolled back), so
+    every later query refuses too; then re-raised."""
+    try:
+        yield
+    except TamperDetected as e:
+        try:
+            with locked_writer(cfg, wait=True) as conn:
+                if conn is not None:
+                    mark_broken(conn, str(e).split("; run ")[0])
+        except Exception:
+            pass
+        raise
+
+
 def can_write(cfg: DbConfig) -> bool:
     """Whether this connection may write the read models (not a read-only role / file)."""
     if cfg.backend == "sqlite":
@@ -208,7 +227,8 @@ def can_write(cfg: DbConfig) -> bool:
             conn,
             "SELECT has_table_privilege('rm_tracking', 'INSERT') "
             "AND has_table_privilege('rm_tracking', 'UPDATE') "
-            "AND has_table_privilege('rm_history', 'INSERT') AS ok",
+            "AND has_table_privilege('rm_history', 'INSERT') "
+            "AND has_table_privilege('ledger_catchup_lock', 'UPDATE') AS ok",
         )
     return bool(row and row["ok"])
 
@@ -230,13 +250,15 @@ def apply_batch(
     events_conn: DbConnection | None = None,
     hook: EventHook | None = None,
     broken: dict[str, str] | None = None,
+    chain: ChainGuard | None = None,
 ) -> int:
     """Apply the next batch of events to every projection behind, each model
     in its own savepoint, and record the positions (in `conn`'s transaction).
     A model that finds its rows ahead of its position (a unique key already
     taken, a row it expects missing) is rolled back alone and named in
     `broken` with the reason; it is skipped from then on. Returns the number
-    of events read."""
+    of events read. With `chain`, every event read is first checked against
+    the hash chain (projections.trusted): a break raises TamperDetected."""
     broken = {} if broken is None else broken
     active = [p for p in projections if p.name not in broken]
     if not active:
@@ -245,6 +267,8 @@ def apply_batch(
     rows = fetchall(events_conn or conn, _select_events(cfg), (start, batch_size))
     if not rows:
         return 0
+    if chain is not None:
+        chain.check(events_conn or conn, rows)
     events: list[tuple[int, int, Any]] = []
     for r in rows:
         nid = int(r["nid"])
@@ -324,6 +348,7 @@ def catch_up(
     try:
         result = CatchUpResult()
         with connect(cfg) as conn:
+            refuse_if_untrusted(conn)
             result.position = min(positions(conn, MODEL_NAMES).values())
             result.head = ledger_head(conn)
         if result.position >= result.head:
@@ -336,11 +361,12 @@ def catch_up(
         view = ReadModelView()
         projections = model_projections(view)
         while True:
-            with locked_writer(cfg, wait=wait) as conn:
+            with guarded(cfg), locked_writer(cfg, wait=wait) as conn:
                 if conn is None:
                     result.busy = True
                     return result
                 pos = positions(conn, MODEL_NAMES)
+                guard = ChainGuard.load(conn)
                 n = apply_batch(
                     conn,
                     cfg,
@@ -351,7 +377,10 @@ def catch_up(
                     batch_size=batch_size,
                     hook=hook,
                     broken=result.inconsistent,
+                    chain=guard,
                 )
+                guard.finish(conn)
+                guard.save(conn)
                 result.position = min(pos.values())
                 result.head = ledger_head(conn)
             result.applied += n
@@ -425,13 +454,14 @@ __all__ = [
     "ALL_TABLES",
     "BATCH_SIZE",
     "MODEL_NAMES",
-    "PG_CATCHUP_LOCK_KEY",
+    "PG_CATCHUP_LOCK",
     "PROJECTION_CLASSES",
     "CatchUpResult",
     "EventHook",
     "apply_batch",
     "can_write",
     "catch_up",
+    "guarded",
     "ledger_head",
     "locked_writer",
     "mapper_of",

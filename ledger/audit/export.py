@@ -81,7 +81,7 @@ def export(cfg: DbConfig, out_path: str | Path, since: int | None = None) -> dic
             "since_seq": since,
             "prev_hash": prev,
             "genesis_hash": GENESIS_HASH,
-            "encoding": "see docs/AUDIT.md: chain encoding v1",
+            "encoding": "see docs/AUDIT.md: chain encoding v1 and v2 (a line's 'encoding')",
         }
         tmp = out.with_name(out.name + ".part")
         try:
@@ -104,6 +104,10 @@ def export(cfg: DbConfig, out_path: str | Path, since: int | None = None) -> dic
                     else:
                         line.update(_state_fields(r.state))
                     line["timestamp"] = None if r.state is None else _timestamp_of(r.state)
+                    if r.encoding != 1:
+                        line["encoding"] = r.encoding
+                        line["recorded_by"] = r.recorded_by
+                        line["recorded_at"] = r.recorded_at
                     line["prev_hash"] = prev
                     line["chain_hash"] = r.chain_hash
                     f.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -115,6 +119,12 @@ def export(cfg: DbConfig, out_path: str | Path, since: int | None = None) -> dic
             raise InvalidInput(f"cannot write {out}: {e}") from None
     log.info("audit export", out=str(out), events=n, since=since)
     return {**header, "events": n, "out": str(out)}
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    return value
 
 
 def _export_rows(lines: Iterable[str], path: Path) -> Iterator[ChainRow]:
@@ -155,6 +165,9 @@ def _export_rows(lines: Iterable[str], path: Path) -> Iterator[ChainRow]:
                 state=state,
                 has_event=obj.get("originator_id") is not None,
                 problem=problem,
+                encoding=int(obj.get("encoding", 1)),
+                recorded_by=_text_or_none(obj.get("recorded_by")),
+                recorded_at=_text_or_none(obj.get("recorded_at")),
             )
         except (ValueError, KeyError, TypeError) as e:
             raise InvalidInput(f"{path} line {lineno}: not an export line ({e})") from None

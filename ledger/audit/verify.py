@@ -20,6 +20,7 @@ import structlog
 
 from aggregates.errors import NotInitialised
 from ledger.audit.keys import check_checkpoint_document
+from ledger.audit.rules_check import RuleReplay
 from ledger.store.chain import GENESIS_HASH, canonical_originator_id, next_chain_hash
 from ledger.store.db import DbConfig, connect, fetchone, sql_for
 
@@ -46,6 +47,9 @@ class ChainRow:
     state: bytes | None = None
     has_event: bool = True
     problem: str | None = None
+    encoding: int = 1
+    recorded_by: str | None = None  # the database login (encoding 2, PostgreSQL)
+    recorded_at: str | None = None  # the server's clock (encoding 2)
 
 
 @dataclass
@@ -63,6 +67,7 @@ class ChainVerifier:
     checkpoint_problem: str | None = None
     head_hash: str = GENESIS_HASH
     last_notification_id: int = 0
+    seen_v2: bool = False
     _failed: bool = field(default=False, repr=False)
 
     def fail(self, seq: int, problem: str) -> None:
@@ -121,6 +126,20 @@ class ChainVerifier:
         if row.problem is not None:
             self.fail(row.seq, f"event at seq {row.seq} was altered: {row.problem}")
             return
+        if row.encoding not in (1, 2):
+            self.fail(row.seq, f"chain row at seq {row.seq} has unknown encoding {row.encoding}")
+            return
+        if row.encoding == 2 and (row.recorded_by is None or row.recorded_at is None):
+            self.fail(row.seq, f"chain row at seq {row.seq} (encoding 2) lacks its login or time")
+            return
+        if row.encoding == 1 and self.seen_v2:
+            self.fail(
+                row.seq,
+                f"chain row at seq {row.seq} has encoding 1 after encoding 2 rows: "
+                "the database computes every new row (encoding 2), so it was written outside it",
+            )
+            return
+        v2 = row.encoding == 2
         expected = next_chain_hash(
             self.prev_hash,
             row.seq,
@@ -129,6 +148,8 @@ class ChainVerifier:
             row.originator_version,
             row.topic,
             row.state if row.state is not None else b"",
+            recorded_by=row.recorded_by if v2 else None,
+            recorded_at=row.recorded_at if v2 else None,
         )
         if expected != row.chain_hash:
             self.fail(
@@ -138,6 +159,7 @@ class ChainVerifier:
                 f"v{row.originator_version}) or its chain hash was altered",
             )
             return
+        self.seen_v2 = self.seen_v2 or v2
         self.prev_hash = expected
         self.head_hash = expected
         self.expected_seq += 1
@@ -281,6 +303,9 @@ def _stored_row(r: dict[str, Any], sqlite: bool) -> ChainRow:
         state=state,
         has_event=bool(r["has_event"]),
         problem=problem,
+        encoding=int(r["encoding"]) if r.get("encoding") is not None else 1,
+        recorded_by=None if r.get("recorded_by") is None else str(r["recorded_by"]),
+        recorded_at=None if r.get("recorded_at") is None else str(r["recorded_at"]),
     )
 
 
@@ -289,8 +314,8 @@ def chain_rows(conn: Any, since: int | None = None) -> Iterator[ChainRow]:
     is None (rows at seq 0 or below included: they can only be forged)."""
     nid = _nid_column(conn)
     sql = (
-        "SELECT c.seq, c.notification_id, c.chain_hash, e.originator_id, "
-        "e.originator_version, e.topic, e.state, "
+        "SELECT c.seq, c.notification_id, c.chain_hash, c.encoding, c.recorded_by, "
+        "c.recorded_at, e.originator_id, e.originator_version, e.topic, e.state, "
         f"CASE WHEN e.{nid} IS NULL THEN 0 ELSE 1 END AS has_event "
         f"FROM event_chain c LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
     )
@@ -371,13 +396,18 @@ def verify(
     progress: Progress | None = None,
     trusted_key_id: str | None = None,
     witness_key_ids: tuple[str, ...] = (),
+    rules: bool = False,
 ) -> dict[str, Any]:
     """Recompute the whole chain; CLI.md's ``audit verify`` shape:
-    ``{"ok", "events", "first_bad_seq", "problem", "checkpoint"}``."""
+    ``{"ok", "events", "first_bad_seq", "problem", "checkpoint"}``. With
+    ``rules``, also replay every aggregate through the domain in the same
+    pass (``ledger.audit.rules_check``): ``"rules": {"ok", "checked", "first"}``."""
     with connect(cfg) as conn:
         begin_snapshot(conn)
         require_schema(cfg, conn)
-        result, _ = verify_in(conn, checkpoint, progress, trusted_key_id, witness_key_ids)
+        result, _ = verify_in(
+            conn, checkpoint, progress, trusted_key_id, witness_key_ids, rules=rules
+        )
     log.info(
         "audit verify",
         ok=result["ok"],
@@ -393,6 +423,8 @@ def verify_in(
     progress: Progress | None,
     trusted_key_id: str | None = None,
     witness_key_ids: tuple[str, ...] = (),
+    *,
+    rules: bool = False,
 ) -> tuple[dict[str, Any], ChainVerifier]:
     """Verify inside the caller's snapshot; the result, and the verifier (whose
     ``head_hash`` and ``expected_seq - 1`` are the verified head)."""
@@ -406,10 +438,30 @@ def verify_in(
         )
         v.checkpoint_seq = checkpoint.get("seq") if isinstance(checkpoint.get("seq"), int) else -1
         v.checkpoint_hash = str(checkpoint.get("chain_hash"))
+    recorded, ignored = recorded_checkpoints(conn)
+    signed_at: dict[int, str] = {}  # the stored chain hash at each recorded checkpoint's seq
+    logins: dict[str, int] = {}
+    login_at: dict[int, str] = {}
     last_seq = 0
+    replay = RuleReplay() if rules else None
     for row in chain_rows(conn):
         v.feed(row)
         last_seq = row.seq
+        if replay is not None and row.has_event and row.problem is None and row.topic:
+            replay.feed(
+                row.seq,
+                row.originator_id,
+                int(row.originator_version or 0),
+                row.topic,
+                row.state or b"",
+                row.recorded_by,
+            )
+        if row.recorded_by is not None:
+            logins[row.recorded_by] = logins.get(row.recorded_by, 0) + 1
+        if row.seq in recorded:
+            signed_at[row.seq] = row.chain_hash
+        if v.first_bad_seq == row.seq and row.recorded_by is not None:
+            login_at[row.seq] = row.recorded_by
         if progress is not None and (v.checked % BATCH == 0 or v.checked == total):
             progress(v.checked, total)
     orphan = _first_unchained_event(conn)
@@ -438,7 +490,36 @@ def verify_in(
         if tree_problem is not None:
             v.checkpoint_problem = tree_problem
             cp = {**cp, "ok": False}
-    return result_of(v, events, cp, last_seq), v
+
+    result = result_of(v, events, cp, last_seq)
+    _apply_recorded(result, v, recorded, ignored, signed_at, last_seq)
+    if rules:
+        # the attribution report: how many events each database login recorded
+        result["logins"] = dict(sorted(logins.items()))
+    if replay is not None:
+        breach = replay.finish()
+        result["rules"] = {
+            "ok": breach is None,
+            "checked": replay.checked,
+            "first": None if breach is None else breach.as_json(),
+        }
+        if breach is not None:
+            result["ok"] = False
+            if result["problem"] is None:
+                who = (
+                    f" (recorded by database login {breach.recorded_by})"
+                    if breach.recorded_by
+                    else ""
+                )
+                result["first_bad_seq"] = breach.seq
+                result["problem"] = (
+                    f"rule {breach.rule} broken at seq {breach.seq}: {breach.problem}{who}; "
+                    "no command could have recorded it"
+                )
+    bad = result["first_bad_seq"]
+    if bad is not None and bad in login_at:
+        result["problem"] = f"{result['problem']} (recorded by database login {login_at[bad]})"
+    return result, v
 
 
 def _tree_head_problem(conn: Any, checkpoint: dict[str, Any]) -> str | None:
@@ -458,3 +539,106 @@ def _tree_head_problem(conn: Any, checkpoint: dict[str, Any]) -> str | None:
     if bad is not None:
         return f"the Merkle tree does not match the chain at seq {bad[0]}: {bad[1]}"
     return None
+
+
+def recorded_checkpoints(conn: Any) -> tuple[dict[int, list[dict[str, Any]]], list[str]]:
+    """The signed checkpoints in ``audit_checkpoints`` whose signature checks
+    against their recorded public key (by seq), and why the others were not
+    used (a row that does not verify proves nothing, and must not wedge
+    verification either)."""
+    from ledger.audit.keys import CHECKPOINT_FORMAT
+
+    ledger_id = ledger_id_of(conn)
+    good: dict[int, list[dict[str, Any]]] = {}
+    ignored: list[str] = []
+    # a signed tree head (version 2) keeps its tree size and root beside the
+    # checkpoint row (audit_tree_heads, migration 0160)
+    for r in _stream(
+        conn,
+        "SELECT c.id, c.seq, c.chain_hash, c.taken_at, c.key_id, c.signature, c.public_key, "
+        "c.ledger_id, t.version AS head_version, t.tree_size, t.root_hash "
+        "FROM audit_checkpoints c LEFT JOIN audit_tree_heads t ON t.checkpoint_id = c.id "
+        "ORDER BY c.id",
+    ):
+        doc = {
+            "format": CHECKPOINT_FORMAT,
+            "version": 1,
+            **{k: r[k] for k in ("seq", "chain_hash", "taken_at", "key_id")},
+            **{k: r[k] for k in ("signature", "public_key", "ledger_id")},
+        }
+        if r["head_version"] is not None:
+            doc.update(
+                version=int(r["head_version"]),
+                tree_size=int(r["tree_size"]),
+                root_hash=str(r["root_hash"]),
+            )
+        if isinstance(doc["seq"], int) is False:
+            doc["seq"] = int(doc["seq"]) if str(doc["seq"]).lstrip("-").isdigit() else None
+        problem = check_checkpoint_document(doc, ledger_id)
+        if problem is not None:
+            ignored.append(f"audit_checkpoints row {r['id']}: {problem}")
+            continue
+        good.setdefault(int(doc["seq"]), []).append(doc)
+    return good, ignored
+
+
+def _apply_recorded(
+    result: dict[str, Any],
+    v: ChainVerifier,
+    recorded: dict[int, list[dict[str, Any]]],
+    ignored: list[str],
+    at_seq: dict[int, str],
+    last_seq: int,
+) -> None:
+    """Check the chain against every recorded checkpoint; the first bad seq a
+    checkpoint proves: for a cut tail the first missing seq, for a rewritten
+    (and re-chained) history the first seq after the newest checkpoint that
+    still matches, below the first that does not."""
+    keys = sorted({str(d["key_id"]) for docs in recorded.values() for d in docs})
+    summary: dict[str, Any] = {
+        "used": sum(len(d) for d in recorded.values()),
+        "key_ids": keys,
+        "ignored": ignored,
+        "ok": True,
+    }
+    # in the result when they find something (the shape of CLI.md stays as it
+    # was for a ledger they confirm); logged either way
+    log.info("recorded checkpoints", used=summary["used"], key_ids=keys, ignored=len(ignored))
+    good_below = 0
+    for seq in sorted(recorded):
+        docs = recorded[seq]
+        if seq == 0:
+            matches = all(d["chain_hash"] == GENESIS_HASH for d in docs)
+        elif seq > last_seq:
+            summary["ok"] = False
+            problem = (
+                f"a checkpoint signed by key {docs[0]['key_id']} is at seq {seq} but the chain "
+                f"ends at seq {last_seq}: events were removed"
+            )
+            _fail(result, last_seq + 1, problem)
+            result["recorded_checkpoints"] = summary
+            return
+        else:
+            matches = all(d["chain_hash"] == at_seq.get(seq) for d in docs)
+        if not matches:
+            summary["ok"] = False
+            problem = (
+                f"the chain hash at seq {seq} is not the one signed by key "
+                f"{docs[0]['key_id']} at {docs[0]['taken_at']}: an event after seq "
+                f"{good_below} and at or before seq {seq} was changed, removed or inserted, "
+                "and the chain recomputed"
+            )
+            _fail(result, good_below + 1, problem)
+            result["recorded_checkpoints"] = summary
+            return
+        good_below = seq
+    if ignored:
+        result["recorded_checkpoints"] = summary
+    del v
+
+
+def _fail(result: dict[str, Any], seq: int, problem: str) -> None:
+    result["ok"] = False
+    if result["first_bad_seq"] is None or seq < int(result["first_bad_seq"]):
+        result["first_bad_seq"] = seq
+        result["problem"] = f"recorded checkpoint: {problem}"

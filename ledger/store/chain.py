@@ -7,7 +7,10 @@ transaction* as the event itself::
 
 with ``chain_hash[0]`` = 64 zeros (the genesis) and ``encode`` the canonical
 encoding of :func:`chain_record_bytes` (documented exactly in docs/AUDIT.md). ``seq``
-is dense from 1 in the ledger's global (notification) order.
+is dense from 1 in the ledger's global (notification) order. On PostgreSQL the
+chain row is computed by the database itself (a trigger, migration 0120:
+encoding v2, which also hashes the login and the server's clock); on SQLite —
+a single-user file with no login boundary — by the recorder (encoding v1).
 
 The recorders are subclasses of the library's own SQLite and PostgreSQL
 application recorders and pass the library's recorder test cases unchanged.
@@ -74,6 +77,7 @@ def _field(data: bytes) -> bytes:
 
 
 CHAIN_ENCODING = "chain encoding v1"
+CHAIN_ENCODING_V2 = "chain encoding v2"
 
 
 def chain_record_bytes(
@@ -83,26 +87,35 @@ def chain_record_bytes(
     originator_version: int,
     topic: str,
     state: bytes,
+    *,
+    recorded_by: str | None = None,
+    recorded_at: str | None = None,
 ) -> bytes:
-    """The chain record bytes (``CHAIN_ENCODING``) of one stored event: six
-    fields, each an 8-byte big-endian length followed by that many bytes — seq,
-    notification id and version as ASCII decimal, originator id as
-    :func:`canonical_originator_id` in UTF-8, topic in UTF-8, state as the raw
-    stored bytes.
+    """The chain record bytes of one stored event: fields, each an 8-byte
+    big-endian length followed by that many bytes — seq, notification id and
+    version as ASCII decimal, originator id as :func:`canonical_originator_id`
+    in UTF-8, topic in UTF-8, state as the raw stored bytes (``CHAIN_ENCODING``,
+    v1: these six fields); v2 (``recorded_by`` and ``recorded_at`` given, as
+    PostgreSQL's trigger writes them) appends the database login in UTF-8 and
+    the server time ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in ASCII.
 
-    This is what the chain hashes after the previous hash, and exactly the
-    Merkle tree's leaf (``ledger.audit.merkle_store``): the one definition both
-    use, so a new chain encoding changes both together (docs/AUDIT.md §1, §8)."""
-    return b"".join(
-        (
-            _field(str(seq).encode("ascii")),
-            _field(str(notification_id).encode("ascii")),
-            _field(canonical_originator_id(originator_id).encode("utf-8")),
-            _field(str(originator_version).encode("ascii")),
-            _field(topic.encode("utf-8")),
-            _field(bytes(state)),
-        )
-    )
+    This is what the chain hashes after the previous hash, and the Merkle
+    tree's leaf: the one definition both use (docs/AUDIT.md §1). The SQL
+    function ``ledger_chain_record_v2`` (migration 0120) is the same bytes."""
+    fields = [
+        str(seq).encode("ascii"),
+        str(notification_id).encode("ascii"),
+        canonical_originator_id(originator_id).encode("utf-8"),
+        str(originator_version).encode("ascii"),
+        topic.encode("utf-8"),
+        bytes(state),
+    ]
+    if recorded_by is not None or recorded_at is not None:
+        if recorded_by is None or recorded_at is None:
+            msg = "chain encoding v2 needs both recorded_by and recorded_at"
+            raise ValueError(msg)
+        fields += [recorded_by.encode("utf-8"), recorded_at.encode("ascii")]
+    return b"".join(_field(f) for f in fields)
 
 
 # The name the chain's first version used; the same function.
@@ -117,11 +130,23 @@ def next_chain_hash(
     originator_version: int,
     topic: str,
     state: bytes,
+    *,
+    recorded_by: str | None = None,
+    recorded_at: str | None = None,
 ) -> str:
     """``SHA-256(bytes.fromhex(prev_hash) || chain_record_bytes(...))`` as lowercase hex."""
     h = hashlib.sha256(bytes.fromhex(prev_hash))
     h.update(
-        chain_record_bytes(seq, notification_id, originator_id, originator_version, topic, state)
+        chain_record_bytes(
+            seq,
+            notification_id,
+            originator_id,
+            originator_version,
+            topic,
+            state,
+            recorded_by=recorded_by,
+            recorded_at=recorded_at,
+        )
     )
     return h.hexdigest()
 
@@ -152,14 +177,30 @@ def _requests_from(kwargs: dict[str, Any]) -> list[RequestRecord]:
 
 
 def lookup_request(cfg: DbConfig, request_id: str) -> tuple[str, str] | None:
-    """``(fingerprint, result)`` of a recorded request id, or None."""
+    """``(fingerprint, result)`` of a recorded request id, or None. On
+    PostgreSQL a request id recorded by another database login is never
+    replayed: it reads as a different command (fingerprint ``""``), so the
+    caller refuses it as already used — one login cannot plant a result for
+    another's request id."""
     with connect(cfg) as conn:
-        row = fetchone(
-            conn,
-            "SELECT fingerprint, result FROM request_log WHERE request_id = ?",
-            (request_id,),
-        )
-    return None if row is None else (str(row["fingerprint"]), str(row["result"]))
+        if cfg.backend == "sqlite":
+            row = fetchone(
+                conn,
+                "SELECT fingerprint, result, 1 AS mine FROM request_log WHERE request_id = ?",
+                (request_id,),
+            )
+        else:
+            row = fetchone(
+                conn,
+                "SELECT fingerprint, result, (recorded_by = session_user) AS mine "
+                "FROM request_log WHERE request_id = ?",
+                (request_id,),
+            )
+    if row is None:
+        return None
+    if not row["mine"]:
+        return "", ""
+    return str(row["fingerprint"]), str(row["result"])
 
 
 def lookup_fingerprints(cfg: DbConfig, request_ids: Sequence[str]) -> dict[str, str]:
@@ -301,14 +342,28 @@ class LedgerSQLiteFactory(SQLiteFactory):
 # --- PostgreSQL ----------------------------------------------------------------------
 
 
-class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """PostgreSQL application recorder that chains every event it inserts.
+def _chain_trigger_sql() -> str:
+    """Migration 0120's text: the chain trigger and the encoding v2 function."""
+    from importlib.resources import files
 
-    ``insert_events`` is overridden wholesale (no pipeline): in one transaction
-    it takes the library's EXCLUSIVE lock on the events table (through the
-    ``ledger_events_lock()`` function, see migration 0002), NOTIFYs, inserts
-    the events, then reads the chain head (after the lock, so no other writer
-    can be between) and inserts the chain rows and the request row.
+    return (
+        files("migrations.postgresql")
+        .joinpath("0120_chain_in_database.sql")
+        .read_text(encoding="utf-8")
+    )
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """PostgreSQL application recorder on the chained ``ledger_events``.
+
+    The chain rows are computed by the database (migration 0120: an AFTER
+    INSERT trigger running with the owner's rights hashes the stored bytes
+    with the login and the server's clock), never sent from here.
+    ``insert_events`` is overridden wholesale (no pipeline): in one
+    transaction it takes the library's EXCLUSIVE lock on the events table
+    (through the ``ledger_events_lock()`` function, see migration 0002, so
+    the trigger's own lock is a no-op and concurrent writers queue instead of
+    deadlocking), NOTIFYs, inserts the events and the request row.
     """
 
     def __init__(
@@ -320,6 +375,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         schema = Identifier(self.datastore.schema)
         self.insert_events_statement += SQL(", originator_id, originator_version")
+        # The EXCLUSIVE lock is taken through an owner-run (SECURITY DEFINER)
+        # function, so the append-only clerk role needs no UPDATE privilege.
+        lock_function = Identifier(f"{self.events_table_name}_lock")
+        # create_table() (the library's tests; the ledger itself is built by
+        # its migrations, CREATE_TABLE=n) makes the chain table and the
+        # trigger exactly as migrations 0001, 0002 and 0120 do.
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.event_chain ("
@@ -344,9 +405,6 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "PRIMARY KEY (level, idx))"
             ).format(schema=schema)
         )
-        # The EXCLUSIVE lock is taken through an owner-run (SECURITY DEFINER)
-        # function, so the append-only clerk role needs no UPDATE privilege.
-        lock_function = Identifier(f"{self.events_table_name}_lock")
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS void "
@@ -358,17 +416,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 table=Identifier(self.events_table_name),
             )
         )
+        if self.events_table_name == LEDGER_EVENTS_TABLE and self.datastore.schema == "public":
+            self.sql_create_statements.append(SQL(_chain_trigger_sql()))  # type: ignore[arg-type]
         self.lock_table_statements = [
             SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
             SQL("SELECT {schema}.{function}()").format(schema=schema, function=lock_function),
         ]
-        self.select_chain_head_statement = SQL(
-            "SELECT seq, chain_hash FROM {schema}.event_chain ORDER BY seq DESC LIMIT 1"
-        ).format(schema=schema)
-        self.insert_chain_statement = SQL(
-            "INSERT INTO {schema}.event_chain (seq, notification_id, chain_hash) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])"
-        ).format(schema=schema)
         self.insert_request_statement = SQL(
             "INSERT INTO {schema}.request_log (request_id, fingerprint, result) "
             "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])"
@@ -385,16 +438,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
             for s in stored_events
         ]
-        by_key = {
-            (canonical_originator_id(s.originator_id), s.originator_version): s
-            for s in stored_events
-        }
         ids_by_key: dict[tuple[str, int], int] = {}
         exc: Exception | None = None
         with self.datastore.get_connection() as conn:
             # Pipelined like the library's own insert: lock, notify, insert the
-            # events, read the chain head (after the lock) and insert the request
-            # row go in one round trip; then the chain rows, then COMMIT.
+            # events (the trigger appends their chain rows) and the request row
+            # go in one round trip, then COMMIT.
             with conn.pipeline() as pipeline, conn.transaction():
                 with conn.cursor() as curs:
                     # Hook kept for subclasses (the library's process recorder uses it).
@@ -403,10 +452,9 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                         self._lock_table(curs)
                         self._notify_channel(curs)
                 try:
-                    with conn.cursor() as ins, conn.cursor() as head_curs:
+                    with conn.cursor() as ins:
                         if stored_events:
                             ins.execute(self.insert_events_statement, (pg_events,), prepare=True)
-                            head_curs.execute(self.select_chain_head_statement, prepare=True)
                         if requests:
                             conn.execute(
                                 self.insert_request_statement,
@@ -427,18 +475,9 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                                     row["originator_version"],
                                 )
                                 ids_by_key[key] = int(row["notification_id"])
-                            head = head_curs.fetchone()
-                            conn.execute(
-                                self.insert_chain_statement,
-                                self._chain_rows(head, ids_by_key, by_key),
-                                prepare=True,
-                            )
                 except Exception as e:
                     # Re-raised after the pipeline has exited (as the library does),
-                    # and never committed: an error in Python (a chain head that
-                    # cannot be read, say) leaves the transaction healthy, so
-                    # leaving the block normally would COMMIT events without
-                    # their chain rows. Rollback ends the block with a ROLLBACK.
+                    # and never committed.
                     exc = e
                     raise psycopg.Rollback() from None
             if exc:
@@ -457,29 +496,6 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
 
         with self.datastore.get_connection() as conn:
             extend_after_commit(conn)
-
-    @staticmethod
-    def _chain_rows(
-        head: Any,
-        ids_by_key: dict[tuple[str, int], int],
-        by_key: dict[tuple[str, int], StoredEvent],
-    ) -> tuple[list[int], list[int], list[str]]:
-        """Chain rows (seqs, notification ids, hashes) for the new events,
-        in notification-id order, continuing from the chain head."""
-        seq, prev = (int(head["seq"]), str(head["chain_hash"])) if head else (0, GENESIS_HASH)
-        seqs: list[int] = []
-        nids: list[int] = []
-        hashes: list[str] = []
-        for key, nid in sorted(ids_by_key.items(), key=lambda kv: kv[1]):
-            s = by_key[key]
-            seq += 1
-            prev = next_chain_hash(
-                prev, seq, nid, s.originator_id, s.originator_version, s.topic, s.state
-            )
-            seqs.append(seq)
-            nids.append(nid)
-            hashes.append(prev)
-        return seqs, nids, hashes
 
 
 class LedgerPostgresFactory(PostgresFactory):

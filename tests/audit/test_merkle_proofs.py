@@ -128,12 +128,13 @@ def rewrite_event(cfg: DbConfig, seq: int, *, rechain: bool, retree: bool) -> No
         )
         if rechain:
             rows = conn.execute(
-                f"SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, "
-                f"e.topic, e.state FROM event_chain c JOIN ledger_events e "
-                f"ON e.{nid} = c.notification_id ORDER BY c.seq"
+                f"SELECT c.seq, c.notification_id, c.encoding, c.recorded_by, c.recorded_at, "
+                f"e.originator_id, e.originator_version, e.topic, e.state FROM event_chain c "
+                f"JOIN ledger_events e ON e.{nid} = c.notification_id ORDER BY c.seq"
             ).fetchall()
             prev = GENESIS_HASH
             for r in rows:
+                v2 = r["encoding"] == 2  # PostgreSQL's rows hash the login and server time
                 prev = next_chain_hash(
                     prev,
                     r["seq"],
@@ -142,10 +143,16 @@ def rewrite_event(cfg: DbConfig, seq: int, *, rechain: bool, retree: bool) -> No
                     r["originator_version"],
                     r["topic"],
                     bytes(r["state"]),
+                    recorded_by=r["recorded_by"] if v2 else None,
+                    recorded_at=r["recorded_at"] if v2 else None,
                 )
                 conn.execute(
                     q(cfg, "UPDATE event_chain SET chain_hash = ? WHERE seq = ?"), (prev, r["seq"])
                 )
+            # and removes the checkpoints recorded in the database, which
+            # `audit verify` would otherwise hold the rewrite against (issue 12)
+            conn.execute("DELETE FROM audit_tree_heads")
+            conn.execute("DELETE FROM audit_checkpoints")
         if retree:
             conn.execute("DELETE FROM merkle_nodes")
     if retree:

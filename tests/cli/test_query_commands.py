@@ -147,6 +147,7 @@ def test_funds_history_change_compliance_shapes(demo: dict[str, Any]) -> None:
     assert list(hist[0]) == [
         "seq", "aggregate", "code", "version", "event", "effective_on", "recorded_at",
         "actor", "doc_no", "reason", "basis", "data",
+        "recorded_by",  # issue 12: the database login of the event's chain row
     ]  # fmt: skip
     assert [h["seq"] for h in hist] == sorted(h["seq"] for h in hist)
     assert hist[0]["event"] == "Proposed" and isinstance(hist[0]["data"], dict)

@@ -264,9 +264,9 @@ def test_catch_up_after_a_write_does_not_wait_for_the_lock(pg_url: str) -> None:
     swapping in), a recording command returns at once, quietly; the next
     command catches up."""
     init_ledger(pg_url)
-    holder = psycopg.connect(pg_url, autocommit=True)
+    holder = psycopg.connect(pg_url)  # the lock lasts until its transaction ends
     try:
-        holder.execute("SELECT pg_advisory_lock(%s)", (runner.PG_CATCHUP_LOCK_KEY,))
+        holder.execute(runner.PG_CATCHUP_LOCK)
         began = time.monotonic()
         rec = ledger(
             pg_url,

@@ -142,13 +142,22 @@ def event_at(conn: Any, cfg: DbConfig, seq: int) -> dict[str, Any]:
     row = conn.execute(
         q(
             cfg,
-            f"SELECT e.{nid} AS nid, e.originator_id, e.originator_version, e.topic, e.state "
+            f"SELECT e.{nid} AS nid, e.originator_id, e.originator_version, e.topic, e.state, "
+            "c.encoding, c.recorded_by, c.recorded_at "
             f"FROM event_chain c JOIN ledger_events e ON e.{nid} = c.notification_id "
             "WHERE c.seq = ?",
         ),
         (seq,),
     ).fetchone()
-    return {k: row[k] for k in ("nid", "originator_id", "originator_version", "topic", "state")}
+    keys = ("nid", "originator_id", "originator_version", "topic", "state")
+    out = {k: row[k] for k in keys}
+    # encoding 2 (PostgreSQL) hashes the login and the server time too
+    v2 = row["encoding"] == 2
+    out["v2"] = {
+        "recorded_by": row["recorded_by"] if v2 else None,
+        "recorded_at": row["recorded_at"] if v2 else None,
+    }
+    return out
 
 
 def assert_tampered(cfg: DbConfig, first_bad_seq: int, words: str) -> dict[str, Any]:
@@ -330,10 +339,14 @@ def test_rewritten_chain_is_caught_by_a_checkpoint(ledger: DbConfig, tmp_path: P
                 e["originator_version"],
                 e["topic"],
                 bytes(e["state"]),
+                **e["v2"],
             )
             conn.execute(
                 q(ledger, "UPDATE event_chain SET chain_hash = ? WHERE seq = ?"), (prev, seq)
             )
+        # (and removes the checkpoint recorded in the database, which
+        # `audit verify` also checks since issue 12)
+        conn.execute("DELETE FROM audit_checkpoints")
     assert audit.verify(ledger)["ok"] is True  # the chain alone cannot tell
     result = audit.verify(ledger, checkpoint=cp)
     assert result["ok"] is False
@@ -752,14 +765,19 @@ def test_roles(pg_url: str) -> None:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
             run_sql(auditor, stmt)
 
-    # The clerk records (through the chained recorder) and rewrites read models...
+    # The clerk records (through the chained recorder); since issue 12 it may
+    # not write settings or read models (the owner / projectors do)...
     record(clerk, grants=1, payments=2)
-    set_setting(clerk, "default_policy", "xinjiang-tic")
-    with connect(clerk) as conn:
-        conn.execute("INSERT INTO proj_demo VALUES ('a', 'b')")
-        conn.execute("UPDATE proj_demo SET v = 'c'")
-        conn.execute("DELETE FROM proj_demo")
-    # ...but cannot change history, whatever the triggers say.
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        set_setting(clerk, "default_policy", "xinjiang-tic")
+    for stmt in (
+        "INSERT INTO proj_demo VALUES ('a', 'b')",
+        "UPDATE proj_demo SET v = 'c'",
+        "DELETE FROM proj_demo",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            run_sql(clerk, stmt)
+    # ...and cannot change history, whatever the triggers say.
     for stmt in (
         "UPDATE ledger_events SET topic = 'x'",
         "DELETE FROM ledger_events",

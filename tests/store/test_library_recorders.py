@@ -56,6 +56,10 @@ from tests.conftest import PG_BASE
 # --- chain check -----------------------------------------------------------------------
 
 
+def _v2(r: Any) -> bool:
+    return "encoding" in r.keys() and r["encoding"] == 2  # noqa: SIM118 - sqlite3.Row
+
+
 def check_chain(rows: list[Any], n_events: int) -> None:
     """rows: seq, notification_id, chain_hash, originator_id, originator_version,
     topic, state — the chain joined to its events, in seq order."""
@@ -73,6 +77,9 @@ def check_chain(rows: list[Any], n_events: int) -> None:
             r["originator_version"],
             r["topic"],
             bytes(r["state"]),
+            # encoding 2 (PostgreSQL's trigger) also hashes the login and the time
+            recorded_by=r["recorded_by"] if _v2(r) else None,
+            recorded_at=r["recorded_at"] if _v2(r) else None,
         )
         if r["chain_hash"] != expected:
             raise AssertionError(f"chain hash mismatch at seq {i}")
@@ -99,8 +106,8 @@ def check_pg_chain(recorder: ChainedPostgresApplicationRecorder) -> None:
         row = c.fetchone()
         n = row["n"] if row else 0
         c.execute(
-            "SELECT c.seq, c.notification_id, c.chain_hash, e.originator_id, "
-            "e.originator_version, e.topic, e.state "
+            "SELECT c.seq, c.notification_id, c.chain_hash, c.encoding, c.recorded_by, "
+            "c.recorded_at, e.originator_id, e.originator_version, e.topic, e.state "
             f"FROM event_chain c JOIN {table} e ON e.notification_id = c.notification_id "
             "ORDER BY c.seq"
         )
