@@ -123,6 +123,9 @@ def projections_follow(ctx: Ctx, poll: float, idle_exit: float | None) -> None:
     said: list[bool] = []
 
     def ready(result: CatchUpResult) -> None:
+        from ledger.audit import merkle_store
+
+        merkle_store.ensure(cfg)  # the Merkle tree follows the chain too
         if not said:  # once, when it is caught up and listening
             said.append(True)
             click.echo(f"following: read models at {result.position}/{result.head}", err=True)

@@ -257,6 +257,10 @@ def extend_after_commit(conn: psycopg.Connection[Any]) -> None:
             # next append does not redo, so it need not wait for the disk
             conn.execute("SET LOCAL synchronous_commit = off")
             extend(conn, wait=False)
+    except psycopg.errors.InsufficientPrivilege:
+        # a clerk's login may not write the tree: the owner's catch-up worker
+        # (`projections follow`) or the next checkpoint appends it
+        log.info("merkle tree left to the owner's worker: this login may not extend it")
     except (psycopg.Error, TamperDetected) as e:
         log.warning("merkle tree not extended after recording", error=str(e).splitlines()[0])
 

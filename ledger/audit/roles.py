@@ -209,3 +209,12 @@ def _create_pg_roles(conn: psycopg.Connection[Any], dbname: str) -> None:
                     sql.Identifier("public", table), sql.Identifier(PROJECTORS)
                 )
             )
+        elif table == "merkle_nodes":
+            # the worker appends the Merkle tree as it catches up (append-only:
+            # its triggers refuse UPDATE and DELETE; checkpoints check every
+            # stored node against the chain before signing)
+            conn.execute(
+                sql.SQL("GRANT INSERT ON {} TO {}").format(
+                    sql.Identifier("public", table), sql.Identifier(PROJECTORS)
+                )
+            )
