@@ -16,7 +16,6 @@ import sys
 from typing import Any, NoReturn
 
 import click
-import structlog
 
 from aggregates.errors import (
     DatabaseUnavailable,
@@ -45,10 +44,33 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# The first paragraph of each command's help, so that `ledger --help` lists the
+# commands without importing them (a test keeps it equal to the commands' own
+# help). A command missing here is imported to list it.
+SUMMARIES: dict[str, str] = {
+    "audit": "Prove the history: verify the hash chain, sign checkpoints, export.",
+    "blacklist": "Units on the integrity blacklist on a date.",
+    "change": "Major change requests: request, approve, reject, withdraw, list.",
+    "compliance": "Compliance: overdue rectifications and reports, platforms due for termination.",
+    "debarred": "Units debarred on a date (start ≤ date < end, not lifted).",
+    "demo": "Load a realistic demo ledger into the configured, empty database (initialising "
+    "it if needed) and print what to try next.",
+    "eligibility": "Is a unit eligible on a date, for a purpose — and every reason it is not.",
+    "funds": "Funds: allocate, disburse, reverse, recover, suspend, resume; summary, reconcile.",
+    "history": "The events of a platform, a unit, or the ledger, oldest first.",
+    "init": "Create or upgrade the schema; idempotent; set the default policy.",
+    "platform": "Platforms: lifecycle decisions; show and list.",
+    "projections": "Read models: status, rebuild, verify.",
+    "unit": "Units: register, rename, violations, debarments, blacklist; show and search.",
+}
+
+
 # --- logging (configured once, here) -------------------------------------------------
 
 
 def configure_logging(verbose: bool) -> None:
+    import structlog
+
     level = logging.INFO if verbose else logging.WARNING
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False)
@@ -109,6 +131,24 @@ class LazyGroup(click.Group):
         if cmd_name in self.lazy:
             return self._load(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands with their summaries (SUMMARIES), importing none that has one."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in self.lazy and name in SUMMARIES:
+                stand_in = click.Command(name, help=SUMMARIES[name])
+                rows.append((name, stand_in.get_short_help_str(limit)))
+                continue
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def _load(self, cmd_name: str) -> click.Command:
         module_name, attr = self.lazy[cmd_name].split(":", 1)

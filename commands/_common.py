@@ -15,11 +15,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import click
-import structlog
 
 from aggregates.errors import InvalidInput
-from aggregates.values import parse_date, parse_money
-from ledger import output
 
 if TYPE_CHECKING:
     from ledger.service import LedgerService
@@ -34,10 +31,14 @@ FORMATS = ("table", "json", "csv")
 
 
 def opt_date(value: str | None, what: str) -> date | None:
+    from aggregates.values import parse_date
+
     return None if value is None else parse_date(value, what=what)
 
 
 def money(value: str) -> Decimal:
+    from aggregates.values import parse_money
+
     return parse_money(value)
 
 
@@ -94,6 +95,8 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
             actor = kwargs.pop("actor_opt", None)
             if actor:
                 ctx.actor = actor
+            import structlog
+
             structlog.contextvars.bind_contextvars(
                 command=click.get_current_context().command_path, actor=ctx.actor
             )
@@ -153,6 +156,8 @@ def open_service(ctx: Ctx) -> LedgerService:
 
 
 def print_result(ctx: Ctx, result: Recorded) -> None:
+    from ledger import output
+
     data = result.as_json()
     if ctx.format == "json":
         click.echo(output.to_json(data))
@@ -202,7 +207,7 @@ def record(
 
 def as_of_date(value: str | None) -> date:
     """--as-of: any date, future included; default today."""
-    from ledger.service import today
+    from ledger.clock import today
 
     return opt_date(value, "--as-of") or today()
 
@@ -222,6 +227,8 @@ def emit(
     record: bool = False,
 ) -> None:
     """Print a record (dict) or records (list) as table, JSON or CSV."""
+    from ledger import output
+
     if ctx.format == "json":
         click.echo(output.to_json(data))
     elif ctx.format == "csv":

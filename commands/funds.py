@@ -331,7 +331,7 @@ def funds_reconcile(
     if out is not None:
         if out.lower().endswith(".xlsx"):
             # the workbook also carries the budget view, from `funds summary`
-            from ledger.service import today
+            from ledger.clock import today
 
             report.budget_as_of = today()
             with reading(ctx) as rm:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from aggregates.policy import Policy
 from aggregates.unit import Unit, unit_id
 from aggregates.values import Meta, validate_credit_code, validate_platform_code
 from aggregates.voucher import voucher_id
+from ledger.clock import today
 from ledger.policies import DEFAULT_POLICY_ID, load_policy
 from ledger.service.errors import get_aggregate, opening_database, save_or_conflict
 from ledger.store import db
@@ -44,17 +44,6 @@ MAX_ATTEMPTS = 10
 RETRY_BACKOFF_S = 0.02
 # the programme new proposals follow when `ledger init` named none
 DEFAULT_POLICY = DEFAULT_POLICY_ID
-
-
-def today() -> date:
-    """Today, or `LEDGER_TODAY` for reproducible runs."""
-    raw = os.environ.get("LEDGER_TODAY")
-    if raw:
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            raise InvalidInput(f"invalid LEDGER_TODAY {raw!r}: expected YYYY-MM-DD") from None
-    return date.today()
 
 
 class LedgerApp(Application[UUID]):
