@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import psycopg
-import psycopg.errors
 from eventsourcing.persistence import Mapper, StoredEvent, Tracking
 from eventsourcing.projection import Projection
 
@@ -87,7 +85,26 @@ SQLITE_AFTER_WRITE_BUSY_MS = 2000
 
 EventHook = Callable[[int], None]
 
-_INCONSISTENT = (sqlite3.IntegrityError, psycopg.IntegrityError, RowMissing)
+
+
+class _NeverRaised(Exception):
+    """Stands for a psycopg error while psycopg is not loaded (a SQLite ledger
+    never imports the driver), so that no exception matches it."""
+
+
+def pg_error(name: str) -> type[Exception]:
+    """psycopg's error class ``name`` (``psycopg.errors.<name>``), or a class
+    never raised when psycopg was not imported: then no psycopg error can occur."""
+    errors = sys.modules.get("psycopg.errors")
+    if errors is None:
+        return _NeverRaised
+    cls: type[Exception] = getattr(errors, name)
+    return cls
+
+
+def _inconsistent() -> tuple[type[Exception], ...]:
+    """What a model ahead of its tracking position raises while applying."""
+    return (sqlite3.IntegrityError, pg_error("IntegrityError"), RowMissing)
 
 
 @dataclass
@@ -182,7 +199,7 @@ def locked_writer(cfg: DbConfig, *, wait: bool) -> Iterator[DbConnection | None]
                     pconn, "SELECT pg_try_advisory_xact_lock(?) AS ok", (PG_CATCHUP_LOCK_KEY,)
                 )
                 ok = bool(row and row["ok"])
-        except psycopg.errors.LockNotAvailable:
+        except pg_error("LockNotAvailable"):
             ok = False
         if not ok:
             pconn.rollback()
@@ -286,7 +303,7 @@ def apply_batch(
                         view.seq, view.notification_id = seq, nid
                         p.process_event(event, Tracking(p.name, nid))
                 p.view.insert_tracking(Tracking(p.name, hi))
-            except _INCONSISTENT as e:
+            except _inconsistent() as e:
                 execute(conn, "ROLLBACK TO SAVEPOINT rm_model")
                 execute(conn, "RELEASE SAVEPOINT rm_model")
                 broken[p.name] = (
