@@ -297,13 +297,17 @@ def apply_batch(
             if lo >= hi:
                 continue
             execute(conn, "SAVEPOINT rm_model")
+            # the handler, looked up once a batch (singledispatchmethod builds a
+            # new bound dispatcher on every attribute access)
+            process = p.process_event
             try:
                 for nid, seq, event in events:
                     if lo < nid <= hi:
                         view.seq, view.notification_id = seq, nid
-                        p.process_event(event, Tracking(p.name, nid))
+                        process(event, Tracking(p.name, nid))
                 p.view.insert_tracking(Tracking(p.name, hi))
             except _inconsistent() as e:
+                view.discard()
                 execute(conn, "ROLLBACK TO SAVEPOINT rm_model")
                 execute(conn, "RELEASE SAVEPOINT rm_model")
                 broken[p.name] = (
