@@ -71,6 +71,13 @@ SWAP_PATIENCE_S = 120.0
 def _session(cfg: DbConfig) -> Iterator[DbConnection]:
     """One connection for many short transactions (``_transaction``)."""
     conn: DbConnection = sqlite_connect(cfg) if cfg.backend == "sqlite" else pg_connect(cfg)
+    if isinstance(conn, sqlite3.Connection):
+        # The shadow tables' transactions need not reach the disk one by one:
+        # in WAL mode (the ledger's) NORMAL never corrupts the file, and a
+        # power cut loses at most the last batches of shadow rows, which the
+        # next rebuild writes again. (This connection only: the events and
+        # the live models keep their own setting.)
+        conn.execute("PRAGMA synchronous = NORMAL")
     try:
         yield conn
     finally:
