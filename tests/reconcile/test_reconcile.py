@@ -1,7 +1,7 @@
 """The reconciliation engine against an in-memory ledger (ledger.reconcile).
 
 The end-to-end tests with the real application on SQLite and PostgreSQL are in
-tests/app/ and tests/cli/; these pin down the matching rules and the reports.
+tests/reconcile/test_reconcile_app.py and tests/cli/; these pin down the matching rules and the reports.
 """
 
 from __future__ import annotations
