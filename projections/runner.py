@@ -216,7 +216,8 @@ def locked_writer(cfg: DbConfig, *, wait: bool) -> Iterator[DbConnection | None]
 
 
 def can_write(cfg: DbConfig) -> bool:
-    """Whether this connection may write the read models (not a read-only role / file)."""
+    """Whether this connection may write the read models (not a read-only
+    role / file, nor a hot standby)."""
     if cfg.backend == "sqlite":
         path = cfg.sqlite_abspath
         return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
@@ -225,7 +226,9 @@ def can_write(cfg: DbConfig) -> bool:
             conn,
             "SELECT has_table_privilege('rm_tracking', 'INSERT') "
             "AND has_table_privilege('rm_tracking', 'UPDATE') "
-            "AND has_table_privilege('rm_history', 'INSERT') AS ok",
+            "AND has_table_privilege('rm_history', 'INSERT') "
+            # a hot standby (streaming replica) answers queries, never writes
+            "AND NOT pg_is_in_recovery() AS ok",
         )
     return bool(row and row["ok"])
 
