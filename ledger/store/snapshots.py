@@ -94,7 +94,7 @@ def _enc(value: Any) -> Any:
         return {
             "__t": "dc",
             "c": f"{cls.__module__}:{cls.__qualname__}",
-            "v": {k: _enc(v) for k, v in vars(value).items()},
+            "v": [[k, _enc(v)] for k, v in vars(value).items()],
         }
     raise SnapshotError(f"{type(value).__name__} in an aggregate's state")
 
@@ -111,13 +111,11 @@ def _state_class(name: str) -> type:
     return obj
 
 
-def _dec(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_dec(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    tag = value.get("__t")
-    v: Any = value.get("v")
+def _dec_object(obj: dict[str, Any]) -> Any:
+    """One JSON object of the encoding, its contents already decoded (every
+    object the encoder writes is a tagged one: json.loads's object_hook)."""
+    tag = obj.get("__t")
+    v: Any = obj.get("v")
     if tag == "dec":
         return Decimal(v)
     if tag == "dt":
@@ -127,16 +125,18 @@ def _dec(value: Any) -> Any:
     if tag == "uuid":
         return UUID(v)
     if tag == "tuple":
-        return tuple(_dec(x) for x in v)
+        return tuple(v)
     if tag == "set":
-        return {_dec(x) for x in v}
+        return set(v)
     if tag == "dict":
-        return {_dec(k): _dec(x) for k, x in v}
+        return {k: x for k, x in v}
     if tag == "dc":
-        cls = _state_class(str(value.get("c")))
-        obj: Any = object.__new__(cls)
-        obj.__dict__.update({k: _dec(x) for k, x in v.items()})
-        return obj
+        cls = _state_class(str(obj.get("c")))
+        inst: Any = object.__new__(cls)
+        inst.__dict__.update({str(k): x for k, x in v})
+        return inst
+    if tag is None and set(obj) == {"topic", "state"}:
+        return obj  # the envelope
     raise SnapshotError(f"unknown tag {tag!r}")
 
 
@@ -153,12 +153,12 @@ def encode_state(agg: Aggregate) -> str:
 def decode_state(text: str, expected: type[Aggregate]) -> Aggregate:
     """An aggregate of class ``expected`` from :func:`encode_state`'s text."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_hook=_dec_object)
         topic = f"{expected.__module__}:{expected.__qualname__}"
         if not isinstance(data, dict) or data.get("topic") != topic:
             raise SnapshotError("a snapshot of another kind of aggregate")
-        state = _dec(data["state"])
-        if not isinstance(state, dict):
+        state = data["state"]
+        if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
             raise SnapshotError("a snapshot without a state")
     except SnapshotError:
         raise
