@@ -464,12 +464,19 @@ def main() -> None:
         f"Python {platform_mod.python_version()}",
         "backends": [],
     }
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    base = out / f"{stamp}-{events}"
     for backend in backends:
         if backend == "sqlite":
             url = f"sqlite:///{work / 'bench.db'}"
         else:
             url = f"{args.pg.rstrip('/')}/ledger_bench_{stamp.lower()}"
         report["backends"].append(measure(backend, url, events, long=args.long, reps=args.reps))
+        # written after each backend, so that a long run keeps what it measured
+        base.with_suffix(".json").write_text(
+            json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+        )
         if backend == "postgresql":
             import psycopg
 
@@ -479,9 +486,6 @@ def main() -> None:
             ) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{cfg.dbname}"')
     shutil.rmtree(work, ignore_errors=True)
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    base = out / f"{stamp}-{events}"
     base.with_suffix(".json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     text = markdown(report)
     base.with_suffix(".md").write_text(text)
