@@ -451,7 +451,11 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("LEDGER_BENCH_PG", PG_DEFAULT))
     parser.add_argument("--long", type=int, default=2000, help="payments on the long platform")
     parser.add_argument("--reps", type=int, default=40)
+    parser.add_argument("--report", type=Path, help="print the Markdown of a results .json")
     args = parser.parse_args()
+    if args.report:
+        print(markdown(json.loads(args.report.read_text())))
+        return
     generate.quiet_logs()
     events = args.events or (1_000_000 if args.full else 100_000)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
