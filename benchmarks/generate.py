@@ -90,6 +90,8 @@ class BatchingService(LedgerService):
         self.cache: dict[UUID, Aggregate] = {}
         self.dirty: dict[UUID, Aggregate] = {}
         self.saved_events = 0
+        # the aggregates stay in memory between commands: no snapshots read or written
+        self.use_snapshots = False
         get = self.app.repository.get
 
         def cached_get(ident: UUID, *args: Any, **kwargs: Any) -> Any:
