@@ -90,7 +90,8 @@ class BatchingService(LedgerService):
         self.cache: dict[UUID, Aggregate] = {}
         self.dirty: dict[UUID, Aggregate] = {}
         self.saved_events = 0
-        # the aggregates stay in memory between commands: no snapshots read or written
+        # the aggregates stay in memory between commands: no snapshot is read
+        # (flush writes them, as the commands would have)
         self.use_snapshots = False
         get = self.app.repository.get
 
@@ -113,9 +114,12 @@ class BatchingService(LedgerService):
 
     def flush(self) -> int:
         aggs = list(self.dirty.values())
-        n = sum(len(a.pending_events) for a in aggs)
+        counts = [(a, len(a.pending_events)) for a in aggs]
+        n = sum(c for _, c in counts)
         if aggs:
             self.app.save(*aggs)
+            # the snapshots the commands would have written, one by one
+            self._take_snapshots(counts)
         self.dirty.clear()
         self.saved_events += n
         return n
