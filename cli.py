@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "eligibility": "commands.queries:eligibility",
     "funds": "commands.funds:funds",
     "history": "commands.queries:history",
+    "import": "commands.importing:import_cmd",
     "init": "commands.setup:init",
     "platform": "commands.platform:platform",
     "projections": "commands.projections:projections",

@@ -13,7 +13,8 @@ from ledger import output
 
 @click.group()
 def audit() -> None:
-    """Prove the history: verify the hash chain, sign checkpoints, export.
+    """Prove the history: verify the hash chain, sign checkpoints (signed tree
+    heads), export, prove events and consistency, make audit packs.
 
     \b
     Example:
@@ -22,6 +23,9 @@ def audit() -> None:
       ledger audit checkpoint --key auditor.pem --out checkpoint.json
       ledger audit export --out ledger.jsonl
       ledger audit verify --file ledger.jsonl --checkpoint checkpoint.json
+      ledger audit prove 42 --checkpoint checkpoint.json --out proof-42.json
+      ledger audit verify-proof proof-42.json --key-id 5734acc5723e623f
+      ledger audit pack --platform LS-KL-001 --out LS-KL-001-pack
     """
 
 
@@ -52,6 +56,13 @@ def _audit_format(ctx: Ctx, fmt: str | None) -> str:
     help="the signer's published key id: the checkpoint must be signed by that key",
 )
 @click.option(
+    "--witness-key-id",
+    "witness_ids",
+    multiple=True,
+    metavar="ID",
+    help="a witness key that must have co-signed the checkpoint (repeatable)",
+)
+@click.option(
     "--format",
     "audit_fmt",
     type=click.Choice(FORMATS),
@@ -64,6 +75,7 @@ def audit_verify(
     checkpoint_path: str | None,
     export_path: str | None,
     key_id: str | None,
+    witness_ids: tuple[str, ...],
     audit_fmt: str | None,
 ) -> None:
     """Recompute the hash chain and name the first sequence number that no
@@ -75,6 +87,8 @@ def audit_verify(
       ledger audit verify --format json
       ledger audit verify --checkpoint checkpoint.json --key-id 5734acc5723e623f
       ledger audit verify --file ledger.jsonl --checkpoint checkpoint.json
+      ledger audit verify --checkpoint cp.json --key-id 5734acc5723e623f \\
+          --witness-key-id 9f1c07aa52e4b3d0
     """
     from aggregates.errors import TamperDetected
     from ledger import audit as audit_mod
@@ -86,13 +100,30 @@ def audit_verify(
         raise InvalidInput(
             f"invalid --key-id {key_id!r}: a key id is the 16 hex digits `audit keygen` printed"
         )
+    if witness_ids and not checkpoint_path:
+        raise InvalidInput(
+            "--witness-key-id names a checkpoint's co-signer: give --checkpoint FILE"
+        )
+    for wid in witness_ids:
+        if not re.fullmatch(r"[0-9a-fA-F]{16}", wid.strip()):
+            raise InvalidInput(
+                f"invalid --witness-key-id {wid!r}: a key id is the 16 hex digits "
+                "`audit keygen` printed"
+            )
+    witnesses = tuple(w.strip().lower() for w in witness_ids)
     cp = audit_mod.load_checkpoint(checkpoint_path) if checkpoint_path else None
     progress = audit_mod.terminal_progress()
     if export_path:
-        result = audit_mod.verify_export(export_path, cp, progress=progress, trusted_key_id=key_id)
+        result = audit_mod.verify_export(
+            export_path, cp, progress=progress, trusted_key_id=key_id, witness_key_ids=witnesses
+        )
     else:
         result = audit_mod.verify(
-            db.parse_db_url(ctx.db), checkpoint=cp, progress=progress, trusted_key_id=key_id
+            db.parse_db_url(ctx.db),
+            checkpoint=cp,
+            progress=progress,
+            trusted_key_id=key_id,
+            witness_key_ids=witnesses,
         )
     fmt = _audit_format(ctx, audit_fmt)
     if fmt == "json":
@@ -151,6 +182,13 @@ def audit_keygen(ctx: Ctx, out_path: str) -> None:
     help="write the signed checkpoint here (JSON) to publish or hand over",
 )
 @click.option(
+    "--cosign",
+    "cosign_path",
+    default=None,
+    metavar="KEYFILE",
+    help="a witness's private key that co-signs the same head",
+)
+@click.option(
     "--format",
     "audit_fmt",
     type=click.Choice(FORMATS),
@@ -158,19 +196,26 @@ def audit_keygen(ctx: Ctx, out_path: str) -> None:
     help="table (default), json or csv (one row)",
 )
 @common(prints=False)
-def audit_checkpoint(ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: str | None) -> None:
-    """Verify the chain, then sign and record a checkpoint of its head
-    (sequence number, chain hash, time, key id).
+def audit_checkpoint(
+    ctx: Ctx, key_path: str, out_path: str | None, cosign_path: str | None, audit_fmt: str | None
+) -> None:
+    """Verify the chain and its Merkle tree, then sign and record a signed
+    tree head: sequence number, chain hash, tree size, root hash, time, key id.
 
     \b
     Example:
       ledger audit checkpoint --key auditor.pem --out checkpoint-2026-11.json
+      ledger audit checkpoint --key owner.pem --cosign witness.pem --out checkpoint.json
     """
     from ledger import audit as audit_mod
     from ledger.store import db
 
     doc = audit_mod.checkpoint(
-        db.parse_db_url(ctx.db), key_path, out_path, progress=audit_mod.terminal_progress()
+        db.parse_db_url(ctx.db),
+        key_path,
+        out_path,
+        progress=audit_mod.terminal_progress(),
+        cosign_key_path=cosign_path,
     )
     fmt = _audit_format(ctx, audit_fmt)
     if fmt == "json":
@@ -180,7 +225,18 @@ def audit_checkpoint(ctx: Ctx, key_path: str, out_path: str | None, audit_fmt: s
     else:
         click.echo(
             output.to_record(
-                {k: doc[k] for k in ("seq", "chain_hash", "taken_at", "key_id", "ledger_id")}
+                {
+                    k: doc.get(k)
+                    for k in (
+                        "seq",
+                        "chain_hash",
+                        "tree_size",
+                        "root_hash",
+                        "taken_at",
+                        "key_id",
+                        "ledger_id",
+                    )
+                }
             )
         )
         if out_path:
@@ -226,3 +282,13 @@ def audit_export(ctx: Ctx, out_path: str, since: int | None) -> None:
         f"exported {summary['events']} event(s) after seq {summary['since_seq']} "
         f"to {summary['out']}"
     )
+
+
+def _register_proof_commands() -> None:
+    from commands.audit_proofs import COMMANDS
+
+    for command in COMMANDS:
+        audit.add_command(command)
+
+
+_register_proof_commands()

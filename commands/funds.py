@@ -265,7 +265,34 @@ def funds_resume(
 
 
 @funds.command("reconcile")
-@click.option("--statement", required=True, metavar="FILE", help="bank / treasury statement (CSV)")
+@click.option(
+    "--statement",
+    required=True,
+    metavar="FILE",
+    help="bank / treasury statement as the bank exports it: CSV (UTF-8, GBK), XLS or XLSX",
+)
+@click.option(
+    "--layout",
+    "layout_opt",
+    default=None,
+    metavar="NAME|FILE.toml",
+    help="read the statement by this layout (a name from `ledger funds layouts`, or your own "
+    "TOML file) instead of detecting it from the header",
+)
+@click.option(
+    "--from",
+    "date_from",
+    default=None,
+    metavar="DATE",
+    help="the statement's first day (default: from its preamble or file name)",
+)
+@click.option(
+    "--to",
+    "date_to",
+    default=None,
+    metavar="DATE",
+    help="the statement's last day; ledger payments outside the period are not expected on it",
+)
 @click.option("--fiscal-year", type=int, default=None, help="only payments of this fiscal year")
 @click.option(
     "--tolerance-days",
@@ -276,12 +303,18 @@ def funds_resume(
 )
 @click.option("--out", default=None, metavar="FILE.csv|FILE.xlsx", help="also write the findings")
 @click.option(
-    "--fail-on-discrepancy", is_flag=True, help="exit 1 when anything is unmatched or flagged"
+    "--fail-on-discrepancy",
+    is_flag=True,
+    help="exit 1 when anything is unmatched or flagged, or the statement's own totals, "
+    "balance or period do not hold",
 )
 @common()
 def funds_reconcile(
     ctx: Ctx,
     statement: str,
+    layout_opt: str | None,
+    date_from: str | None,
+    date_to: str | None,
     fiscal_year: int | None,
     tolerance_days: int,
     out: str | None,
@@ -289,17 +322,30 @@ def funds_reconcile(
 ) -> None:
     """Reconcile the ledger's payments against a bank or treasury statement (对账).
 
-    Lines are matched by voucher, then (lines without one) by payee, amount
-    and date within --tolerance-days. Unreadable lines go to stderr as
+    The statement's layout is detected from its header row (`ledger funds
+    layouts` lists the known ones) or given with --layout. Lines are matched
+    by voucher (in any free-text column), then (lines without one) by payee,
+    amount and date within --tolerance-days; money coming in is never a
+    payment. The statement's own totals (合计), running balance (余额) and
+    period are checked (statement_checks). Unreadable lines go to stderr as
     "line N: reason" and do not stop the run. See docs/RECONCILE.md.
 
     \b
-    Example:
+    Examples:
       ledger funds reconcile --statement demo-bank-statement-2026.csv --fiscal-year 2026 \\
         --out reconcile-2026.xlsx --fail-on-discrepancy
+      ledger funds reconcile --statement 交易明细_1546_20260301_20260331.xls --format json
+      ledger funds reconcile --statement march.csv --layout my-bank.toml \\
+        --from 2026-03-01 --to 2026-03-31
     """
+    import getpass
+    from datetime import UTC, date, datetime
+
     from aggregates.errors import Discrepancy
     from ledger import reconcile as rc
+    from ledger.reconcile.checks import Period
+    from ledger.reconcile.layout import get_layout, load_layout_file
+    from ledger.reconcile.source import chain_head
     from ledger.reconcile.statement import parse_statement
     from ledger.service import check_fiscal_year
 
@@ -307,6 +353,22 @@ def funds_reconcile(
         check_fiscal_year(fiscal_year)
     if tolerance_days < 0:
         raise InvalidInput(f"invalid --tolerance-days {tolerance_days}: must be 0 or more")
+
+    def day(value: str | None, what: str) -> date | None:
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput(f"invalid {what} {value!r}: expected YYYY-MM-DD") from None
+
+    start, end = day(date_from, "--from"), day(date_to, "--to")
+    if start is not None and end is not None and start > end:
+        raise InvalidInput(f"invalid period: --from {start} is after --to {end}")
+    layout = None
+    if layout_opt is not None:
+        is_file = layout_opt.lower().endswith(".toml") or "/" in layout_opt
+        layout = load_layout_file(layout_opt) if is_file else get_layout(layout_opt)
     if out is not None:
         out_kind = out.lower().rsplit(".", 1)[-1] if "." in out else ""
         if out_kind not in ("csv", "xlsx"):
@@ -315,20 +377,43 @@ def funds_reconcile(
     progress = sys.stderr.isatty()
     if progress:
         click.echo(f"reading {statement}…", err=True)
-    parsed = parse_statement(statement)
+    parsed = parse_statement(statement, layout=layout)
     for bad in parsed.errors:
         click.echo(f"line {bad.line}: {bad.reason}", err=True)
+    period = None
+    if start is not None or end is not None:
+        own = parsed.period
+        period = Period(
+            start or (own.start if own is not None else date.min),
+            end or (own.end if own is not None else date.max),
+            "options",
+        )
+        if period.start > period.end:
+            raise InvalidInput(f"invalid period: {period.start} is after {period.end}")
     svc = open_service(ctx)
     try:
         if progress:
-            click.echo(f"matching {len(parsed.lines)} statement lines to the ledger…", err=True)
+            click.echo(
+                f"matching {len(parsed.lines)} statement lines ({parsed.layout}) to the ledger…",
+                err=True,
+            )
         report = rc.reconcile(
-            rc.AppSource(svc), parsed, fiscal_year=fiscal_year, tolerance_days=tolerance_days
+            rc.AppSource(svc),
+            parsed,
+            fiscal_year=fiscal_year,
+            tolerance_days=tolerance_days,
+            period=period,
         )
     finally:
         svc.close()
     report.statement = statement
     if out is not None:
+        try:
+            report.actor = ctx.actor or f"{getpass.getuser()} (system user; no --actor given)"
+        except (OSError, KeyError):  # no user name in this environment
+            report.actor = ctx.actor or "(no --actor given)"
+        report.generated_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        report.chain_seq, report.chain_hash = chain_head(ctx.db)
         if out.lower().endswith(".xlsx"):
             # the workbook also carries the budget view, from `funds summary`
             from ledger.clock import today
@@ -346,10 +431,36 @@ def funds_reconcile(
     else:
         click.echo(rc.to_table(report))
     if fail_on_discrepancy and report.has_discrepancies:
+        failed = [c.check for c in report.statement_checks if not c.ok]
         raise Discrepancy(
             "discrepancies found: "
-            + ", ".join(f"{n} {kind}" for kind, _, n, _, _ in rc.summary(report)[1:] if n)
+            + ", ".join(
+                [f"{n} {kind}" for kind, _, n, _, _ in rc.summary(report)[1:] if n]
+                + [f"statement check {c} failed" for c in failed]
+            )
         )
+
+
+@funds.command("layouts")
+@common()
+def funds_layouts(ctx: Ctx) -> None:
+    """The statement layouts the ledger knows, with the banks they come from.
+
+    Each is one TOML file (docs/LAYOUTS.md); `funds reconcile` detects the
+    layout from a statement's header, or takes one with --layout NAME|FILE.toml.
+
+    \b
+    Example:
+      ledger funds layouts
+      ledger funds layouts --format json
+    """
+    from ledger.reconcile.layout import layout_rows
+
+    emit(
+        ctx,
+        layout_rows(),
+        ["name", "bank", "description", "amount_mode", "amount", "formats", "source"],
+    )
 
 
 @funds.command("summary")

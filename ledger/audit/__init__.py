@@ -7,7 +7,11 @@
   its checking;
 - :mod:`ledger.audit.checkpoints`: signing the verified head, recording and
   listing checkpoints;
-- :mod:`ledger.audit.roles`: the PostgreSQL roles and the append-only tables.
+- :mod:`ledger.audit.roles`: the PostgreSQL roles and the append-only tables;
+- :mod:`ledger.audit.merkle`, :mod:`~ledger.audit.merkle_store`,
+  :mod:`~ledger.audit.proofs`, :mod:`~ledger.audit.pack`,
+  :mod:`~ledger.audit.verify_pack`: the Merkle tree over the chain, its
+  proofs and the audit pack (docs/AUDIT.md §8-§12).
 
 The names callers use are importable from here: ``audit.verify(cfg)``.
 """

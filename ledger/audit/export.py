@@ -15,6 +15,7 @@ import structlog
 
 from aggregates.errors import InvalidInput
 from ledger.audit.keys import check_checkpoint_document
+from ledger.audit.merkle import CompactRange, leaf_hash
 from ledger.audit.verify import (
     BATCH,
     ChainRow,
@@ -26,7 +27,7 @@ from ledger.audit.verify import (
     require_schema,
     result_of,
 )
-from ledger.store.chain import GENESIS_HASH, canonical_originator_id
+from ledger.store.chain import GENESIS_HASH, canonical_originator_id, chain_record_bytes
 from ledger.store.db import DbConfig, connect, fetchone
 
 log = structlog.get_logger()
@@ -165,8 +166,11 @@ def verify_export(
     *,
     progress: Progress | None = None,
     trusted_key_id: str | None = None,
+    witness_key_ids: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Verify an export file offline (no database): same checks, same shape."""
+    """Verify an export file offline (no database): same checks, same shape.
+    A signed tree head (checkpoint version 2) is also checked against the
+    Merkle tree recomputed from the export, when the export starts at seq 0."""
     p = Path(path)
     try:
         f = p.open(encoding="utf-8")
@@ -185,7 +189,7 @@ def verify_export(
         cp_problem: str | None = None
         if checkpoint is not None:
             cp_problem = check_checkpoint_document(
-                checkpoint, header.get("ledger_id"), trusted_key_id
+                checkpoint, header.get("ledger_id"), trusted_key_id, witness_key_ids
             )
             seq = checkpoint.get("seq")
             v.checkpoint_seq = seq if isinstance(seq, int) else -1
@@ -204,9 +208,13 @@ def verify_export(
                     f"checkpoint at seq {v.checkpoint_seq}; export --since {v.checkpoint_seq}"
                 )
         last_seq = since
+        tree_size = _tree_size_to_check(checkpoint, since)
+        frontier = CompactRange()
         for row in _export_rows(f, p):
             v.feed(row)
             last_seq = row.seq
+            if frontier.size < tree_size and row.seq == frontier.size + 1 and v.problem is None:
+                frontier.append(leaf_hash(_leaf(row)))
             if progress is not None and v.checked % BATCH == 0:
                 progress(v.checked, 0)
         if progress is not None:
@@ -216,4 +224,36 @@ def verify_export(
         v.checkpoint_problem = cp_problem
         v.checkpoint_seen = False
         cp = {"seq": checkpoint.get("seq") if checkpoint else None, "ok": False}
+    elif (
+        cp is not None
+        and cp["ok"]
+        and checkpoint is not None
+        and tree_size > 0
+        and frontier.size == tree_size
+        and frontier.root().hex() != checkpoint.get("root_hash")
+    ):
+        v.checkpoint_problem = (
+            f"the Merkle tree of the export's first {tree_size} events does not have "
+            "the checkpoint's root hash"
+        )
+        cp = {**cp, "ok": False}
     return result_of(v, v.checked, cp, last_seq)
+
+
+def _tree_size_to_check(checkpoint: dict[str, Any] | None, since: int) -> int:
+    """The tree size of a signed tree head to recompute from an export (0: none)."""
+    if checkpoint is None or checkpoint.get("version") != 2 or since != 0:
+        return 0
+    size = checkpoint.get("tree_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0
+
+
+def _leaf(row: ChainRow) -> bytes:
+    return chain_record_bytes(
+        row.seq,
+        row.notification_id,
+        row.originator_id,
+        int(row.originator_version or 0),
+        str(row.topic),
+        row.state or b"",
+    )

@@ -17,6 +17,8 @@ APPEND_ONLY_TABLES = (
     "request_log",
     "ledger_settings",
     "audit_checkpoints",
+    "merkle_nodes",
+    "audit_tree_heads",
 )
 
 

@@ -370,13 +370,14 @@ def verify(
     checkpoint: dict[str, Any] | None = None,
     progress: Progress | None = None,
     trusted_key_id: str | None = None,
+    witness_key_ids: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Recompute the whole chain; CLI.md's ``audit verify`` shape:
     ``{"ok", "events", "first_bad_seq", "problem", "checkpoint"}``."""
     with connect(cfg) as conn:
         begin_snapshot(conn)
         require_schema(cfg, conn)
-        result, _ = verify_in(conn, checkpoint, progress, trusted_key_id)
+        result, _ = verify_in(conn, checkpoint, progress, trusted_key_id, witness_key_ids)
     log.info(
         "audit verify",
         ok=result["ok"],
@@ -391,6 +392,7 @@ def verify_in(
     checkpoint: dict[str, Any] | None,
     progress: Progress | None,
     trusted_key_id: str | None = None,
+    witness_key_ids: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], ChainVerifier]:
     """Verify inside the caller's snapshot; the result, and the verifier (whose
     ``head_hash`` and ``expected_seq - 1`` are the verified head)."""
@@ -399,7 +401,9 @@ def verify_in(
     v = ChainVerifier()
     cp_problem: str | None = None
     if checkpoint is not None:
-        cp_problem = check_checkpoint_document(checkpoint, ledger_id_of(conn), trusted_key_id)
+        cp_problem = check_checkpoint_document(
+            checkpoint, ledger_id_of(conn), trusted_key_id, witness_key_ids
+        )
         v.checkpoint_seq = checkpoint.get("seq") if isinstance(checkpoint.get("seq"), int) else -1
         v.checkpoint_hash = str(checkpoint.get("chain_hash"))
     last_seq = 0
@@ -429,4 +433,28 @@ def verify_in(
         v.checkpoint_problem = cp_problem
         v.checkpoint_seen = False
         cp = {"seq": checkpoint.get("seq") if checkpoint else None, "ok": False}
+    elif cp is not None and cp["ok"] and checkpoint is not None and v.problem is None:
+        tree_problem = _tree_head_problem(conn, checkpoint)
+        if tree_problem is not None:
+            v.checkpoint_problem = tree_problem
+            cp = {**cp, "ok": False}
     return result_of(v, events, cp, last_seq), v
+
+
+def _tree_head_problem(conn: Any, checkpoint: dict[str, Any]) -> str | None:
+    """A signed tree head (checkpoint version 2): the tree at its size must
+    have its root (docs/AUDIT.md §9)."""
+    if checkpoint.get("version") != 2:
+        return None
+    from ledger.audit.merkle_store import TreeView, first_bad_node
+
+    size = int(checkpoint["tree_size"])
+    if TreeView(conn, size).root().hex() != checkpoint.get("root_hash"):
+        return (
+            f"the Merkle tree of {size} events does not have the checkpoint's root hash: "
+            "the tree's stored nodes were altered"
+        )
+    bad = first_bad_node(conn, size)
+    if bad is not None:
+        return f"the Merkle tree does not match the chain at seq {bad[0]}: {bad[1]}"
+    return None

@@ -9,8 +9,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from aggregates.values import CENT
+from ledger.reconcile.checks import Period, StatementCheck
+from ledger.reconcile.lines import BadLine, StatementLine
 from ledger.reconcile.source import LedgerPayment
-from ledger.reconcile.statement import BadLine, StatementLine
 
 DEFAULT_TOLERANCE_DAYS = 3
 
@@ -144,6 +145,17 @@ class ReconcileReport:
     tolerance_days: int = DEFAULT_TOLERANCE_DAYS
     statement: str | None = None
     encoding: str | None = None
+    statement_checks: list[StatementCheck] = field(default_factory=list)
+    layout: str | None = None  # the layout the statement was read by
+    period: Period | None = None  # the statement's period: bounds the payments expected
+    statement_sha256: str | None = None
+    statement_kind: str | None = None  # csv, xls, xlsx
+    inflows: int = 0  # lines of money in (never payments)
+    # who ran it and where the ledger's chain stood (the workbook's cover)
+    actor: str | None = None
+    generated_at: str | None = None
+    chain_seq: int | None = None
+    chain_hash: str | None = None
     # the budget view the workbook carries: `funds summary` rows as of a date
     budget: list[dict[str, Any]] | None = None
     budget_as_of: date | None = None
@@ -162,4 +174,5 @@ class ReconcileReport:
             or self.duplicates
             or self.flags
             or self.bad_lines
+            or any(not c.ok for c in self.statement_checks)
         )

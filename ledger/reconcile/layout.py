@@ -120,6 +120,9 @@ class LayoutColumns(_Strict):
     counterpart_combined: bool = False
     memo: tuple[str, ...] = ()  # free-text columns, where a ledger voucher may stand
     serial: str | None = None  # the bank's own serial / voucher / cheque number
+    # a column that holds the ledger's voucher or nothing (the generic layouts'
+    # 凭证号 / reference): a text there that names no voucher is not matched by payee
+    reference: str | None = None
     balance: str | None = None  # running balance (余额)
     currency: str | None = None
 
@@ -137,6 +140,7 @@ class LayoutColumns(_Strict):
             self.payee,
             self.account,
             self.serial,
+            self.reference,
             self.balance,
             self.currency,
         )
@@ -372,3 +376,35 @@ def describe_no_layout(header_cells: Sequence[str]) -> str:
         f"{layout.name!r} ({layout.bank}, {score:.0f}% alike, missing {', '.join(missing)}); "
         "give --layout FILE.toml"
     )
+
+
+def describe_amount(layout: Layout) -> str:
+    """How a layout writes its amount, in a few words (for ``funds layouts``)."""
+    a = layout.amount
+    if a.mode == "signed":
+        return f"signed {a.column}, {a.outflow_sign} is a payment"
+    if a.mode == "out-in":
+        return f"out {a.outflow} / in {a.inflow}"
+    outs, ins = "/".join(a.outflow_values), "/".join(a.inflow_values)
+    return f"{a.column} + {a.direction} ({outs} out, {ins} in)"
+
+
+def layout_rows(layouts: Sequence[Layout] | None = None) -> list[dict[str, str]]:
+    """One row per shipped layout: name, bank, description, amount mode, formats, source."""
+    return [
+        {
+            "name": lay.name,
+            "bank": lay.bank,
+            "description": lay.description,
+            "amount": describe_amount(lay),
+            "amount_mode": lay.amount.mode,
+            "formats": ", ".join(lay.formats),
+            "source": (
+                "constructed: "
+                if lay.constructed and not lay.source.startswith("constructed")
+                else ""
+            )
+            + lay.source,
+        }
+        for lay in (layouts if layouts is not None else _shipped())
+    ]

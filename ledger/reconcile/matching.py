@@ -42,6 +42,7 @@ from pathlib import Path
 
 from aggregates.errors import InvalidInput
 from aggregates.values import normalise_voucher
+from ledger.reconcile.checks import Period, period_check
 from ledger.reconcile.findings import (
     DEFAULT_TOLERANCE_DAYS,
     FLAG_KINDS,
@@ -55,6 +56,7 @@ from ledger.reconcile.findings import (
     StatementOnly,
     money,
 )
+from ledger.reconcile.layout import Layout
 from ledger.reconcile.source import LedgerPayment, ReconcileSource
 from ledger.reconcile.statement import StatementLine, StatementParse, parse_statement
 
@@ -95,22 +97,40 @@ _VOUCHER_LABEL = re.compile(
 _PERIOD = re.compile(r"(?:FY)?(?:19|20)\d{2}(?:Q[1-4]|H[12])?|(?:Q[1-4]|H[12])(?:19|20)\d{2}")
 
 
+_WHOLE_TOKEN = re.compile(r"[A-Z0-9]+(?:[-_/.][A-Z0-9]+)*")
+
+
 class _VoucherFinder:
-    """Finds ledger vouchers inside free text, as whole tokens."""
+    """Finds ledger vouchers inside free text, as whole tokens.
+
+    A voucher made of letters, digits and ``-_/.`` is found by looking up each
+    maximal token of the text in a set (fast for a ledger of any size); any
+    other voucher (with Chinese or blanks in it) by one pattern of them all.
+    """
 
     def __init__(self, keys: Iterable[str]) -> None:
-        ordered = sorted(set(keys), key=lambda k: (-len(k), k))
+        tokens: set[str] = set()
+        others: list[str] = []
+        for k in set(keys):
+            if _WHOLE_TOKEN.fullmatch(k):
+                tokens.add(k)
+            else:
+                others.append(k)
+        self._tokens = frozenset(tokens)
         self._pattern: re.Pattern[str] | None = None
-        if ordered:
+        if others:
+            ordered = sorted(others, key=lambda k: (-len(k), k))
             alternatives = "|".join(re.escape(k) for k in ordered)
             self._pattern = re.compile(
                 rf"(?<![A-Z0-9])(?<![A-Z0-9][-_/.])(?:{alternatives})(?![A-Z0-9]|[-_/.][A-Z0-9])"
             )
 
     def find(self, text: str) -> set[str]:
-        if self._pattern is None:
-            return set()
-        return {m.group(0) for m in self._pattern.finditer(_key(text))}
+        normal = _key(text)
+        found = {m.group(0) for m in _TOKEN.finditer(normal)} & self._tokens
+        if self._pattern is not None:
+            found |= {m.group(0) for m in self._pattern.finditer(normal)}
+        return found
 
 
 def voucher_like_tokens(
@@ -169,22 +189,41 @@ def reconcile(
     *,
     fiscal_year: int | None = None,
     tolerance_days: int = DEFAULT_TOLERANCE_DAYS,
+    period: Period | None = None,
 ) -> ReconcileReport:
-    """Match the statement's lines to the ledger's payments and list what differs."""
+    """Match the statement's lines to the ledger's payments and list what differs.
+
+    ``period`` (``--from/--to``), else the statement's own (preamble, file
+    name), bounds which ledger payments are expected on it: a payment paid
+    outside it is not ``ledger_only``. Lines of money in are never payments.
+    """
     if tolerance_days < 0:
         raise InvalidInput(f"invalid tolerance {tolerance_days}: days cannot be negative")
     if isinstance(statement, StatementParse):
-        lines = list(statement.lines)
+        lines = [ln for ln in statement.lines if ln.direction == "out"]
         report = ReconcileReport(bad_lines=list(statement.errors), encoding=statement.encoding)
+        report.statement_checks = statement.checks()
+        report.layout = statement.layout
+        report.statement_sha256 = statement.sha256
+        report.statement_kind = statement.kind
+        report.inflows = len(statement.inflows)
+        period = period or statement.period
+        dated = [(ln.line, ln.date) for ln in (*statement.lines, *statement.inflows)]
     else:
-        lines = list(statement)
+        lines = [ln for ln in statement if ln.direction == "out"]
         report = ReconcileReport()
+        dated = [(ln.line, ln.date) for ln in lines]
     report.fiscal_year = fiscal_year
     report.tolerance_days = tolerance_days
+    report.period = period
     lines.sort(key=lambda ln: ln.line)
 
     def in_scope(p: LedgerPayment) -> bool:
         return fiscal_year is None or p.fiscal_year == fiscal_year
+
+    def expected(p: LedgerPayment) -> bool:
+        """A payment the statement should show: in scope and in its period."""
+        return in_scope(p) and (period is None or p.paid_on in period)
 
     # The ledger side: every payment, by position; by normalised voucher. Vouchers
     # are unique in a sound ledger; every copy of one that is not is still a
@@ -231,9 +270,10 @@ def reconcile(
             several = len(found) > 1
         if key is not None:
             by_ref[key].append(line)
-        elif line.references or several:
+        elif several or any(not _bank_number(r) for r in line.references):
             # an explicit reference that names no voucher, or a combined payment:
-            # no payee fallback, so that it shows
+            # no payee fallback, so that it shows (a number of digits only that is
+            # no voucher is the bank's own serial: it does not block the payee)
             unmatched.append(line)
         else:
             tokens = voucher_like_tokens(line.memo, not_vouchers=platform_codes)
@@ -295,19 +335,22 @@ def reconcile(
     # memo shows a voucher-like token that is no ledger voucher, or whose payee
     # name several units share, is paired only with the one payment that fits.
     taken = {i for i, _ in pairs}
+    by_host_amount: dict[tuple[str | None, Decimal], list[int]] = defaultdict(list)
+    if unreferenced:
+        for i, p in enumerate(payments):
+            if i not in taken:
+                by_host_amount[(p.host_unit, p.amount)].append(i)
     candidates: list[tuple[bool, bool, int, int, date, str, int, StatementLine]] = []
     for line in unreferenced:
         codes = _resolve_payee(line.payee, names)
         if not codes:
             continue
-        fits = [
-            (i, abs((line.date - p.paid_on).days))
-            for i, p in enumerate(payments)
-            if i not in taken
-            and p.host_unit in codes
-            and p.amount == line.amount
-            and abs((line.date - p.paid_on).days) <= tolerance_days
-        ]
+        fits = sorted(
+            (i, abs((line.date - payments[i].paid_on).days))
+            for code in codes
+            for i in by_host_amount.get((code, line.amount), ())
+            if abs((line.date - payments[i].paid_on).days) <= tolerance_days
+        )
         strict = line.line in suspect or len(codes) > 1
         if strict and len(fits) != 1:
             continue
@@ -391,15 +434,46 @@ def reconcile(
             )
 
     for i, p in enumerate(payments):
-        if in_scope(p) and not p.reversed and i not in paired:
+        if expected(p) and not p.reversed and i not in paired:
             report.ledger_only.append(
                 LedgerOnly(p.voucher, p.platform, p.amount, p.paid_on, p.category, p.fiscal_year)
             )
-
-    for ln in unmatched:
-        report.statement_only.append(
-            StatementOnly(ln.reference, ln.payee, ln.amount, ln.date, ln.line)
+    if period is not None:
+        outside = sum(
+            1
+            for i, p in enumerate(payments)
+            if in_scope(p) and not p.reversed and i not in paired and p.paid_on not in period
         )
+        report.statement_checks.append(period_check(period, dated, outside))
+
+    # a reference the statement shows on several lines the ledger does not know:
+    # paid twice all the same (the first line is statement_only, the others duplicates)
+    repeated: dict[str, list[StatementLine]] = defaultdict(list)
+    for ln in unmatched:
+        ref = _line_reference(ln, platform_codes)
+        if ref is not None:
+            repeated[ref].append(ln)
+    extra_unknown: set[int] = set()
+    for ref, same in repeated.items():
+        if len(same) < 2:
+            continue
+        same.sort(key=lambda x: x.line)
+        extra_unknown.update(x.line for x in same[1:])
+        report.duplicates.append(
+            Duplicate(
+                voucher=ref,
+                where="statement",
+                count=len(same),
+                platform="",
+                amount=sum((x.amount for x in same[1:]), Decimal(0)),
+                lines=tuple(x.line for x in same),
+            )
+        )
+    for ln in unmatched:
+        if ln.line not in extra_unknown:
+            report.statement_only.append(
+                StatementOnly(ln.reference or ln.serial, ln.payee, ln.amount, ln.date, ln.line)
+            )
 
     # 4. flags on the payments that count: live ones, and reversed ones the bank paid.
     shown = {i: bank_paid[i] for i in paired}
@@ -414,6 +488,20 @@ def reconcile(
 
     _sort(report)
     return report
+
+
+def _bank_number(reference: str) -> bool:
+    """Digits only: a bank's serial or cheque number in a 凭证号 column."""
+    return _key(reference).isdigit()
+
+
+def _line_reference(ln: StatementLine, platform_codes: AbstractSet[str]) -> str | None:
+    """The reference a line shows, normalised: its explicit reference, else the one
+    voucher-like token of its free text; None if it shows none (or several)."""
+    if ln.references:
+        return _key(ln.references[0])
+    tokens = voucher_like_tokens(ln.memo, not_vouchers=platform_codes)
+    return tokens[0] if len(tokens) == 1 else None
 
 
 def _line_flag(m: Match, kind: FlagKind, detail: str) -> Flag:
@@ -551,9 +639,13 @@ def reconcile_file(
     *,
     fiscal_year: int | None = None,
     tolerance_days: int = DEFAULT_TOLERANCE_DAYS,
+    layout: Layout | None = None,
+    period: Period | None = None,
 ) -> ReconcileReport:
     """Parse a statement file and reconcile it."""
-    parsed = parse_statement(path)
-    report = reconcile(source, parsed, fiscal_year=fiscal_year, tolerance_days=tolerance_days)
+    parsed = parse_statement(path, layout=layout)
+    report = reconcile(
+        source, parsed, fiscal_year=fiscal_year, tolerance_days=tolerance_days, period=period
+    )
     report.statement = str(path)
     return report

@@ -8,16 +8,15 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from aggregates.errors import InvalidInput
-from aggregates.values import CENT
 from ledger.output import table_lines
-from ledger.reconcile.findings import FINDINGS, FLAG_KINDS, ReconcileReport, money
+from ledger.reconcile.findings import FLAG_KINDS, ReconcileReport, money
 
 LABELS: dict[str, str] = {
     "matched": "已匹配",
@@ -39,6 +38,10 @@ LABELS: dict[str, str] = {
     "date-out-of-tolerance": "日期超出容差",
     "reference-mismatch": "对账单凭证号与账面不符",
     "payee-mismatch": "收款单位不是依托单位",
+    "statement_checks": "对账单自身核对",
+    "total": "合计核对",
+    "balance": "余额核对",
+    "period": "对账期间",
 }
 
 
@@ -46,7 +49,8 @@ LABELS: dict[str, str] = {
 
 
 def to_dict(report: ReconcileReport) -> dict[str, Any]:
-    """The JSON shape of CLI.md, plus ``bad_lines``."""
+    """The JSON shape of CLI.md (``statement_checks``, ``layout``, ``period``
+    included), plus ``bad_lines``."""
     return {
         "matched": report.matched,
         "amount_mismatch": [
@@ -85,12 +89,24 @@ def to_dict(report: ReconcileReport) -> dict[str, Any]:
             for x in report.flags
         ],
         "bad_lines": [{"line": b.line, "reason": b.reason} for b in report.bad_lines],
+        "statement_checks": [
+            {"check": c.check, "ok": c.ok, "detail": c.detail} for c in report.statement_checks
+        ],
+        "layout": report.layout,
+        "period": (
+            {"from": report.period.start.isoformat(), "to": report.period.end.isoformat()}
+            if report.period is not None
+            else None
+        ),
     }
 
 
 def to_json(report: ReconcileReport) -> str:
     return json.dumps(to_dict(report), ensure_ascii=False, indent=2)
 
+
+# a cell a spreadsheet would take for a formula (CSV injection): written as text
+FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
 
 CSV_COLUMNS = (
     "finding",
@@ -197,7 +213,10 @@ def _csv_value(value: str | int | Decimal | date | None) -> str:
         return money(value)
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    text = str(value)
+    if isinstance(value, str) and text.startswith(FORMULA_LEAD):
+        return "'" + text  # shown as text by a spreadsheet, never run as a formula
+    return text
 
 
 def to_csv(report: ReconcileReport) -> str:
@@ -276,6 +295,10 @@ def to_table(report: ReconcileReport) -> str:
     if report.encoding:
         head += f" ({report.encoding})"
     head += f" · fiscal year {report.fiscal_year or 'all'} · tolerance {report.tolerance_days} days"
+    if report.layout:
+        head += f" · layout {report.layout}"
+    if report.period is not None:
+        head += f" · period {report.period.start} to {report.period.end}"
     out += [head, ""]
     body = [
         [
@@ -338,6 +361,14 @@ def to_table(report: ReconcileReport) -> str:
             ["line", "reason"],
             [[str(b.line), b.reason] for b in report.bad_lines],
         ),
+        (
+            "statement_checks",
+            ["check", "ok", "detail"],
+            [
+                [label(c.check), "ok" if c.ok else "FAILED", c.detail]
+                for c in report.statement_checks
+            ],
+        ),
     ]
     for slug, headers, body in sections:
         if body:
@@ -352,97 +383,12 @@ def to_table(report: ReconcileReport) -> str:
     return "\n".join(out)
 
 
-# the budget sheet: `funds summary`'s columns (projections.funds.SUMMARY_COLUMNS)
-BUDGET_MONEY = frozenset(
-    ("allocated", "entitled", "disbursed", "reversed", "recovered", "net", "remaining")
-)
-
-XLSX_MONEY_FORMAT = "#,##0.00"
-XLSX_DATE_FORMAT = "yyyy-mm-dd"
-
-
 def to_xlsx(report: ReconcileReport, path: str | Path) -> None:
-    """A workbook: a summary sheet, then one sheet per kind of finding.
+    """The workbook (:mod:`ledger.reconcile.workbook`): a cover, a summary, one
+    sheet per kind of finding, the statement's checks and the budget view."""
+    from ledger.reconcile.workbook import build_workbook
 
-    Header rows are frozen; amounts are numbers formatted ``#,##0.00``; dates
-    are dates.
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    bold = Font(bold=True)
-    ws = wb.active
-    ws.title = "summary"
-
-    def put_row(sheet: object, r: int, values: Sequence[object]) -> None:
-        for c, value in enumerate(values, start=1):
-            cell = sheet.cell(row=r, column=c)  # type: ignore[attr-defined]
-            if isinstance(value, Decimal):
-                cell.value = value.quantize(CENT)  # stored as the exact decimal text
-                cell.number_format = XLSX_MONEY_FORMAT
-            elif isinstance(value, date):
-                cell.value = value
-                cell.number_format = XLSX_DATE_FORMAT
-            else:
-                cell.value = value
-
-    def header(sheet: object, names: Sequence[str]) -> None:
-        put_row(sheet, 1, names)
-        for c in range(1, len(names) + 1):
-            sheet.cell(row=1, column=c).font = bold  # type: ignore[attr-defined]
-        sheet.freeze_panes = "A2"  # type: ignore[attr-defined]
-
-    header(ws, ["finding", "label", "count", "ledger_amount", "statement_amount"])
-    r = 2
-    for k, lab, n, la, sa in summary(report):
-        put_row(ws, r, [k, lab, n, la, sa])
-        r += 1
-    r += 1
-    for name, value in (
-        ("statement", report.statement or ""),
-        ("encoding", report.encoding or ""),
-        ("fiscal_year", report.fiscal_year if report.fiscal_year is not None else "all"),
-        ("tolerance_days", report.tolerance_days),
-        ("out_of_scope_lines", report.out_of_scope),
-    ):
-        put_row(ws, r, [name, value])
-        r += 1
-
-    typed_rows = rows(report)
-    for kind in FINDINGS:
-        sheet = wb.create_sheet(kind)
-        kind_rows = [row for row in typed_rows if row["finding"] == kind]
-        columns = _SHEET_COLUMNS[kind]
-        header(sheet, columns)
-        for i, row in enumerate(kind_rows, start=2):
-            put_row(sheet, i, [row[c] for c in columns])
-    if report.budget is not None:
-        # the budget view: what `funds summary` answers, line by line, as of
-        # the run's date (the same figures, from the same read model)
-        from projections.funds import SUMMARY_COLUMNS
-
-        sheet = wb.create_sheet("budget")
-        header(sheet, [*SUMMARY_COLUMNS, "as_of"])
-        for i, line in enumerate(report.budget, start=2):
-            put_row(
-                sheet,
-                i,
-                [
-                    *(
-                        Decimal(str(line[c]))
-                        if c in BUDGET_MONEY and line[c] is not None
-                        else line[c]
-                        for c in SUMMARY_COLUMNS
-                    ),
-                    report.budget_as_of,
-                ],
-            )
-    for sheet in wb.worksheets:
-        for col in sheet.columns:
-            letter = col[0].column_letter
-            longest = max((len(str(c.value)) for c in col if c.value is not None), default=8)
-            sheet.column_dimensions[letter].width = min(60, max(10, longest + 2))
+    wb = build_workbook(report)
     _write_atomically(path, wb.save)
 
 
@@ -512,52 +458,3 @@ def write_report(report: ReconcileReport, path: str | Path) -> Path:
     else:
         raise InvalidInput(f"invalid report file {path}: expected a .csv or .xlsx file name")
     return Path(path)
-
-
-_SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
-    "matched": (
-        "voucher",
-        "platform",
-        "ledger_amount",
-        "statement_amount",
-        "paid_on",
-        "date",
-        "reference",
-        "payee",
-        "line",
-        "detail",
-    ),
-    "amount_mismatch": (
-        "voucher",
-        "platform",
-        "ledger_amount",
-        "statement_amount",
-        "paid_on",
-        "date",
-        "line",
-        "detail",
-    ),
-    "ledger_only": ("voucher", "platform", "ledger_amount", "paid_on", "detail"),
-    "statement_only": ("statement_amount", "date", "reference", "payee", "line"),
-    "duplicates": (
-        "voucher",
-        "platform",
-        "where",
-        "count",
-        "ledger_amount",
-        "statement_amount",
-        "detail",
-    ),
-    "flags": (
-        "flag",
-        "voucher",
-        "platform",
-        "ledger_amount",
-        "statement_amount",
-        "paid_on",
-        "date",
-        "line",
-        "detail",
-    ),
-    "bad_lines": ("line", "detail"),
-}

@@ -223,3 +223,17 @@ class AppSource:
         """Credit code → current name (the payee a bank shows)."""
         self._load()
         return {c: u.name for c in self._unit_codes if (u := self._unit(c)) is not None}
+
+
+def chain_head(db_url: str) -> tuple[int, str]:
+    """(seq, chain hash) of the ledger's last event — where its tamper-evident
+    chain stood when a report was made, to tie it to a checkpoint
+    (``ledger audit checkpoint``); (0, the genesis hash) for an empty ledger."""
+    from ledger.store.chain import GENESIS_HASH
+    from ledger.store.db import connect, fetchone, parse_db_url
+
+    with connect(parse_db_url(db_url)) as conn:
+        row = fetchone(conn, "SELECT seq, chain_hash FROM event_chain ORDER BY seq DESC LIMIT 1")
+    if row is None:
+        return 0, GENESIS_HASH
+    return int(row["seq"]), str(row["chain_hash"])

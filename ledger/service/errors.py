@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
 from aggregates.errors import DatabaseUnavailable, LedgerError
@@ -58,4 +58,34 @@ def save_or_conflict(
         return e
     except OperationalError as e:
         raise DatabaseUnavailable(f"the database failed while recording: {e}") from None
+    return None
+
+
+def save_batch_or_conflict(
+    app: Application[UUID],
+    events: Sequence[DomainEventProtocol[UUID]],
+    aggregates: Sequence[Aggregate],
+    requests: Sequence[RequestRecord],
+) -> IntegrityError | None:
+    """Save a batch of imported lines atomically: ``events`` in the order the
+    lines recorded them (the aggregates' pending events already collected),
+    and every line's request id. None when saved, or the write conflict.
+
+    What ``Application.save`` does, with the events handed over in order
+    rather than collected aggregate by aggregate (which would group them by
+    aggregate, and checks each object against the library's runtime protocols —
+    the most expensive step of a large batch)."""
+    processing = ProcessingEvent[UUID]()
+    processing.events.extend(events)
+    for agg in aggregates:
+        processing.aggregates[agg.id] = agg
+    processing.saved_kwargs["requests"] = list(requests)
+    try:
+        recordings = app._record(processing)
+    except IntegrityError as e:
+        return e
+    except OperationalError as e:
+        raise DatabaseUnavailable(f"the database failed while recording: {e}") from None
+    app._take_snapshots(processing)
+    app._notify(recordings)
     return None

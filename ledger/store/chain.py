@@ -6,15 +6,16 @@ transaction* as the event itself::
     chain_hash[seq] = SHA-256( raw32(chain_hash[seq - 1]) || encode(event) )
 
 with ``chain_hash[0]`` = 64 zeros (the genesis) and ``encode`` the canonical
-encoding of :func:`encode_event` (documented exactly in docs/AUDIT.md). ``seq``
+encoding of :func:`chain_record_bytes` (documented exactly in docs/AUDIT.md). ``seq``
 is dense from 1 in the ledger's global (notification) order.
 
 The recorders are subclasses of the library's own SQLite and PostgreSQL
 application recorders and pass the library's recorder test cases unchanged.
 ``insert_events(stored_events, request=RequestRecord(...))`` also writes the
-``request_log`` row in that transaction; ``Application.save(*aggs, request=...)``
-passes the keyword through. A duplicate request id raises the library's
-``IntegrityError``, like a version conflict.
+``request_log`` row in that transaction (``requests=[...]``: several rows, for a
+batch of imported lines); ``Application.save(*aggs, request=...)`` passes the
+keyword through. A duplicate request id raises the library's ``IntegrityError``,
+like a version conflict.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import resolve_topic, retry
 from psycopg.sql import SQL, Identifier
 
-from ledger.store.db import LEDGER_EVENTS_TABLE, DbConfig, connect, fetchone
+from ledger.store.db import LEDGER_EVENTS_TABLE, DbConfig, connect, fetchall, fetchone
 
 GENESIS_HASH = "0" * 64
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -76,7 +77,10 @@ def _field(data: bytes) -> bytes:
     return len(data).to_bytes(8, "big") + data
 
 
-def encode_event(
+CHAIN_ENCODING = "chain encoding v1"
+
+
+def chain_record_bytes(
     seq: int,
     notification_id: int,
     originator_id: UUID | str,
@@ -84,10 +88,15 @@ def encode_event(
     topic: str,
     state: bytes,
 ) -> bytes:
-    """The canonical encoding of one stored event: six fields, each an 8-byte
-    big-endian length followed by that many bytes — seq, notification id and
-    version as ASCII decimal, originator id as :func:`canonical_originator_id`
-    in UTF-8, topic in UTF-8, state as the raw stored bytes."""
+    """The chain record bytes (``CHAIN_ENCODING``) of one stored event: six
+    fields, each an 8-byte big-endian length followed by that many bytes — seq,
+    notification id and version as ASCII decimal, originator id as
+    :func:`canonical_originator_id` in UTF-8, topic in UTF-8, state as the raw
+    stored bytes.
+
+    This is what the chain hashes after the previous hash, and exactly the
+    Merkle tree's leaf (``ledger.audit.merkle_store``): the one definition both
+    use, so a new chain encoding changes both together (docs/AUDIT.md §1, §8)."""
     parts = (
         str(seq).encode("ascii"),
         str(notification_id).encode("ascii"),
@@ -100,6 +109,10 @@ def encode_event(
     return b"".join([len(p).to_bytes(8, "big") + p for p in parts])
 
 
+# The name the chain's first version used; the same function.
+encode_event = chain_record_bytes
+
+
 def next_chain_hash(
     prev_hash: str,
     seq: int,
@@ -109,9 +122,11 @@ def next_chain_hash(
     topic: str,
     state: bytes,
 ) -> str:
-    """``SHA-256(bytes.fromhex(prev_hash) || encode_event(...))`` as lowercase hex."""
+    """``SHA-256(bytes.fromhex(prev_hash) || chain_record_bytes(...))`` as lowercase hex."""
     h = hashlib.sha256(bytes.fromhex(prev_hash))
-    h.update(encode_event(seq, notification_id, originator_id, originator_version, topic, state))
+    h.update(
+        chain_record_bytes(seq, notification_id, originator_id, originator_version, topic, state)
+    )
     return h.hexdigest()
 
 
@@ -128,12 +143,16 @@ class RequestRecord:
     result: str
 
 
-def _request_from(kwargs: dict[str, Any]) -> RequestRecord | None:
+def _requests_from(kwargs: dict[str, Any]) -> list[RequestRecord]:
+    """The request rows to write: ``request=`` (one) and ``requests=`` (several)."""
     request = kwargs.get("request")
-    if request is not None and not isinstance(request, RequestRecord):
-        msg = f"request must be a RequestRecord, not {type(request).__name__}"
-        raise TypeError(msg)
-    return request
+    found = [] if request is None else [request]
+    found.extend(kwargs.get("requests") or ())
+    for r in found:
+        if not isinstance(r, RequestRecord):
+            msg = f"request must be a RequestRecord, not {type(r).__name__}"
+            raise TypeError(msg)
+    return found
 
 
 def lookup_request(cfg: DbConfig, request_id: str) -> tuple[str, str] | None:
@@ -145,6 +164,49 @@ def lookup_request(cfg: DbConfig, request_id: str) -> tuple[str, str] | None:
             (request_id,),
         )
     return None if row is None else (str(row["fingerprint"]), str(row["result"]))
+
+
+def lookup_fingerprints(cfg: DbConfig, request_ids: Sequence[str]) -> dict[str, str]:
+    """``{request id: fingerprint}`` of those of ``request_ids`` already recorded
+    (one query per 500 ids: a batch of imported lines asks at once)."""
+    found: dict[str, str] = {}
+    ids = list(dict.fromkeys(request_ids))
+    with connect(cfg) as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in fetchall(
+                conn,
+                f"SELECT request_id, fingerprint FROM request_log WHERE request_id IN ({marks})",
+                chunk,
+            ):
+                found[str(row["request_id"])] = str(row["fingerprint"])
+    return found
+
+
+def existing_originators(cfg: DbConfig, ids: Sequence[UUID]) -> set[UUID]:
+    """Those of ``ids`` that have events (one query per 500 ids): an import asks
+    once per batch whether the units, platforms and vouchers it creates exist."""
+    found: set[UUID] = set()
+    wanted = list(dict.fromkeys(ids))
+    with connect(cfg) as conn:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            # SQLite keeps the id as text (32 hex digits); PostgreSQL as uuid
+            params: list[Any] = (
+                [u.hex for u in chunk] + [str(u) for u in chunk]
+                if cfg.backend == "sqlite"
+                else list(chunk)
+            )
+            marks = ", ".join("?" for _ in params)
+            for row in fetchall(
+                conn,
+                f"SELECT DISTINCT originator_id FROM {LEDGER_EVENTS_TABLE} "
+                f"WHERE originator_id IN ({marks})",
+                params,
+            ):
+                found.add(UUID(str(row["originator_id"])))
+    return found
 
 
 # --- SQLite --------------------------------------------------------------------------
@@ -159,6 +221,10 @@ SQLITE_CHAIN_TABLES = [
     "fingerprint TEXT NOT NULL, "
     "result TEXT NOT NULL, "
     "recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+    # the Merkle tree (migration 0160 is the schema the ledger uses)
+    "CREATE TABLE IF NOT EXISTS merkle_nodes ("
+    "level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
+    "PRIMARY KEY (level, idx)) WITHOUT ROWID",
 ]
 
 
@@ -186,13 +252,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        request = _request_from(kwargs)
+        requests = _requests_from(kwargs)
         # Write first: this is what takes the write lock.
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
-        if request is not None:
-            c.execute(
+        if requests:
+            c.executemany(
                 "INSERT INTO request_log (request_id, fingerprint, result) VALUES (?, ?, ?)",
-                (request.request_id, request.fingerprint, request.result),
+                [(r.request_id, r.fingerprint, r.result) for r in requests],
             )
         if stored_events and notification_ids:
             c.execute("SELECT seq, chain_hash FROM event_chain ORDER BY seq DESC LIMIT 1")
@@ -209,6 +275,12 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 "INSERT INTO event_chain (seq, notification_id, chain_hash) VALUES (?, ?, ?)",
                 rows,
             )
+            # The Merkle tree grows in the same transaction, from the chain rows
+            # just written (docs/AUDIT.md §8). Imported here: ledger.audit
+            # imports this module.
+            from ledger.audit.merkle_store import extend_sqlite
+
+            extend_sqlite(c)
         return notification_ids
 
 
@@ -269,6 +341,13 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "recorded_at timestamptz NOT NULL DEFAULT now())"
             ).format(schema=schema)
         )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.merkle_nodes ("
+                "level smallint NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, "
+                "PRIMARY KEY (level, idx))"
+            ).format(schema=schema)
+        )
         # The EXCLUSIVE lock is taken through an owner-run (SECURITY DEFINER)
         # function, so the append-only clerk role needs no UPDATE privilege.
         lock_function = Identifier(f"{self.events_table_name}_lock")
@@ -295,15 +374,16 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])"
         ).format(schema=schema)
         self.insert_request_statement = SQL(
-            "INSERT INTO {schema}.request_log (request_id, fingerprint, result) VALUES (%s, %s, %s)"
+            "INSERT INTO {schema}.request_log (request_id, fingerprint, result) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])"
         ).format(schema=schema)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        request = _request_from(kwargs)
-        if not stored_events and request is None:
+        requests = _requests_from(kwargs)
+        if not stored_events and not requests:
             return None
         pg_events = [
             self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
@@ -331,10 +411,14 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                         if stored_events:
                             ins.execute(self.insert_events_statement, (pg_events,), prepare=True)
                             head_curs.execute(self.select_chain_head_statement, prepare=True)
-                        if request is not None:
+                        if requests:
                             conn.execute(
                                 self.insert_request_statement,
-                                (request.request_id, request.fingerprint, request.result),
+                                (
+                                    [r.request_id for r in requests],
+                                    [r.fingerprint for r in requests],
+                                    [r.result for r in requests],
+                                ),
                                 prepare=True,
                             )
                         # Sync now, so a uniqueness violation (a version conflict or
@@ -363,10 +447,20 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                     raise psycopg.Rollback() from None
             if exc:
                 raise exc
+        if stored_events:
+            self._extend_merkle_tree()
         return [
             ids_by_key[(canonical_originator_id(s.originator_id), s.originator_version)]
             for s in stored_events
         ]
+
+    def _extend_merkle_tree(self) -> None:
+        """After the commit: append the new chain rows to the Merkle tree in a
+        short transaction of their own (docs/AUDIT.md §8: why not in this one)."""
+        from ledger.audit.merkle_store import extend_after_commit
+
+        with self.datastore.get_connection() as conn:
+            extend_after_commit(conn)
 
     @staticmethod
     def _chain_rows(

@@ -18,6 +18,8 @@ from openpyxl import load_workbook
 
 from cli import main
 from tests.reconcile_scenario import UNI, build_ledger, check, cli, expected, gbk_statement
+from tests.workbook_view import data_rows, sheet
+from tests.workbook_view import header as header_of
 
 
 def reconcile(url: str, *args: str) -> Result:
@@ -153,7 +155,7 @@ def test_out_xlsx_and_csv(db_url: str, statement: tuple[Path, int, int], tmp_pat
     xlsx = tmp_path / "reconcile.xlsx"
     assert reconcile(db_url, "--statement", str(path), "--out", str(xlsx)).exit_code == 0
     wb = load_workbook(xlsx)
-    summary = {r[0]: r for r in wb["summary"].iter_rows(min_row=2, values_only=True) if r[0]}
+    summary = {r[0]: r for r in data_rows(sheet(wb, "summary")) if r[0]}
     assert summary["matched"][2] == data["matched"]
     assert summary["amount_mismatch"][2] == len(data["amount_mismatch"])
     assert Decimal(str(summary["amount_mismatch"][4])) == sum(
@@ -161,20 +163,18 @@ def test_out_xlsx_and_csv(db_url: str, statement: tuple[Path, int, int], tmp_pat
     )
     assert Decimal(str(summary["ledger_only"][3])) == Decimal("100000")
     assert summary["flags: over-allocation"][2] == 1
-    sheet = wb["amount_mismatch"]
-    header = [c.value for c in sheet[1]]
-    got = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    am = sheet(wb, "amount_mismatch")
+    header = header_of(am)
+    got = [dict(zip(header, r, strict=True)) for r in data_rows(am)]
     assert [(g["voucher"], Decimal(str(g["statement_amount"]))) for g in got] == [
         (x["voucher"], Decimal(x["statement_amount"])) for x in data["amount_mismatch"]
     ]
-    assert sheet.freeze_panes == "A2"
+    assert am.freeze_panes == "A2"
     # the budget view: the figures of `funds summary`, line by line
-    budget = wb["budget"]
+    budget = sheet(wb, "budget")
     assert budget.freeze_panes == "A2"
-    names = [c.value for c in budget[1]]
-    lines = [
-        dict(zip(names, r, strict=True)) for r in budget.iter_rows(min_row=2, values_only=True)
-    ]
+    names = header_of(budget)
+    lines = [dict(zip(names, r, strict=True)) for r in data_rows(budget)]
     summary_json = json.loads(
         CliRunner()
         .invoke(main, ["funds", "summary", "--format", "json"], env={"LEDGER_DB": db_url})

@@ -1,7 +1,8 @@
 """The reconciliation engine against an in-memory ledger (ledger.reconcile).
 
 The end-to-end tests with the real application on SQLite and PostgreSQL are in
-tests/reconcile/test_reconcile_app.py and tests/cli/; these pin down the matching rules and the reports.
+tests/reconcile/test_reconcile_app.py and tests/cli/; these pin down the matching
+rules and the reports.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from ledger.reconcile import (
     write_report,
 )
 from ledger.reconcile.statement import StatementLine, parse_statement
+from tests.workbook_view import data_rows, sheet, sheet_slugs
+from tests.workbook_view import header as header_of
 
 UNI = "12540000MB0000001X"  # host of LS-KL-001 (a made-up code; the engine does not check it)
 CO = "91540100MA6T00002Y"  # host of LS-TIC-002
@@ -164,6 +167,9 @@ def test_everything_matches() -> None:
         "duplicates": [],
         "flags": [],
         "bad_lines": [],
+        "statement_checks": [],
+        "layout": None,
+        "period": None,
     }
 
 
@@ -742,7 +748,8 @@ def test_xlsx_reads_back_with_the_same_figures(
     to_xlsx(realistic_report, out)
     # then it reads back: a summary sheet and one per kind, header rows frozen
     wb = load_workbook(out)
-    assert wb.sheetnames == [
+    assert sheet_slugs(wb) == [
+        "cover",
         "summary",
         "matched",
         "amount_mismatch",
@@ -751,11 +758,12 @@ def test_xlsx_reads_back_with_the_same_figures(
         "duplicates",
         "flags",
         "bad_lines",
+        "statement_checks",
     ]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2"
     # the summary has the same counts and amounts as the report
-    ws = wb["summary"]
+    ws = sheet(wb, "summary")
     got = {}
     for row in ws.iter_rows(min_row=2, values_only=True):
         if row[0] is None:
@@ -778,25 +786,25 @@ def test_xlsx_reads_back_with_the_same_figures(
     assert isinstance(cell.value, int | float)
     assert cell.number_format == "#,##0.00"
     # each kind's sheet lists its findings
-    am = wb["amount_mismatch"]
-    header = [c.value for c in am[1]]
+    am = sheet(wb, "amount_mismatch")
+    header = header_of(am)
     values = dict(zip(header, [c.value for c in am[2]], strict=True))
     assert values["voucher"] == "PZ-002"
     assert Decimal(str(values["ledger_amount"])) == Decimal("100000")
     assert Decimal(str(values["statement_amount"])) == Decimal("99000")
     assert am.cell(row=2, column=header.index("ledger_amount") + 1).number_format == "#,##0.00"
-    assert am.max_row == 2
-    flags = wb["flags"]
-    assert [r[0] for r in flags.iter_rows(min_row=2, values_only=True)] == [
+    assert len(data_rows(am)) == 1
+    flags = sheet(wb, "flags")
+    assert [r[0] for r in data_rows(flags)] == [
         "reversed-but-paid",
         "debarred-host",
         "date-out-of-tolerance",
     ]
-    so = wb["statement_only"]
-    so_header = [c.value for c in so[1]]
+    so = sheet(wb, "statement_only")
+    so_header = header_of(so)
     so_row = dict(zip(so_header, [c.value for c in so[2]], strict=True))
     assert so_row["line"] == 13 - 1 and so_row["payee"] == "无名公司"
-    assert wb["bad_lines"].cell(row=2, column=1).value == 13
+    assert sheet(wb, "bad_lines").cell(row=2, column=1).value == 13
 
 
 # --- the demo statement ----------------------------------------------------------------------
@@ -930,14 +938,12 @@ def test_flag_rows_show_the_ledger_and_the_statement_amount_in_their_own_columns
     # and the workbook's flags sheet too
     out = tmp_path / "r.xlsx"
     to_xlsx(report, out)
-    ws = load_workbook(out)["flags"]
-    header = [c.value for c in ws[1]]
+    ws = sheet(load_workbook(out), "flags")
+    header = header_of(ws)
     assert {"ledger_amount", "statement_amount", "date", "line"} <= set(header)
     got = {
         (r["voucher"], r["flag"]): r
-        for r in (
-            dict(zip(header, row, strict=True)) for row in ws.iter_rows(min_row=2, values_only=True)
-        )
+        for r in (dict(zip(header, row, strict=True)) for row in data_rows(ws))
     }
     rbp_x = got[("PZ-R", "reversed-but-paid")]
     assert Decimal(str(rbp_x["ledger_amount"])) == Decimal("100000")
@@ -1117,5 +1123,5 @@ def test_write_report_writes_csv_with_bom_and_xlsx(tmp_path: Path) -> None:
     assert (tmp_path / "r.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig") == to_csv(report)
     write_report(report, tmp_path / "r.xlsx")
-    assert load_workbook(tmp_path / "r.xlsx").sheetnames[0] == "summary"
+    assert sheet_slugs(load_workbook(tmp_path / "r.xlsx"))[:2] == ["cover", "summary"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.xlsx"]  # no temp files

@@ -703,6 +703,8 @@ def first_column(table: str) -> str:
         "request_log": "result",
         "ledger_settings": "value",
         "audit_checkpoints": "signature",
+        "merkle_nodes": "hash",
+        "audit_tree_heads": "root_hash",
     }[table]
 
 

@@ -1,0 +1,356 @@
+"""The Merkle tree over the chain, kept in ``merkle_nodes(level, idx, hash)``.
+
+The tree's leaves are the events in ``seq`` order (leaf index ``seq - 1``), each
+leaf the event's chain record bytes (:func:`ledger.store.chain.chain_record_bytes`,
+docs/AUDIT.md §8); hashing and proofs are :mod:`ledger.audit.merkle` (RFC 9162).
+
+**Maintenance.** :func:`extend` appends to the tree everything the chain holds
+beyond it: it reads the tree's size (the number of leaf nodes), the compact
+range at that size (one stored node per set bit), the chain rows after it
+joined with their events, and inserts the new leaf nodes and every perfect
+subtree node they complete. It is append-only (never an UPDATE, never a node
+recomputed from the other nodes' leaves) and idempotent (a second run finds
+nothing to do). Where it runs:
+
+* SQLite: in the recording transaction, by the chained recorder, under the
+  write lock that already serialises writers (:func:`extend_sqlite`);
+* PostgreSQL: right after each recording commits, in its own short
+  transaction under an advisory lock, skipped when another process holds the
+  lock (that process, or the next, appends the rows); and, waiting for the
+  lock, before every checkpoint, proof and pack (:func:`ensure`). It runs
+  beside the chain rather than inside the recorder's transaction so that the
+  tree only ever depends on what the chain table holds, however the chain row
+  is written (by the recorder today, inside the database tomorrow).
+
+A role that may not insert (the read-only auditor) still gets proofs: the
+nodes the table lacks are computed in memory from the chain (:class:`TreeView`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import structlog
+
+from aggregates.errors import TamperDetected
+from ledger.audit.merkle import (
+    CompactRange,
+    DictNodeStore,
+    NodeAddr,
+    fold,
+    leaf_hash,
+    node_hash,
+    root_addresses,
+)
+from ledger.store.chain import chain_record_bytes
+from ledger.store.db import DbConfig, DbConnection, connect, sql_for
+
+log = structlog.get_logger()
+
+BATCH = 5000
+# pg_advisory_xact_lock key serialising appends to merkle_nodes ("merkle").
+PG_MERKLE_LOCK_KEY = int.from_bytes(b"merkle", "big")
+
+Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+
+# --- the leaf -------------------------------------------------------------------------
+
+
+def leaf_of(
+    seq: int,
+    notification_id: int,
+    originator_id: Any,
+    originator_version: int,
+    topic: str,
+    state: bytes,
+) -> bytes:
+    """The tree's leaf for one event: its chain record bytes (docs/AUDIT.md §8)."""
+    return chain_record_bytes(
+        seq, notification_id, originator_id, originator_version, topic, bytes(state)
+    )
+
+
+# --- database access, on a raw connection or the recorder's cursor ----------------------
+
+
+def _query_of(conn: DbConnection) -> Query:
+    if isinstance(conn, sqlite3.Connection):
+
+        def q_sqlite(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            return [tuple(r) for r in conn.execute(sql, tuple(params)).fetchall()]
+
+        return q_sqlite
+
+    def q_pg(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cur = conn.execute(sql_for(conn, sql), tuple(params))
+        return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cur.fetchall()]
+
+    return q_pg
+
+
+def _nid(sqlite: bool) -> str:
+    return "rowid" if sqlite else "notification_id"
+
+
+def stored_size(q: Query) -> int:
+    """The number of leaves in ``merkle_nodes`` (one index lookup)."""
+    rows = q("SELECT MAX(idx) FROM merkle_nodes WHERE level = 0", ())
+    top = rows[0][0] if rows else None
+    return 0 if top is None else int(top) + 1
+
+
+def fetch_nodes(q: Query, addrs: Iterable[NodeAddr]) -> DictNodeStore:
+    """The stored nodes among ``addrs``, in one query per 200 addresses."""
+    wanted = list(dict.fromkeys(addrs))
+    store = DictNodeStore()
+    for i in range(0, len(wanted), 200):
+        chunk = wanted[i : i + 200]
+        where = " OR ".join("(level = ? AND idx = ?)" for _ in chunk)
+        params: list[int] = []
+        for a in chunk:
+            params += [a.level, a.idx]
+        for level, idx, h in q(f"SELECT level, idx, hash FROM merkle_nodes WHERE {where}", params):
+            store.nodes[NodeAddr(int(level), int(idx))] = bytes(h)
+    return store
+
+
+def _chain_leaves(q: Query, sqlite: bool, after: int, upto: int | None) -> Iterable[bytes]:
+    """The leaves of the chain rows with ``after < seq [<= upto]``, in seq order,
+    in batches; a gap or a chain row without its event is tampering."""
+    nid = _nid(sqlite)
+    expected = after + 1
+    while upto is None or expected <= upto:
+        limit = BATCH if upto is None else min(BATCH, upto - expected + 1)
+        rows = q(
+            "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, "
+            "e.topic, e.state FROM event_chain c "
+            f"LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
+            "WHERE c.seq >= ? ORDER BY c.seq LIMIT ?",
+            (expected, limit),
+        )
+        if not rows:
+            break
+        for seq, nid_value, oid, version, topic, state in rows:
+            if int(seq) != expected:
+                raise TamperDetected(
+                    f"the chain has a gap at seq {expected}: run `ledger audit verify`"
+                )
+            if oid is None or topic is None or state is None:
+                raise TamperDetected(
+                    f"the event at seq {seq} is missing: run `ledger audit verify`"
+                )
+            yield leaf_of(int(seq), int(nid_value), oid, int(version), str(topic), bytes(state))
+            expected += 1
+    if upto is not None and expected <= upto:
+        raise TamperDetected(f"the chain ends before seq {upto}: events were removed")
+
+
+@dataclass
+class Tail:
+    """The tree grown past what is stored: its new size and the nodes created."""
+
+    stored: int
+    size: int
+    nodes: list[tuple[NodeAddr, bytes]]
+
+
+def compute_tail(q: Query, sqlite: bool, upto: int | None = None) -> Tail:
+    """Append, in memory, the chain rows after the stored tree (up to ``upto``)
+    to the stored compact range; the nodes that would be inserted."""
+    size = stored_size(q)
+    if upto is not None and upto <= size:
+        return Tail(size, size, [])
+    frontier_nodes = fetch_nodes(q, root_addresses(size))
+    try:
+        frontier = CompactRange.from_store(frontier_nodes, size)
+    except KeyError as e:
+        raise TamperDetected(
+            f"merkle_nodes lacks node {e.args[0]!r} of the tree of {size} leaves"
+        ) from None
+    created: list[tuple[NodeAddr, bytes]] = []
+    for leaf in _chain_leaves(q, sqlite, size, upto):
+        created += frontier.append(leaf_hash(leaf))
+    return Tail(size, frontier.size, created)
+
+
+def _insert_sqlite(execmany: Callable[[str, list[tuple[Any, ...]]], Any], tail: Tail) -> None:
+    if tail.nodes:
+        execmany(
+            "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
+            [(a.level, a.idx, h) for a, h in tail.nodes],
+        )
+
+
+def extend_sqlite(cursor: Any) -> int:
+    """Append the chain's new rows to the tree, on the SQLite recorder's cursor
+    (inside the recording transaction, under its write lock). Returns the size."""
+
+    def q(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor.execute(sql, tuple(params))
+        return [tuple(r) for r in cursor.fetchall()]
+
+    tail = compute_tail(q, True)
+    _insert_sqlite(cursor.executemany, tail)
+    return tail.size
+
+
+def extend(conn: DbConnection, *, wait: bool = True) -> int | None:
+    """Append the chain's new rows to the tree inside the caller's write
+    transaction. PostgreSQL serialises on an advisory lock; with ``wait``
+    False it returns None at once when another process holds it. Returns the
+    tree's size."""
+    q = _query_of(conn)
+    if isinstance(conn, sqlite3.Connection):
+        tail = compute_tail(q, True)
+        _insert_sqlite(conn.executemany, tail)
+        return tail.size
+    if wait:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (PG_MERKLE_LOCK_KEY,))
+    else:
+        got = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (PG_MERKLE_LOCK_KEY,))
+        row = got.fetchone()
+        if not row or not row["ok"]:
+            return None
+    tail = compute_tail(q, False)
+    if tail.nodes:
+        conn.execute(
+            "INSERT INTO merkle_nodes (level, idx, hash) "
+            "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])",
+            (
+                [a.level for a, _ in tail.nodes],
+                [a.idx for a, _ in tail.nodes],
+                [h for _, h in tail.nodes],
+            ),
+        )
+    return tail.size
+
+
+def ensure(cfg: DbConfig) -> bool:
+    """Bring the stored tree up to the chain (before a checkpoint, proof or
+    pack). Returns False when this login may not write the tree (a read-only
+    role): proofs then compute the missing nodes in memory."""
+    try:
+        with connect(cfg, write=True) as conn:
+            extend(conn)
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    except sqlite3.OperationalError as e:
+        if "readonly" in str(e) or "read-only" in str(e):
+            return False
+        raise
+    return True
+
+
+def extend_after_commit(conn: psycopg.Connection[Any]) -> None:
+    """PostgreSQL: after a recording commits, append its rows in a short
+    transaction of their own, never waiting for another process that is doing
+    it. A failure here loses nothing (the next extend appends the rows) and
+    never fails the recording that was committed: it is logged."""
+    try:
+        with conn.transaction():
+            # derived data: a crash that loses this commit loses nothing the
+            # next append does not redo, so it need not wait for the disk
+            conn.execute("SET LOCAL synchronous_commit = off")
+            extend(conn, wait=False)
+    except (psycopg.Error, TamperDetected) as e:
+        log.warning("merkle tree not extended after recording", error=str(e).splitlines()[0])
+
+
+# --- reading the tree in a snapshot (stored nodes, plus a computed tail) -----------------
+
+
+class TreeView:
+    """The tree as of the caller's snapshot: stored nodes, and for a role that
+    could not store them, the nodes beyond the stored size computed in memory."""
+
+    def __init__(self, conn: DbConnection, size: int) -> None:
+        self.q = _query_of(conn)
+        self.size = size
+        tail = compute_tail(self.q, isinstance(conn, sqlite3.Connection), upto=size)
+        self.stored = tail.stored
+        self.overlay = DictNodeStore()
+        self.overlay.put_all(tail.nodes)
+
+    def nodes(self, addrs: Iterable[NodeAddr]) -> DictNodeStore:
+        wanted = list(dict.fromkeys(addrs))
+        store = fetch_nodes(self.q, [a for a in wanted if a not in self.overlay.nodes])
+        for a in wanted:
+            if a in self.overlay.nodes:
+                store.nodes[a] = self.overlay.nodes[a]
+        return store
+
+    def root(self, size: int | None = None) -> bytes:
+        addrs = root_addresses(self.size if size is None else size)
+        store = self.nodes(addrs)
+        return fold([store.get(a.level, a.idx) for a in addrs])
+
+
+def full_root(leaves: Iterable[bytes]) -> tuple[int, bytes]:
+    """The size and root of the tree over ``leaves`` (chain record bytes),
+    recomputed in memory: what a checkpoint compares the stored tree with."""
+    frontier = CompactRange()
+    for leaf in leaves:
+        frontier.append(leaf_hash(leaf))
+    return frontier.size, frontier.root()
+
+
+def chain_leaves(conn: DbConnection, upto: int) -> Iterable[bytes]:
+    """The leaves of seq 1..``upto`` read from the chain in the caller's snapshot."""
+    return _chain_leaves(_query_of(conn), isinstance(conn, sqlite3.Connection), 0, upto)
+
+
+def _stored_level(q: Query, level: int, count: int) -> Iterator[tuple[int, bytes]]:
+    """Stored nodes ``(idx, hash)`` of one level with idx < count, in idx order."""
+    at = 0
+    while at < count:
+        rows = q(
+            "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx >= ? AND idx < ? "
+            "ORDER BY idx LIMIT ?",
+            (level, at, count, BATCH),
+        )
+        if not rows:
+            return
+        for idx, h in rows:
+            yield int(idx), bytes(h)
+        at = int(rows[-1][0]) + 1
+
+
+def first_bad_node(conn: DbConnection, size: int) -> tuple[int, str] | None:
+    """Check every stored node of the tree of the first ``size`` leaves: each
+    leaf against its event, each higher node against the two below it. The
+    first seq whose node is wrong or missing, described; None when all hold.
+    O(size) reads, as many as a chain verification."""
+    q = _query_of(conn)
+    sqlite = isinstance(conn, sqlite3.Connection)
+    stored = min(stored_size(q), size)
+    nodes = _stored_level(q, 0, stored)
+    for index, leaf in enumerate(_chain_leaves(q, sqlite, 0, stored)):
+        got = next(nodes, None)
+        if got is None or got[0] != index:
+            return index + 1, f"merkle_nodes lacks the leaf of seq {index + 1}"
+        if got[1] != leaf_hash(leaf):
+            return index + 1, (
+                f"the tree's leaf for seq {index + 1} is not the hash of that event: the "
+                "event was rewritten after it was recorded, or merkle_nodes was altered"
+            )
+    level = 1
+    while stored >> level:
+        below = _stored_level(q, level - 1, (stored >> level) * 2)
+        here = _stored_level(q, level, stored >> level)
+        for index in range(stored >> level):
+            left, right, got = next(below, None), next(below, None), next(here, None)
+            first_seq = (index << level) + 1
+            if left is None or right is None or got is None or got[0] != index:
+                return first_seq, f"merkle_nodes lacks node ({level}, {index})"
+            if got[1] != node_hash(left[1], right[1]):
+                return first_seq, (
+                    f"merkle_nodes node ({level}, {index}) is not the hash of the two below "
+                    "it: merkle_nodes was altered"
+                )
+        level += 1
+    return None
