@@ -49,7 +49,8 @@ COMMANDS: dict[str, str] = {
 # commands without importing them (a test keeps it equal to the commands' own
 # help). A command missing here is imported to list it.
 SUMMARIES: dict[str, str] = {
-    "audit": "Prove the history: verify the hash chain, sign checkpoints, export.",
+    "audit": "Prove the history: verify the hash chain, sign checkpoints (signed tree heads), "
+    "export, prove events and consistency, make audit packs.",
     "blacklist": "Units on the integrity blacklist on a date.",
     "change": "Major change requests: request, approve, reject, withdraw, list.",
     "compliance": "Compliance: overdue rectifications and reports, platforms due for termination.",
@@ -59,6 +60,11 @@ SUMMARIES: dict[str, str] = {
     "eligibility": "Is a unit eligible on a date, for a purpose — and every reason it is not.",
     "funds": "Funds: allocate, disburse, reverse, recover, suspend, resume; summary, reconcile.",
     "history": "The events of a platform, a unit, or the ledger, oldest first.",
+    "import": "Bulk-record decisions: a JSON Lines file of recording commands, or register "
+    "sheets (XLSX: one sheet per kind; CSV: one kind), Chinese or English headers. Every "
+    "line passes the same rules as its command; re-running a file records nothing new "
+    "(request ids); a bad line is reported with its number and nothing of its batch is "
+    "recorded, and the import stops there (the batches before it stay recorded).",
     "init": "Create or upgrade the schema; idempotent; set the default policy.",
     "platform": "Platforms: lifecycle decisions; show and list.",
     "projections": "Read models: status, rebuild, verify.",
