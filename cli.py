@@ -17,26 +17,31 @@ from typing import Any, NoReturn
 
 import click
 
-# structlog imports rich when it is installed (for its tracebacks, which we do
-# not use: errors are one line). rich is here for tables only, imported when
-# one is printed (ledger/output.py); hiding it while structlog loads keeps it
-# out of every command's start-up.
-_HIDE_RICH = "rich" not in sys.modules
-if _HIDE_RICH:
-    sys.modules["rich"] = None  # type: ignore[assignment]
-try:
-    import structlog
-finally:
-    if _HIDE_RICH:
-        del sys.modules["rich"]
-
-from aggregates.errors import (  # noqa: E402 - after structlog, on purpose
+from aggregates.errors import (
     DatabaseUnavailable,
     InvalidInput,
     LedgerError,
     TamperDetected,
 )
-from commands._common import DEFAULT_DB, FORMATS, Ctx  # noqa: E402
+from commands._common import DEFAULT_DB, FORMATS, Ctx
+
+
+def _load_structlog() -> None:
+    """Import structlog with rich hidden: structlog imports rich when it is
+    installed (for tracebacks we do not use: errors are one line), and rich is
+    here for tables only, imported when one is printed (ledger/output.py).
+    Called before a command module loads, so rich stays out of start-up."""
+    if "structlog" in sys.modules:
+        return
+    hide = "rich" not in sys.modules
+    if hide:
+        sys.modules["rich"] = None  # type: ignore[assignment]
+    try:
+        import structlog  # noqa: F401
+    finally:
+        if hide:
+            del sys.modules["rich"]
+
 
 # Every command, by name: "module:attribute" under the commands package, imported
 # only when the command is invoked (or listed with its help).
@@ -60,10 +65,43 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# The first paragraph of each command's help, so that `ledger --help` lists the
+# commands without importing them (a test keeps it equal to the commands' own
+# help). A command missing here is imported to list it.
+SUMMARIES: dict[str, str] = {
+    "audit": "Prove the history: verify the hash chain, sign checkpoints (signed tree heads), "
+    "export, prove events and consistency, make audit packs.",
+    "blacklist": "Units on the integrity blacklist on a date.",
+    "change": "Major change requests: request, approve, reject, withdraw, list.",
+    "compliance": "Compliance: overdue rectifications and reports, platforms due for termination.",
+    "config": "Profiles and settings (a TOML file in the user's config directory).",
+    "debarred": "Units debarred on a date (start ≤ date < end, not lifted); with --file, "
+    "every name of a list screened against them (best matches, score, verdict, why).",
+    "demo": "Load a realistic demo ledger into the configured, empty database (initialising "
+    "it if needed) and print what to try next.",
+    "eligibility": "Is a unit eligible on a date, for a purpose — and every reason it is not.",
+    "funds": "Funds: allocate, disburse, reverse, recover, suspend, resume; summary, reconcile.",
+    "history": "The events of a platform, a unit, or the ledger, oldest first.",
+    "import": "Bulk-record decisions: a JSON Lines file of recording commands, or register "
+    "sheets (XLSX: one sheet per kind; CSV: one kind), Chinese or English headers. Every "
+    "line passes the same rules as its command; re-running a file records nothing new "
+    "(request ids); a bad line is reported with its number and nothing of its batch is "
+    "recorded, and the import stops there (the batches before it stay recorded).",
+    "init": "Create or upgrade the schema; idempotent; set the default policy.",
+    "platform": "Platforms: lifecycle decisions; show and list.",
+    "projections": "Read models: status, rebuild, verify.",
+    "roles": "Database logins: one per person, members of the ledger's group roles.",
+    "unit": "Units: register, rename, violations, debarments, blacklist; show and search.",
+}
+
+
 # --- logging (configured once, here) -------------------------------------------------
 
 
 def configure_logging(verbose: bool) -> None:
+    _load_structlog()
+    import structlog
+
     level = logging.INFO if verbose else logging.WARNING
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False)
@@ -107,7 +145,7 @@ def exit_code(error: LedgerError) -> int:
 def fail(message: str, code: int) -> NoReturn:
     """One line on stderr, whatever the message holds (a newline, an escape
     sequence or a bidi override from an argument is shown escaped), and exit."""
-    from ledger.output import terminal_safe
+    from ledger.text import terminal_safe
 
     click.echo(f"error: {terminal_safe(message)}", err=True)
     sys.exit(code)
@@ -128,7 +166,7 @@ def unstorable(value: str) -> str | None:
 def check_arguments(args: list[str]) -> None:
     """Refuse, exit 2 and nothing done, an argument or LEDGER_* setting that the
     ledger could not store or show."""
-    from ledger.output import terminal_safe
+    from ledger.text import terminal_safe
 
     named = [(f"argument {i + 1}", a) for i, a in enumerate(args)]
     named += [(k, os.environ[k]) for k in ("LEDGER_DB", "LEDGER_ACTOR") if k in os.environ]
@@ -155,8 +193,27 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
+            _load_structlog()
             return self._load(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands with their summaries (SUMMARIES), importing none that has one."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in self.lazy and name in SUMMARIES:
+                stand_in = click.Command(name, help=SUMMARIES[name])
+                rows.append((name, stand_in.get_short_help_str(limit)))
+                continue
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def _load(self, cmd_name: str) -> click.Command:
         module_name, attr = self.lazy[cmd_name].split(":", 1)

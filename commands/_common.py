@@ -17,13 +17,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import click
-import structlog
 
 from aggregates.errors import InvalidInput
-from aggregates.values import parse_date, parse_money
-from ledger import output
 
 if TYPE_CHECKING:
+    from ledger import output
     from ledger.profiles import Settings
     from ledger.service import LedgerService
 
@@ -37,10 +35,14 @@ FORMATS = ("table", "json", "csv")
 
 
 def opt_date(value: str | None, what: str) -> date | None:
+    from aggregates.values import parse_date
+
     return None if value is None else parse_date(value, what=what)
 
 
 def money(value: str) -> Decimal:
+    from aggregates.values import parse_money
+
     return parse_money(value)
 
 
@@ -71,6 +73,8 @@ class Ctx:
     """Per-invocation settings: database, actor, output format."""
 
     def __init__(self) -> None:
+        from ledger import output
+
         self.db: str = DEFAULT_DB
         self.actor: str | None = None
         self.format: str = "table"
@@ -79,6 +83,8 @@ class Ctx:
 
     def table_view(self) -> output.View:
         """The table view of this invocation, fitted to the terminal (or COLUMNS)."""
+        from ledger import output
+
         v = self.view
         return output.View(v.columns, v.wide, v.no_headers, output.terminal_width(stdout_is_tty()))
 
@@ -135,6 +141,8 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
                 kwargs.pop("no_headers", False),
             )
             if wide or cols or no_headers:
+                from ledger import output
+
                 picked = tuple(c.strip() for c in (cols or "").split(",") if c.strip())
                 ctx.view = output.View(picked, bool(wide), bool(no_headers))
             actor = kwargs.pop("actor_opt", None)
@@ -143,6 +151,8 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
                 given.append("actor")
             if ctx.settings is not None:
                 ctx.settings.sources.update(dict.fromkeys(given, "option"))
+            import structlog
+
             structlog.contextvars.bind_contextvars(
                 command=click.get_current_context().command_path, actor=ctx.actor
             )
@@ -215,6 +225,8 @@ def open_service(ctx: Ctx) -> LedgerService:
 
 
 def print_result(ctx: Ctx, result: Recorded) -> None:
+    from ledger import output
+
     data = result.as_json()
     if ctx.format == "json":
         click.echo(output.to_json(data))
@@ -264,7 +276,7 @@ def record(
 
 def as_of_date(value: str | None) -> date:
     """--as-of: any date, future included; default today."""
-    from ledger.service import today
+    from ledger.clock import today
 
     return opt_date(value, "--as-of") or today()
 
@@ -305,6 +317,8 @@ def emit(
     """Print a record (dict) or records (list) as table, JSON or CSV; a
     table shows the `default` columns (those read first) unless --wide or
     --columns ask otherwise."""
+    from ledger import output
+
     if ctx.format == "json":
         click.echo(output.to_json(data))
     elif ctx.format == "csv":

@@ -425,7 +425,7 @@ def funds_reconcile(
         report.chain_seq, report.chain_hash = chain_head(ctx.db)
         if out.lower().endswith(".xlsx"):
             # the workbook also carries the budget view, from `funds summary`
-            from ledger.service import today
+            from ledger.clock import today
 
             report.budget_as_of = today()
             with reading(ctx) as rm:

@@ -80,6 +80,8 @@ _TABLE_NAME = re.compile(r"\brm_(?=\w)")
 # How many originator ids the view remembers (codes never change, so this only
 # bounds memory: a rebuild sees one voucher aggregate per payment).
 CODES_CACHE_MAX = 20_000
+# inserts buffered at most before they are written (ReadModelView.insert)
+INSERT_BUFFER_MAX = 1000
 
 
 def shadow_name(table: str, prefix: str) -> str:
@@ -115,19 +117,49 @@ class ReadModelView(TrackingRecorder):
         # the seq (event_chain) and notification id of the event being processed
         self.seq: int = 0
         self.notification_id: int = 0
+        # consecutive INSERTs of one statement, written together (executemany)
+        # before any other use of the connection: (statement, rows)
+        self._pending_sql: str | None = None
+        self._pending_rows: list[tuple[Any, ...]] = []
 
     @property
     def conn(self) -> DbConnection:
+        """The batch's connection, with the buffered inserts written first (so
+        whatever reads or writes through it sees them, in order)."""
         if self._conn is None:
             raise ViewNotOpen("the read-model view has no open transaction")
+        if self._pending_rows:
+            self.flush()
         return self._conn
 
     def bind(self, conn: DbConnection | None) -> None:
+        """Bind a batch's connection (or unbind: None). Inserts still buffered
+        (a batch that failed before its tracking position was written) are
+        dropped with its transaction."""
+        self.discard()
         self._conn = conn
+
+    def flush(self) -> None:
+        """Write the buffered inserts (one executemany)."""
+        sql, rows = self._pending_sql, self._pending_rows
+        self._pending_sql, self._pending_rows = None, []
+        if sql is None or not rows or self._conn is None:
+            return
+        cur = self._conn.cursor()
+        try:
+            cur.executemany(sql, rows)
+        finally:
+            cur.close()
+
+    def discard(self) -> None:
+        """Drop the buffered inserts (their model's savepoint was rolled back)."""
+        self._pending_sql, self._pending_rows = None, []
 
     @property
     def is_sqlite(self) -> bool:
-        return isinstance(self.conn, sqlite3.Connection)
+        if self._conn is None:
+            raise ViewNotOpen("the read-model view has no open transaction")
+        return isinstance(self._conn, sqlite3.Connection)
 
     # --- the library's TrackingRecorder interface ------------------------------------
 
@@ -168,11 +200,20 @@ class ReadModelView(TrackingRecorder):
         return [_row(r) for r in self.execute(sql, params).fetchall()]
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
-        cols = list(row)
-        self.execute(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-            [row[c] for c in cols],
-        )
+        """Insert a row. Consecutive inserts of the same statement are
+        buffered and written together (executemany) before the connection is
+        next used, or at the end of the model's batch (``insert_tracking``):
+        a rebuild writes its append-only tables many rows a statement."""
+        if self._conn is None:
+            raise ViewNotOpen("the read-model view has no open transaction")
+        cols = tuple(row)
+        sql = _insert_sql(table, cols, self.prefix, isinstance(self._conn, sqlite3.Connection))
+        if sql != self._pending_sql:
+            self.flush()
+            self._pending_sql = sql
+        self._pending_rows.append(tuple(row[c] for c in cols))
+        if len(self._pending_rows) >= INSERT_BUFFER_MAX:
+            self.flush()
 
     def upsert(self, table: str, row: dict[str, Any], key: Sequence[str]) -> None:
         cols = list(row)
@@ -192,10 +233,15 @@ class ReadModelView(TrackingRecorder):
         )
 
     def money(self, value: Decimal | None) -> Any:
-        return money_to_db(self.conn, value)
+        # (the connection's kind only: buffered inserts stay buffered)
+        if self._conn is None:
+            raise ViewNotOpen("the read-model view has no open transaction")
+        return money_to_db(self._conn, value)
 
     def money_out(self, value: Any) -> Decimal | None:
-        return money_from_db(self.conn, value)
+        if self._conn is None:
+            raise ViewNotOpen("the read-model view has no open transaction")
+        return money_from_db(self._conn, value)
 
     def aggregate_of(self, originator_id: Any) -> tuple[str, str]:
         """(aggregate, code) of an originator id, from the registry model."""
@@ -218,6 +264,15 @@ class ReadModelView(TrackingRecorder):
 
     def code_of(self, domain_event: Any) -> str:
         return self.aggregate_of(domain_event.originator_id)[1]
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_sql(table: str, cols: tuple[str, ...], prefix: str, sqlite: bool) -> str:
+    return _rewrite(
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+        prefix,
+        sqlite,
+    )
 
 
 @functools.lru_cache(maxsize=1024)

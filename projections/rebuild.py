@@ -15,13 +15,12 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-import psycopg
-import psycopg.errors
-from psycopg import sql as pgsql
+from typing import TYPE_CHECKING, Any
 
 from aggregates.errors import Conflict
+
+if TYPE_CHECKING:
+    import psycopg
 from ledger.store.db import (
     DbConfig,
     DbConnection,
@@ -45,6 +44,7 @@ from projections.runner import (
     locked_writer,
     mapper_of,
     model_projections,
+    pg_error,
     show_progress,
 )
 from projections.trusted import ChainGuard
@@ -73,6 +73,13 @@ SWAP_PATIENCE_S = 120.0
 def _session(cfg: DbConfig) -> Iterator[DbConnection]:
     """One connection for many short transactions (``_transaction``)."""
     conn: DbConnection = sqlite_connect(cfg) if cfg.backend == "sqlite" else pg_connect(cfg)
+    if isinstance(conn, sqlite3.Connection):
+        # The shadow tables' transactions need not reach the disk one by one:
+        # in WAL mode (the ledger's) NORMAL never corrupts the file, and a
+        # power cut loses at most the last batches of shadow rows, which the
+        # next rebuild writes again. (This connection only: the events and
+        # the live models keep their own setting.)
+        conn.execute("PRAGMA synchronous = NORMAL")
     try:
         yield conn
     finally:
@@ -200,6 +207,8 @@ def _create_sqlite_shadow(conn: sqlite3.Connection, table: str, shadow: str) -> 
 
 
 def _create_pg_shadow(conn: psycopg.Connection[Any], table: str, shadow: str) -> None:
+    from psycopg import sql as pgsql
+
     execute(
         conn,
         f"CREATE TABLE {shadow} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
@@ -271,7 +280,7 @@ def _own(conn: DbConnection, owner: int) -> None:
             "WHERE projection = ?",
             (REBUILD_OWNER,),
         )
-    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
+    except (sqlite3.OperationalError, pg_error("UndefinedTable")):
         row = None
     if row is None or int(row["notification_id"]) != owner:
         raise Conflict(
@@ -417,7 +426,7 @@ def rebuild(
                     result.position = min(pos.values())
                     result.head = ledger_head(conn)
                     break
-        except psycopg.errors.LockNotAvailable:
+        except pg_error("LockNotAvailable"):
             pass  # readers held the live tables: catch the shadow up, try again
         if time.monotonic() > deadline:
             raise Conflict(

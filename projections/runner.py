@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import psycopg
-import psycopg.errors
 from eventsourcing.persistence import Mapper, StoredEvent, Tracking
 from eventsourcing.projection import Projection
 
@@ -88,7 +86,26 @@ SQLITE_AFTER_WRITE_BUSY_MS = 2000
 
 EventHook = Callable[[int], None]
 
-_INCONSISTENT = (sqlite3.IntegrityError, psycopg.IntegrityError, RowMissing)
+
+
+class _NeverRaised(Exception):
+    """Stands for a psycopg error while psycopg is not loaded (a SQLite ledger
+    never imports the driver), so that no exception matches it."""
+
+
+def pg_error(name: str) -> type[Exception]:
+    """psycopg's error class ``name`` (``psycopg.errors.<name>``), or a class
+    never raised when psycopg was not imported: then no psycopg error can occur."""
+    errors = sys.modules.get("psycopg.errors")
+    if errors is None:
+        return _NeverRaised
+    cls: type[Exception] = getattr(errors, name)
+    return cls
+
+
+def _inconsistent() -> tuple[type[Exception], ...]:
+    """What a model ahead of its tracking position raises while applying."""
+    return (sqlite3.IntegrityError, pg_error("IntegrityError"), RowMissing)
 
 
 @dataclass
@@ -184,7 +201,7 @@ def locked_writer(cfg: DbConfig, *, wait: bool) -> Iterator[DbConnection | None]
                 execute(pconn, "SET LOCAL lock_timeout = DEFAULT")
             else:
                 execute(pconn, PG_CATCHUP_LOCK + " NOWAIT")
-        except psycopg.errors.LockNotAvailable:
+        except pg_error("LockNotAvailable"):
             ok = False
         if not ok:
             pconn.rollback()
@@ -218,7 +235,8 @@ def guarded(cfg: DbConfig) -> Iterator[None]:
 
 
 def can_write(cfg: DbConfig) -> bool:
-    """Whether this connection may write the read models (not a read-only role / file)."""
+    """Whether this connection may write the read models (not a read-only
+    role / file, nor a hot standby)."""
     if cfg.backend == "sqlite":
         path = cfg.sqlite_abspath
         return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
@@ -228,7 +246,9 @@ def can_write(cfg: DbConfig) -> bool:
             "SELECT has_table_privilege('rm_tracking', 'INSERT') "
             "AND has_table_privilege('rm_tracking', 'UPDATE') "
             "AND has_table_privilege('rm_history', 'INSERT') "
-            "AND has_table_privilege('ledger_catchup_lock', 'UPDATE') AS ok",
+            "AND has_table_privilege('ledger_catchup_lock', 'UPDATE') "
+            # a hot standby (streaming replica) answers queries, never writes
+            "AND NOT pg_is_in_recovery() AS ok",
         )
     return bool(row and row["ok"])
 
@@ -304,13 +324,17 @@ def apply_batch(
             if lo >= hi:
                 continue
             execute(conn, "SAVEPOINT rm_model")
+            # the handler, looked up once a batch (singledispatchmethod builds a
+            # new bound dispatcher on every attribute access)
+            process = p.process_event
             try:
                 for nid, seq, event in events:
                     if lo < nid <= hi:
                         view.seq, view.notification_id = seq, nid
-                        p.process_event(event, Tracking(p.name, nid))
+                        process(event, Tracking(p.name, nid))
                 p.view.insert_tracking(Tracking(p.name, hi))
-            except _INCONSISTENT as e:
+            except _inconsistent() as e:
+                view.discard()
                 execute(conn, "ROLLBACK TO SAVEPOINT rm_model")
                 execute(conn, "RELEASE SAVEPOINT rm_model")
                 broken[p.name] = (

@@ -98,7 +98,18 @@ print(" ".join(sorted(sys.modules)))
 @pytest.mark.parametrize(
     ("args", "loaded", "not_loaded"),
     [
-        (["--help"], {"commands.unit", "commands.audit"}, {"ledger.service", "psycopg"}),
+        (
+            ["--help"],
+            {"cli"},
+            {
+                "commands.unit",
+                "commands.audit",
+                "ledger.service",
+                "psycopg",
+                "pydantic",
+                "structlog",
+            },
+        ),
         (["unit", "--help"], {"commands.unit"}, {"commands.funds", "ledger.service"}),
         (["audit", "--help"], {"commands.audit"}, {"commands.unit", "cryptography"}),
     ],
@@ -106,8 +117,10 @@ print(" ".join(sorted(sys.modules)))
 def test_the_root_group_loads_command_modules_lazily(
     args: list[str], loaded: set[str], not_loaded: set[str]
 ) -> None:
-    """`ledger --help` lists every command without the service or a database
-    driver; a group's help imports only that group's module."""
+    """`ledger --help` lists every command without importing any command
+    module (their summaries are in cli.SUMMARIES), the service, pydantic,
+    structlog or a database driver; a group's help imports only that group's
+    module."""
     result = subprocess.run(
         [sys.executable, "-c", _LOADED, *args],
         cwd=ROOT,
@@ -119,3 +132,21 @@ def test_the_root_group_loads_command_modules_lazily(
     modules = set(result.stdout.split())
     assert loaded <= modules, loaded - modules
     assert not (not_loaded & modules), not_loaded & modules
+
+
+def test_the_root_help_summaries_are_the_commands_own() -> None:
+    """cli.SUMMARIES (what `ledger --help` lists without importing the
+    commands) is the first paragraph of each command's own help."""
+    import click
+
+    import cli
+
+    ctx = click.Context(cli.main)
+    assert set(cli.SUMMARIES) <= set(cli.COMMANDS)
+    # every command has one, so `ledger --help` imports no command module
+    assert set(cli.SUMMARIES) == set(cli.COMMANDS)
+    for name in cli.SUMMARIES:
+        command = cli.main.get_command(ctx, name)
+        assert command is not None and command.help is not None
+        first = " ".join(command.help.partition("\n\n")[0].split())
+        assert cli.SUMMARIES.get(name) == first, name

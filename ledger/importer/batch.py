@@ -238,6 +238,7 @@ class BatchService(LedgerService):
             self._events, self._requests, self._batch_known = [], [], {}
             return None
         touched = [e for e in self._cache.values() if e.agg.pending_events]
+        counts = [(e.agg, len(e.agg.pending_events)) for e in touched]
         if self._events or self._requests:
             for entry in touched:
                 entry.agg.collect_events()
@@ -248,6 +249,8 @@ class BatchService(LedgerService):
                 return conflict
         for entry in touched:
             entry.stored = entry.agg.version
+        if self.use_snapshots:  # the snapshots the commands would have written
+            self._take_snapshots(counts)
         self._events, self._requests, self._batch_known = [], [], {}
         self._known = {}  # what was recorded is in the request log now
         self._absent = set()

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aggregates.errors import LedgerError
+from ledger.clock import today
 from ledger.service.changes import ChangeCommands
-from ledger.service.core import DEFAULT_POLICY, LedgerApp, Result, ServiceCore, today
+from ledger.service.core import DEFAULT_POLICY, LedgerApp, Result, ServiceCore
 from ledger.service.funds import FundCommands, check_fiscal_year
 from ledger.service.platforms import PlatformCommands
 from ledger.service.units import UnitCommands

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import structlog
@@ -37,9 +37,10 @@ from aggregates.policy import Policy
 from aggregates.unit import Unit, unit_id
 from aggregates.values import Meta, validate_credit_code, validate_platform_code
 from aggregates.voucher import voucher_id
+from ledger.clock import today
 from ledger.policies import DEFAULT_POLICY_ID, load_policy
 from ledger.service.errors import get_aggregate, opening_database, save_or_conflict
-from ledger.store import db
+from ledger.store import db, snapshots
 from ledger.store.chain import RequestRecord, lookup_request
 from ledger.store.codec import DateAsISO
 
@@ -51,17 +52,6 @@ MAX_ATTEMPTS = 10
 RETRY_BACKOFF_S = 0.02
 # the programme new proposals follow when `ledger init` named none
 DEFAULT_POLICY = DEFAULT_POLICY_ID
-
-
-def today() -> date:
-    """Today, or `LEDGER_TODAY` for reproducible runs."""
-    raw = os.environ.get("LEDGER_TODAY")
-    if raw:
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            raise InvalidInput(f"invalid LEDGER_TODAY {raw!r}: expected YYYY-MM-DD") from None
-    return date.today()
 
 
 class LedgerApp(Application[UUID]):
@@ -154,6 +144,8 @@ class ServiceCore:
         with opening_database(db_url):
             self.app = LedgerApp(env=db.app_environment(self.cfg))
         self.after_write: list[Callable[[], None]] = []
+        # load platforms and units from snapshots (ledger.store.snapshots)
+        self.use_snapshots = True
 
     def close(self) -> None:
         self.app.close()
@@ -168,17 +160,49 @@ class ServiceCore:
 
     def platform(self, code: str) -> Platform:
         validate_platform_code(code)
-        agg = get_aggregate(self.app, platform_id(code), lambda: PlatformNotFound(code))
+        agg = self._load(platform_id(code), Platform, lambda: PlatformNotFound(code))
         if not isinstance(agg, Platform):  # pragma: no cover - ids are namespaced
             raise PlatformNotFound(code)
         return agg
 
     def unit(self, code: str) -> Unit:
         validate_credit_code(code)
-        agg = get_aggregate(self.app, unit_id(code), lambda: UnitNotFound(code))
+        agg = self._load(unit_id(code), Unit, lambda: UnitNotFound(code))
         if not isinstance(agg, Unit):  # pragma: no cover
             raise UnitNotFound(code)
         return agg
+
+    def _load(
+        self, ident: UUID, cls: type[Aggregate], not_found: Callable[[], LedgerError]
+    ) -> Aggregate:
+        """The aggregate from its newest usable snapshot and the events after
+        it (ledger.store.snapshots), else from all its events."""
+        if self.use_snapshots:
+            agg = snapshots.load(self._snapshot_conn, ident, cls, self._events_after)
+            if agg is not None:
+                return agg
+        return get_aggregate(self.app, ident, not_found)
+
+    def _events_after(self, ident: UUID, version: int) -> Iterator[Any]:
+        events: Iterator[Any] = self.app.repository.event_store.get(ident, gt=version)
+        return events
+
+    def _snapshot_conn(self) -> AbstractContextManager[db.DbConnection]:
+        """A connection for the snapshots: the application's own (PostgreSQL:
+        from its pool, autocommit), or a short SQLite one."""
+        if self.cfg.backend == "postgresql":
+            return cast(
+                "AbstractContextManager[db.DbConnection]",
+                self.app.recorder.datastore.get_connection(),  # type: ignore[attr-defined]
+            )
+        return db.connect(self.cfg)
+
+    def _take_snapshots(self, saved: list[tuple[Aggregate, int]]) -> None:
+        """Snapshot the platforms and units a save took across a multiple of
+        the interval (after the save, in a transaction of their own)."""
+        for agg, new_events in saved:
+            if isinstance(agg, (Platform, Unit)) and snapshots.crossed_interval(agg, new_events):
+                snapshots.save_snapshot(self._snapshot_conn, agg)
 
     def exists(self, ident: UUID) -> bool:
         return bool(self.app.recorder.select_events(ident, limit=1))
@@ -250,6 +274,7 @@ class ServiceCore:
                 if request_id is not None
                 else None
             )
+            counts = [(agg, len(agg.pending_events)) for agg in aggregates]
             conflict = save_or_conflict(self.app, aggregates, request)
             if conflict is not None:
                 if request_id is not None:
@@ -269,6 +294,8 @@ class ServiceCore:
                 time.sleep(random.uniform(0, min(0.5, RETRY_BACKOFF_S * 2 ** (attempt - 1))))
                 continue
             log.info("recorded", command=command, recorded=result.event, code=result.code)
+            if self.use_snapshots:
+                self._take_snapshots(counts)
             for hook in self.after_write:
                 hook()
             return result

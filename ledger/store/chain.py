@@ -54,6 +54,7 @@ from psycopg.sql import SQL, Identifier
 from ledger.store.db import LEDGER_EVENTS_TABLE, DbConfig, connect, fetchall, fetchone
 
 GENESIS_HASH = "0" * 64
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 _UUID_TEXT = re.compile(
     r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
 )
@@ -67,6 +68,9 @@ def canonical_originator_id(value: UUID | str) -> str:
     them) become the lowercase hyphenated form; any other text is itself."""
     if isinstance(value, UUID):
         return str(value)
+    if len(value) == 32 and _HEX32.fullmatch(value):
+        # the SQLite recorder's form, spelt as str(UUID(value)) would (fast path)
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
     if _UUID_TEXT.match(value):
         return str(UUID(value))
     return value
@@ -115,7 +119,8 @@ def chain_record_bytes(
             msg = "chain encoding v2 needs both recorded_by and recorded_at"
             raise ValueError(msg)
         fields += [recorded_by.encode("utf-8"), recorded_at.encode("ascii")]
-    return b"".join(_field(f) for f in fields)
+    # (what _field does to each, inlined: this runs once per event verified)
+    return b"".join([len(f).to_bytes(8, "big") + f for f in fields])
 
 
 # The name the chain's first version used; the same function.

@@ -18,26 +18,31 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import quote, unquote, urlsplit
 
-import psycopg
-import psycopg.sql
 import structlog
-from psycopg.rows import DictRow, dict_row
 
 from aggregates.errors import DatabaseUnavailable, InvalidInput, NotInitialised
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.rows import DictRow
+
+# psycopg is imported only when a PostgreSQL ledger is opened: a SQLite ledger
+# never loads the driver (start-up time).
 
 log = structlog.get_logger()
 
 Backend = Literal["sqlite", "postgresql"]
-DbConnection = sqlite3.Connection | psycopg.Connection[DictRow]
+DbConnection: TypeAlias = "sqlite3.Connection | psycopg.Connection[DictRow]"
 
 DEFAULT_DB_URL = "sqlite:///ledger.db"
 LEDGER_EVENTS_TABLE = "ledger_events"
@@ -194,6 +199,9 @@ def not_initialised(cfg: DbConfig, detail: str = "") -> NotInitialised:
 
 def pg_connect(cfg: DbConfig, *, autocommit: bool = False) -> psycopg.Connection[DictRow]:
     """A psycopg connection with dict rows; DatabaseUnavailable if it cannot connect."""
+    import psycopg
+    from psycopg.rows import dict_row
+
     try:
         return psycopg.connect(
             dbname=cfg.dbname,
@@ -420,6 +428,8 @@ def migrate(cfg: DbConfig) -> list[str]:
         finally:
             conn.close()
     else:
+        import psycopg
+
         pconn = pg_connect(cfg, autocommit=True)
         try:
             with pconn.transaction():
@@ -499,7 +509,10 @@ def ensure_ready(cfg: DbConfig) -> None:
             have = applied_versions(conn)
     except sqlite3.DatabaseError as e:
         raise unavailable(cfg, f"{e}") from None
-    except psycopg.Error as e:
+    except Exception as e:
+        pg = sys.modules.get("psycopg")
+        if pg is None or not isinstance(e, pg.Error):
+            raise
         raise unavailable(cfg, e) from None
     if have is None:
         raise not_initialised(cfg)
@@ -553,6 +566,9 @@ def create_database_if_missing(cfg: DbConfig) -> bool:
     except DatabaseUnavailable as e:
         if "does not exist" not in e.message:
             raise
+    import psycopg
+    import psycopg.sql
+
     admin = replace(cfg, dbname="postgres")
     with pg_connect(admin, autocommit=True) as conn:
         try:
