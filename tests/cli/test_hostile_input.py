@@ -293,6 +293,9 @@ with click.Context(main) as _ctx:
     )
 # `demo` records a whole demonstration ledger per example: fuzzed through its options only
 SLOW = {("demo",), ("projections", "rebuild"), ("projections", "verify")}
+# the catch-up worker runs until stopped: fuzzed with a short idle exit last
+# (click keeps an option's last value), so that every case ends
+WORKERS = {("projections", "follow"): ["--idle-exit", "0.1"]}
 
 HOSTILE = [
     "",
@@ -405,7 +408,7 @@ def test_fuzzing_every_command_no_traceback_exit_codes_in_contract_refusals_writ
         if path in SLOW and any(not a.startswith("-") for a in args):
             return
         before = count[0]
-        r = run(ledger_db, *path, *args)
+        r = run(ledger_db, *path, *args, *WORKERS.get(path, []))
         seen[r.exit_code] += 1
         commands[" ".join(path)] += 1
         problem = None
