@@ -19,6 +19,7 @@ from projections.name_match import (
     _CODE_LIKE,
     PINYIN_WEIGHT,
     SEARCH_THRESHOLD,
+    Match,
     explain,
     normalise,
     pinyin,
@@ -55,11 +56,14 @@ def screen(
     limit: int = 3,
     among: set[str] | None = None,
     start: int = 1,
+    bounded: bool = True,
 ) -> list[dict[str, Any]]:
     """Each query (numbered from `start` as given; blank ones skipped) against the
     names units bore on `on` (only the units in `among` when given): its best
     `limit` matches at or above `threshold`, best first, or one row with the
-    verdict "no". The names are read once for the whole batch."""
+    verdict "no". The names are read once for the whole batch. `bounded`
+    False explains every candidate (the tests' reference: the bound must
+    never change an answer)."""
     rows = fetchall(
         conn,
         "SELECT code, name, source, since, version FROM rm_unit_name "
@@ -90,15 +94,23 @@ def screen(
     cores = [normalise(n).core for _, names in units for n, _ in names]
     sounds: list[str] | None = None
 
-    def candidates(text: str, choices: list[str], cutoff: float) -> set[int]:
+    def candidates(text: str, choices: list[str], cutoff: float) -> dict[int, float]:
         """The units with a name whose core scores `cutoff` against `text`
-        (``name_match._score``, its two parts found by rapidfuzz in C)."""
-        found: set[int] = set()
+        (``name_match._score``, its two parts found by rapidfuzz in C), each
+        with the best such score: an upper bound of the unit's final score,
+        which ``_pair_score`` can only lower (the whole texts' score) or
+        round (99 for a text that is not the same)."""
+        found: dict[int, float] = {}
         n = len(text)
-        for _, _, k in process.extract(
+
+        def keep(u: int, score: float) -> None:
+            if score > found.get(u, -1.0):
+                found[u] = score
+
+        for _, whole, k in process.extract(
             text, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
         ):
-            found.add(owner[k])
+            keep(owner[k], whole)
         for _, part, k in process.extract(
             text, choices, scorer=fuzz.partial_ratio, score_cutoff=cutoff, limit=None
         ):
@@ -108,7 +120,7 @@ def screen(
             else:
                 score = part * (0.5 + 0.5 * min(n, m) / max(n, m, 1)) if n >= 2 else 0.0
             if score >= cutoff:
-                found.add(owner[k])
+                keep(owner[k], score)
         return found
 
     out: list[dict[str, Any]] = []
@@ -118,20 +130,37 @@ def screen(
             continue
         compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", query)).upper()
         # a credit code, whole or in part: the units whose code holds it
-        pool = (
+        # (always explained: the bound below is of names, not codes)
+        by_code = (
             {u for u, (code, _) in enumerate(units) if compact in code}
             if _CODE_LIKE.fullmatch(compact)
             else set()
         )
         core = normalise(query).core
-        pool |= candidates(core, cores, threshold)
-        by_sound = not pool
+        bound = candidates(core, cores, threshold)
+        by_sound = not (by_code or bound)
         if by_sound:
             if sounds is None:
                 sounds = [pinyin(c) for c in cores]
-            pool = candidates(pinyin(core), sounds, threshold / PINYIN_WEIGHT)
-        hits = []
-        for u in sorted(pool):
+            # a unit's sound score is weighted by PINYIN_WEIGHT (explain)
+            bound = {
+                u: b * PINYIN_WEIGHT
+                for u, b in candidates(pinyin(core), sounds, threshold / PINYIN_WEIGHT).items()
+            }
+        hits: list[tuple[Match, str]] = []
+        for u in sorted(by_code):
+            code, names = units[u]
+            m = explain(query, code, names, threshold, sound=by_sound)
+            if m is not None:
+                hits.append((m, code))
+        # the other candidates best bound first; once `limit` hits score
+        # above the next bound (rounded, as scores are), no later unit can
+        # enter the answer, nor tie with it: the rest are not explained
+        for u in sorted(set(bound) - by_code, key=lambda u: (-bound[u], u)):
+            if bounded and len(hits) >= limit:
+                hits.sort(key=lambda h: (-h[0].score, -h[0].rank, h[1]))
+                if hits[limit - 1][0].score > round(bound[u]):
+                    break
             code, names = units[u]
             m = explain(query, code, names, threshold, sound=by_sound)
             if m is not None:
