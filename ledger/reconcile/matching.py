@@ -541,7 +541,7 @@ def _compliance_flags(
             )
         )
     if p.host_unit is not None:
-        debarment = source.debarment_on(p.host_unit, p.paid_on)
+        debarment = source.debarment_on(p.host_unit, p.paid_on, p.programme)
         if debarment is not None:
             flags.append(
                 flag(
@@ -558,6 +558,9 @@ def _compliance_flags(
                     f"{blacklisting}",
                 )
             )
+    term = source.term_ended_on(p.platform, p.paid_on)
+    if term is not None:
+        flags.append(flag("past-term", f"paid on {on}: {term}"))
     return flags
 
 

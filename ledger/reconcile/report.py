@@ -33,6 +33,7 @@ LABELS: dict[str, str] = {
     "debarred-host": "依托单位被禁止申报",
     "blacklisted-host": "依托单位列入诚信黑名单",
     "inactive-platform": "平台不在建设期、运行期或整改期",
+    "past-term": "平台建设运行期限已满",
     "over-allocation": "超出下达额度",
     "reversed-but-paid": "已冲销但银行已支付",
     "date-out-of-tolerance": "日期超出容差",

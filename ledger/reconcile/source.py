@@ -38,6 +38,9 @@ class LedgerPayment:
     paid_on: date
     reversed: bool = False
     host_unit: str | None = None  # credit code of the platform's host unit on ``paid_on``
+    # the platform's programme (its policy id): a ban counts under it, or under
+    # every programme when None (SPEC §2.1)
+    programme: str | None = None
 
 
 class ReconcileSource(Protocol):
@@ -55,8 +58,15 @@ class ReconcileSource(Protocol):
         """The platform's status slug on that date (None if it did not exist yet)."""
         ...
 
-    def debarment_on(self, unit: str, on: date) -> str | None:
-        """Why the unit is debarred on that date (any scope), or None if it is not."""
+    def debarment_on(self, unit: str, on: date, programme: str | None = None) -> str | None:
+        """Why the unit is debarred on that date (any scope), counting only the
+        bans that apply under `programme` when it is given (a ban recorded
+        under another programme does not, SPEC §2.1), or None if it is not."""
+        ...
+
+    def term_ended_on(self, platform: str, on: date) -> str | None:
+        """Why the platform's term had ended by that date, when its programme
+        watches the term (policy ``[term_years] watch``), or None."""
         ...
 
     def blacklisting_on(self, unit: str, on: date) -> str | None:
@@ -166,6 +176,7 @@ class AppSource:
                         paid_on=p.paid_on,
                         reversed=p.reversed_on is not None,
                         host_unit=self.host_on(code, p.paid_on),
+                        programme=plat.policy,
                     )
                 )
         return out
@@ -179,11 +190,11 @@ class AppSource:
         plat = self._load().get(platform)
         return plat.status_on(on) if plat is not None else None
 
-    def debarment_on(self, unit: str, on: date) -> str | None:
+    def debarment_on(self, unit: str, on: date, programme: str | None = None) -> str | None:
         u = self._unit(unit)
         if u is None:
             return None
-        active = [d for d in u.debarments.values() if d.active_on(on)]
+        active = [d for d in u.debarments.values() if d.active_on(on) and d.counts_under(programme)]
         if not active:
             return None
         return "; ".join(
@@ -192,6 +203,18 @@ class AppSource:
             + (f" ({d.basis or d.doc_no})" if d.basis or d.doc_no else "")
             for d in active
         )
+
+    def term_ended_on(self, platform: str, on: date) -> str | None:
+        from ledger.policies import load_policy
+
+        plat = self._load().get(platform)
+        if plat is None or plat.term_ends is None or on < plat.term_ends:
+            return None
+        term = load_policy(plat.policy).term_years
+        if term is None or not term.watch:
+            return None
+        ended = plat.term_ends.isoformat()
+        return f"the term of platform {platform} ended on {ended} ({term.basis})"
 
     def blacklisting_on(self, unit: str, on: date) -> str | None:
         u = self._unit(unit)

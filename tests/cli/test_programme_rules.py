@@ -767,3 +767,77 @@ def test_a_kind_outside_its_programme_is_refused(url: str) -> None:
                   "--kind", "co-built-platform", "--level", "city", "--host", LS_ZHIZAO,
                   "--policy", "lhasa-city", "--on", "2026-06-01")  # fmt: skip
     assert "003 art. 2" in msg
+
+
+# --- reconciliation judges flags by the payment's programme ------------------------------
+
+
+def _reconcile_flags(url: str, tmp_path: Path, rows: list[tuple[str, str, str, str]]) -> set[Any]:
+    """`funds reconcile` of a plain UTF-8 statement holding these payments
+    (date, voucher, payee, amount): the (voucher, flag) pairs it reports."""
+    statement = tmp_path / "statement.csv"
+    lines = ["date,voucher,payee,amount", *(",".join(r) for r in rows)]
+    statement.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = ledger(url, "funds", "reconcile", "--statement", str(statement), "--format", "json")
+    assert r.exit_code in (0, 1), f"exit {r.exit_code}: {r.stderr}"
+    data = json.loads(r.stdout)
+    return {(f["voucher"], f["flag"]) for f in data["flags"]}
+
+
+@BOTH
+def test_reconcile_flags_a_debarred_host_only_under_the_ban_s_programme(
+    url: str, tmp_path: Path
+) -> None:
+    """SPEC §2.1: a ban recorded under a programme bars applications under that
+    programme only; a ledger-wide ban counts under every programme. A payment's
+    `debarred-host` flag, at `disburse` and in `funds reconcile`, follows the
+    same rule (a finance officer must not see a flag the ledger did not raise)."""
+    xj_centre(url)
+    ok(url, "unit", "debar", XJ_TIANSHAN, "--years", "3", "--from", "2024-01-01",
+       "--scope", "platform-application", "--doc-no", "拉科发〔2024〕9号",
+       "--reason", "市级备案资格取消", "--policy", "lhasa-city")  # fmt: skip
+    ok(url, "funds", "allocate", "XJ-TIC-001", "--category", "operation", "--amount", "100000",
+       "--fiscal-year", "2024", "--doc-no", "新财〔2024〕1号", "--on", "2024-01-10")  # fmt: skip
+    first = ok(url, "funds", "disburse", "XJ-TIC-001", "--category", "operation",
+               "--amount", "1000", "--fiscal-year", "2024", "--voucher", "XJ-V1",
+               "--on", "2024-02-01")  # fmt: skip
+    assert "debarred-host" not in json.dumps(first), first
+    ok(url, "unit", "debar", XJ_TIANSHAN, "--years", "3", "--from", "2024-03-01",
+       "--scope", "platform-application", "--doc-no", "国科发〔2024〕1号",
+       "--reason", "全国科研诚信通报")  # fmt: skip
+    second = ok(url, "funds", "disburse", "XJ-TIC-001", "--category", "operation",
+                "--amount", "2000", "--fiscal-year", "2024", "--voucher", "XJ-V2",
+                "--on", "2024-04-01")  # fmt: skip
+    assert "debarred-host" in json.dumps(second), second
+    name = UNITS[XJ_TIANSHAN][0]
+    flags = _reconcile_flags(
+        url,
+        tmp_path,
+        [("2024-02-01", "XJ-V1", name, "1000.00"), ("2024-04-01", "XJ-V2", name, "2000.00")],
+    )
+    assert ("XJ-V2", "debarred-host") in flags
+    assert ("XJ-V1", "debarred-host") not in flags, flags
+
+
+@BOTH
+def test_reconcile_flags_a_payment_past_the_platform_s_term(url: str, tmp_path: Path) -> None:
+    """004 §3.1 (共建时间一般为3-5年): a payment after a Keqiao co-built
+    platform's term ended is flagged `past-term` at `disburse` and in
+    `funds reconcile`; one within the term is not."""
+    propose(url, "KQ-003", "co-built-platform", KQ_TEX, policy="keqiao-co-built",
+            level="district", agreement_on="2020-03-01", on="2020-03-10")  # fmt: skip
+    ok(url, *approve_args("KQ-003", "2020-04-01", "--term-years", "3"))
+    for year in ("2022", "2024"):
+        ok(url, "funds", "allocate", "KQ-003", "--category", "operation",
+           "--amount", "100000", "--fiscal-year", year,
+           "--doc-no", f"柯财〔{year}〕1号", "--on", f"{year}-01-10")  # fmt: skip
+        ok(url, "funds", "disburse", "KQ-003", "--category", "operation", "--amount", "1000",
+           "--fiscal-year", year, "--voucher", f"KQ-{year}", "--on", f"{year}-02-01")  # fmt: skip
+    name = UNITS[KQ_TEX][0]
+    flags = _reconcile_flags(
+        url,
+        tmp_path,
+        [("2022-02-01", "KQ-2022", name, "1000.00"), ("2024-02-01", "KQ-2024", name, "1000.00")],
+    )
+    assert ("KQ-2024", "past-term") in flags
+    assert ("KQ-2022", "past-term") not in flags, flags

@@ -73,7 +73,10 @@ class FakeLedger:
                 current = status
         return current
 
-    def debarment_on(self, unit: str, on: date) -> str | None:
+    def term_ended_on(self, platform: str, on: date) -> str | None:
+        return None
+
+    def debarment_on(self, unit: str, on: date, programme: str | None = None) -> str | None:
         for start, end, detail in self.debarred.get(unit, []):
             if start <= on < end:
                 return f"{detail} until {end.isoformat()}"
