@@ -24,7 +24,8 @@ from aggregates.errors import LedgerError
 from aggregates.values import normalise_voucher
 from ledger.store.codec import event_mapper
 
-# Platform status events: the statuses their command accepts (aggregates/platform.py).
+# Platform status events: the statuses their command accepts (aggregates/platform.py;
+# tests/audit/test_rules_check_table.py reads the commands and checks this table).
 ACTIVE = ("construction", "operating", "rectification")
 STATUS_FROM: dict[str, tuple[str, ...]] = {
     "Approved": ("proposed",),
