@@ -46,6 +46,8 @@ def _offences(
         ("aggregates", ("ledger", "projections", "cli"), frozenset()),
         ("ledger/store", ("ledger.service", "ledger.reads", "projections", "cli"), frozenset()),
         ("projections", ("ledger.service", "ledger.reads", "cli"), frozenset()),
+        # the web view reads only: never the write side, nor the command line
+        ("ledger/web", ("ledger.service", "ledger.importer", "commands", "cli"), frozenset()),
     ],
 )
 def test_imports_go_one_way(package: str, forbidden: tuple[str, ...], skip: frozenset[str]) -> None:
