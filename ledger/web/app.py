@@ -69,6 +69,11 @@ def _labelled(value: Any) -> str:
     return output.labelled(value)
 
 
+def _chinese(value: Any) -> str:
+    """The Chinese label of a slug (a status, a category), or nothing."""
+    return output.LABELS.get(output.plain(value), "")
+
+
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("ledger.web", "templates"),
@@ -80,6 +85,7 @@ def _templates() -> Jinja2Templates:
     env.filters["money"] = _money
     env.filters["plain"] = _plain
     env.filters["labelled"] = _labelled
+    env.filters["chinese"] = _chinese
     return Jinja2Templates(env=env)
 
 
@@ -186,7 +192,13 @@ class WebView:
                 recorded_to=iso_ts(p.known_at) if p.known_at is not None else None
             )
             events = rm.history(aggregate="platform", code=code, until=p.as_of, where=where)
-            names = rm.unit_names()
+            names: dict[str, str] = {}
+            if state is not None:
+                for unit in [state["host_unit"], *state["co_builders"]]:
+                    try:
+                        names[unit] = str(rm.unit_show(unit, p.as_of, p.known_at)["name"])
+                    except NotFound:
+                        names[unit] = unit
         return self.page(
             request,
             "platform.html",

@@ -17,8 +17,9 @@ SERIES: tuple[tuple[str, str], ...] = (
     ("reversed", "reversed 冲回"),
     ("recovered", "recovered 追回"),
 )
-BAR_W, BAR_GAP, GROUP_GAP = 18, 2, 26
-PLOT_H, TOP, LEFT, BOTTOM = 220, 16, 92, 58
+BAR_W, BAR_GAP, GROUP_GAP = 26, 3, 48
+PLOT_H, TOP, LEFT, BOTTOM = 240, 16, 92, 58
+MIN_WIDTH = 560.0
 TICKS = 4
 
 
@@ -58,6 +59,7 @@ class Chart:
     bars: list[Bar]
     groups: list[Group]
     ticks: list[Tick]
+    bar_w: float = BAR_W
     series: tuple[tuple[str, str], ...] = SERIES
 
 
@@ -110,7 +112,7 @@ def layout(lines: list[dict[str, Any]]) -> Chart | None:
         for i in range(TICKS + 1)
     ]
     return Chart(
-        width=max(x + GROUP_GAP / 2, 360.0),
+        width=max(x + GROUP_GAP / 2, MIN_WIDTH),
         height=TOP + PLOT_H + BOTTOM,
         left=LEFT,
         top=TOP,

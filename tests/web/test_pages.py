@@ -337,3 +337,23 @@ def test_serve_refuses_a_missing_ledger_and_a_login_not_an_auditor(
         result = CliRunner().invoke(main, ["--db", clerk, "serve"])
         assert result.exit_code == 3
         assert 'permission denied to set role "ledger_auditors"' in result.stderr
+
+
+def test_the_chain_page_shows_the_last_recorded_checkpoint(
+    web_ledger: WebLedger, client: TestClient
+) -> None:
+    """(Last in the module: it records a checkpoint, as the owner.)"""
+    key = web_ledger.workdir / "auditor.pem"
+    runner = CliRunner()
+    made = runner.invoke(main, ["--db", web_ledger.owner_url, "audit", "keygen", "--out", str(key)])
+    assert made.exit_code == 0, made.stderr
+    key_id = made.stdout.split("key id:")[1].split()[0]
+    signed = runner.invoke(
+        main, ["--db", web_ledger.owner_url, "audit", "checkpoint", "--key", str(key)]
+    )
+    assert signed.exit_code == 0, signed.stderr
+    head = _event_count(web_ledger.owner_url)
+    page = get(client, "/chain", verify="1")
+    assert page.of("last-checkpoint").startswith(f"seq {head}, signed ")
+    assert page.of("last-checkpoint").endswith(f"by key {key_id}")
+    assert page.of("verify-result") == f"Verified: all {head} events chain correctly."
