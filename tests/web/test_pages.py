@@ -357,3 +357,17 @@ def test_the_chain_page_shows_the_last_recorded_checkpoint(
     assert page.of("last-checkpoint").startswith(f"seq {head}, signed ")
     assert page.of("last-checkpoint").endswith(f"by key {key_id}")
     assert page.of("verify-result") == f"Verified: all {head} events chain correctly."
+
+
+def test_serve_refuses_a_port_in_use(web_ledger: WebLedger) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["--db", web_ledger.view_url, "serve", "--port", str(port)]
+        )
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
