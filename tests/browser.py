@@ -121,7 +121,8 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
 
 def demo_ledger(db_url: str, cwd: Path, env: dict[str, str] | None = None) -> None:
     """The demo ledger through the command line (`ledger init`, `ledger demo`),
-    with one unit renamed (so that a former name can be searched for) and the
+    with one unit renamed and the demo's pending platform rename approved (so
+    that former names can be searched for), and the
     read models caught up by the owner (the view never catches up). The demo's
     bank statement is written in `cwd`."""
     full = {**os.environ, **(env or {})}
@@ -141,6 +142,7 @@ def demo_ledger(db_url: str, cwd: Path, env: dict[str, str] | None = None) -> No
     run("init", *(["--roles"] if db_url.startswith("postgres") else []))
     run("demo")
     run(*RENAME)  # a recording command catches the read models up after its write
+    run(*APPROVE_PLATFORM_RENAME)
 
 
 # The demo unit renamed by demo_ledger: its former name is the demo's name.
@@ -157,6 +159,21 @@ RENAME = (
     "藏民政〔2026〕31号",
     "--on",
     "2026-09-01",
+    "--actor",
+    "clerk-wang",
+)
+
+# The demo's pending rename of LS-KL-001, approved by demo_ledger.
+PLATFORM_FORMER_NAME = "拉萨高原生物重点实验室"
+PLATFORM_NEW_NAME = "拉萨高原生物与健康重点实验室"
+APPROVE_PLATFORM_RENAME = (
+    "change",
+    "approve",
+    "LS-KL-001:CR1",
+    "--doc-no",
+    "拉科发〔2026〕52号",
+    "--on",
+    "2026-10-15",
     "--actor",
     "clerk-wang",
 )

@@ -36,6 +36,7 @@ WIDTH = 1280
 PAGES = (
     ("home.png", "/"),
     ("search.png", f"/search?q={FORMER_NAME}"),
+    ("search-platform.png", "/search?q=高原生物重点"),
     ("platform.png", f"/platform/LS-KL-001?as_of={TODAY}"),
     ("platform-as-of.png", "/platform/LS-KL-001?as_of=2024-02-01"),
     ("funds.png", f"/platform/LS-KL-001/funds?as_of={TODAY}"),

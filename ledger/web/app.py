@@ -162,12 +162,7 @@ class WebView:
         found_units: list[dict[str, Any]] = []
         if text:
             with self.read() as rm:
-                needle = text.casefold()
-                found_platforms = [
-                    p
-                    for p in rm.platform_list(day)
-                    if needle in str(p["code"]).casefold() or needle in str(p["name"]).casefold()
-                ]
+                found_platforms = rm.platform_search(text, day)
                 found_units = rm.unit_search(text, day)[:SEARCH_LIMIT]
         return self.page(
             request, "search.html", q=text, platforms=found_platforms, units=found_units

@@ -19,6 +19,8 @@ import pytest
 from tests.browser import (
     FORMER_NAME,
     NEW_NAME,
+    PLATFORM_FORMER_NAME,
+    PLATFORM_NEW_NAME,
     RENAMED_UNIT,
     browser_missing,
     chromium,
@@ -130,12 +132,13 @@ def test_search_a_unit_by_its_former_name(browser: Any, site: str) -> None:
 
 def test_click_through_to_a_platform_and_change_the_as_of_date(browser: Any, site: str) -> None:
     browser.get(site + "/")
-    search(browser, "高原生物重点")
+    search(browser, "高原生物重点")  # its name before the rename was approved
+    assert column(browser, "platform-results", 2) == [PLATFORM_FORMER_NAME]
     link(browser, "LS-KL-001")
-    assert by_css(browser, "h1").text == "LS-KL-001 · 拉萨高原生物重点实验室"
+    assert by_css(browser, "h1").text == f"LS-KL-001 · {PLATFORM_NEW_NAME}"
     assert by_css(browser, "#status").text.startswith("operating 运行期")
     events = column(browser, "timeline", 2)
-    assert events[:2] == ["Proposed", "Approved"] and len(events) == 12
+    assert events[:2] == ["Proposed", "Approved"] and events[-1] == "ChangeApproved"
     assert "拉科发〔2024〕11号" in column(browser, "timeline", 5)
 
     # the as-of date: before the approval, a proposal and nothing else
@@ -145,6 +148,7 @@ def test_click_through_to_a_platform_and_change_the_as_of_date(browser: Any, sit
     apply(browser)
     assert "as_of=2024-02-01" in browser.current_url
     assert by_css(browser, "#status").text.startswith("proposed 已申报")
+    assert by_css(browser, "h1").text == f"LS-KL-001 · {PLATFORM_FORMER_NAME}"  # its name then
     assert column(browser, "timeline", 2) == ["Proposed"]
 
     # known-at: as the ledger knew it before anything was recorded
@@ -184,10 +188,10 @@ def test_debarred_and_blacklisted_on_a_date(browser: Any, site: str) -> None:
 def test_chain_state_and_verify_on_request(browser: Any, site: str) -> None:
     browser.get(site + "/")
     link(browser, "Chain")
-    assert by_css(browser, "#verified-head").text == "seq 102"
+    assert by_css(browser, "#verified-head").text == "seq 103"
     assert "none recorded" in by_css(browser, "#last-checkpoint").text
     click(browser, by_css(browser, "#verify"))
-    assert by_css(browser, "#verify-result").text == "Verified: all 102 events chain correctly."
+    assert by_css(browser, "#verify-result").text == "Verified: all 103 events chain correctly."
 
 
 def test_bad_input_is_one_readable_line(browser: Any, site: str) -> None:

@@ -21,11 +21,17 @@ from cli import main
 from ledger.reads import status
 from ledger.store import db
 from ledger.web.app import WebView, create_app
-from tests.browser import FORMER_NAME, NEW_NAME, RENAMED_UNIT
+from tests.browser import (
+    FORMER_NAME,
+    NEW_NAME,
+    PLATFORM_FORMER_NAME,
+    PLATFORM_NEW_NAME,
+    RENAMED_UNIT,
+)
 from tests.scenario import credit_code
 from tests.web.conftest import WebLedger, as_login
 
-DEMO_EVENTS = 102  # the demo's 101 and the rename
+DEMO_EVENTS = 103  # the demo's 101, the unit renamed, the platform's rename approved
 
 
 class _Texts(HTMLParser):
@@ -111,7 +117,7 @@ def test_home_lists_the_platforms_and_todays_counts(client: TestClient) -> None:
     assert page.status == 200
     codes = [r[0] for r in page.rows("platforms")]
     assert len(codes) == 10 and "LS-KL-001" in codes
-    assert "拉萨高原生物重点实验室" in page.text
+    assert PLATFORM_NEW_NAME in page.text
     assert "read-only" in page.text
     assert "lag the ledger" not in page.text  # caught up by the owner
 
@@ -119,6 +125,19 @@ def test_home_lists_the_platforms_and_todays_counts(client: TestClient) -> None:
 def test_search_finds_platforms_and_units_by_chinese_and_former_names(client: TestClient) -> None:
     page = get(client, "/search", q="重点实验室")
     assert [r[0] for r in page.rows("platform-results")] == ["LS-KL-001", "LS-KL-002"]
+
+    # a platform by the name it bore before its rename was approved
+    page = get(client, "/search", q="高原生物重点")
+    assert page.rows("platform-results") == [
+        ["LS-KL-001", PLATFORM_NEW_NAME, PLATFORM_FORMER_NAME, "operating 运行期"]
+    ]
+    # traditional characters, full-width code
+    assert [r[0] for r in get(client, "/search", q="高原生物與健康").rows("platform-results")] == [
+        "LS-KL-001"
+    ]
+    assert [
+        r[0] for r in get(client, "/search", q="ＬＳ－ＫＬ－００２").rows("platform-results")
+    ] == ["LS-KL-002"]
 
     page = get(client, "/search", q=FORMER_NAME)  # the name it had before the rename
     units = page.rows("unit-results")
