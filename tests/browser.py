@@ -64,35 +64,41 @@ def free_port() -> int:
 def serving(db_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """`ledger serve` on a free loopback port; yields its base URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [LEDGER, "--db", db_url, "serve", "--port", str(port)],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/chain", timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-                if proc.poll() is not None:
-                    why = proc.stderr.read() if proc.stderr else ""
-                    raise RuntimeError(f"ledger serve exited {proc.returncode}: {why}") from e
-                if time.monotonic() > deadline:
-                    raise RuntimeError("ledger serve did not answer within 30 s") from e
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
+    # stderr to a file, not a pipe nobody reads (a full pipe would stall the server)
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            [LEDGER, "--db", db_url, "serve", "--port", str(port)],
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait()
+            _wait_until_up(proc, base, log)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                proc.kill()
+                proc.wait()
+
+
+def _wait_until_up(proc: subprocess.Popen[str], base: str, log: Any) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/chain", timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"ledger serve exited {proc.returncode}: {log.read()}") from e
+            if time.monotonic() > deadline:
+                raise RuntimeError("ledger serve did not answer within 30 s") from e
+            time.sleep(0.1)
 
 
 @contextmanager
