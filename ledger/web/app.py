@@ -17,6 +17,7 @@ what ``platform show``, ``history``, ``funds summary``, ``debarred``,
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -53,6 +54,18 @@ CSP = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 SEARCH_LIMIT = 20
+MAX_TEXT = 200  # characters of a search or a code: longer is not a name
+
+
+def clean(value: str, what: str) -> str:
+    """A search text or a code from the URL, refused (400, one line) when it
+    could be no name or code: too long, or holding a control character (a NUL,
+    which PostgreSQL cannot even compare)."""
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{what} too long: {len(value)} characters (at most {MAX_TEXT})")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise InvalidInput(f"invalid {what} {value!r}: it holds a control character")
+    return value
 
 
 def _money(value: Any) -> str:
@@ -156,7 +169,7 @@ class WebView:
         )
 
     def search(self, request: Request) -> Response:
-        text = (request.query_params.get("q") or "").strip()
+        text = clean((request.query_params.get("q") or "").strip(), "search")
         day = today()
         found_platforms: list[dict[str, Any]] = []
         found_units: list[dict[str, Any]] = []
@@ -172,7 +185,7 @@ class WebView:
         from projections.base import iso_ts
         from projections.history import HistoryFilter
 
-        code = request.path_params["code"]
+        code = clean(request.path_params["code"], "platform code")
         p = Params(request)
         with self.read() as rm:
             if not rm.platform_exists(code):
@@ -206,7 +219,7 @@ class WebView:
         )
 
     def funds(self, request: Request) -> Response:
-        code = request.path_params["code"]
+        code = clean(request.path_params["code"], "platform code")
         p = Params(request)
         with self.read() as rm:
             if not rm.platform_exists(code):
@@ -229,7 +242,7 @@ class WebView:
         from projections.base import iso_ts
         from projections.history import HistoryFilter
 
-        code = request.path_params["code"]
+        code = clean(request.path_params["code"], "unit code")
         p = Params(request)
         with self.read() as rm:
             if not rm.unit_exists(code):

@@ -242,6 +242,24 @@ def test_bad_input_and_unknown_codes_are_one_clear_message(client: TestClient) -
     assert get(client, "/nowhere").status == 404
 
 
+def test_hostile_urls_are_a_clear_400_or_404_never_a_500(client: TestClient) -> None:
+    for url, code, message in [
+        ("/search?q=a%00b", 400, "invalid search"),
+        ("/platform/LS%00X", 400, "invalid platform code"),
+        ("/platform/LS%00X/funds", 400, "invalid platform code"),
+        ("/unit/%00", 400, "invalid unit code"),
+        ("/search?q=" + "%E9%AB%98" * 300, 400, "search too long: 300 characters"),
+        ("/platform/LS-KL-001?as_of=2026-01-01%00", 400, "invalid as-of date"),
+        ("/barred?known_at=%00", 400, "invalid known-at"),
+        ("/platform/%FF", 404, "no platform"),
+        ("/unit/%ED%B3%BF", 404, "no unit"),
+    ]:
+        r = client.get(url)
+        page = Page(r.status_code, r.text)
+        assert (page.status, message in page.of("error")) == (code, True), url
+    assert client.get("/search?q=%FF%FE").status_code == 200
+
+
 def _event_count(url: str) -> int:
     cfg = db.parse_db_url(url)
     with db.connect(cfg) as conn:
