@@ -61,6 +61,7 @@ COMMANDS: dict[str, str] = {
     "platform": "commands.platform:platform",
     "projections": "commands.projections:projections",
     "roles": "commands.roles:roles",
+    "serve": "commands.serve:serve",
     "unit": "commands.unit:unit",
 }
 
@@ -91,6 +92,9 @@ SUMMARIES: dict[str, str] = {
     "platform": "Platforms: lifecycle decisions; show and list.",
     "projections": "Read models: status, rebuild, verify.",
     "roles": "Database logins: one per person, members of the ledger's group roles.",
+    "serve": "A read-only web view of the ledger for auditors and compliance officers: "
+    "search, platform timelines, funds charts, the debarred and blacklisted on a date, "
+    "the chain's state.",
     "unit": "Units: register, rename, violations, debarments, blacklist; show and search.",
 }
 

@@ -12,7 +12,7 @@ import functools
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -47,20 +47,9 @@ def money(value: str) -> Decimal:
 
 
 def timestamp(value: str | None, what: str = "--known-at") -> datetime | None:
-    if value is None:
-        return None
-    try:
-        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"invalid {what} {value!r}: expected an ISO 8601 timestamp") from None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    try:
-        return ts.astimezone(UTC)
-    except OverflowError:
-        raise InvalidInput(
-            f"invalid --known-at {value!r}: out of range (years 0001 to 9999, in UTC)"
-        ) from None
+    from ledger.clock import parse_timestamp
+
+    return parse_timestamp(value, what)
 
 
 def choice(value: str | None, choices: Sequence[str], what: str) -> str | None:

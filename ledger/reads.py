@@ -118,6 +118,9 @@ class ReadModels:
     ) -> str | None:
         return platforms.platform_status_on(self.conn, code, on, known_at)
 
+    def platform_search(self, text: str, on: date) -> list[dict[str, Any]]:
+        return platforms.search_platforms(self.conn, text, on)
+
     def platform_host_on(self, code: str, on: date) -> str | None:
         snap = platforms.snapshot_on(self.conn, code, on)
         return None if snap is None else str(snap["host_unit"])

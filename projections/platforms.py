@@ -424,3 +424,42 @@ def active_on(conn: DbConnection, as_of: date) -> list[dict[str, Any]]:
 
 def platform_dates(row: dict[str, Any], *fields: str) -> list[date | None]:
     return [to_date(row[f]) for f in fields]
+
+
+def _searchable(text: str) -> str:
+    """A code or name as search compares it: full-width as half-width,
+    traditional as simplified, lower case, punctuation and spaces left out."""
+    from projections.name_match import normalise
+
+    return "".join(normalise(text).text.split())
+
+
+def search_platforms(conn: DbConnection, text: str, as_of: date) -> list[dict[str, Any]]:
+    """Platforms whose code, or any name they bore (a rename approved through
+    a change request leaves the former name in their snapshots), contains
+    `text`, compared as ``_searchable``; each as ``platform list`` shows it on
+    `as_of`, with ``matched``: the name (or code) that matched. Ordered by code."""
+    needle = _searchable(text)
+    if not needle:
+        return []
+    matched: dict[str, str] = {}
+    rows = fetchall(
+        conn,
+        "SELECT code, name, MAX(version) AS v FROM rm_platform_snapshot "
+        "GROUP BY code, name ORDER BY code, v DESC",
+    )
+    for r in rows:
+        code, name = str(r["code"]), str(r["name"])
+        if code in matched:
+            continue
+        if needle in _searchable(name):
+            matched[code] = name
+        elif needle in _searchable(code):
+            matched[code] = code
+    if not matched:
+        return []
+    return [
+        {**item, "matched": matched[str(item["code"])]}
+        for item in platform_list(conn, as_of)
+        if str(item["code"]) in matched
+    ]

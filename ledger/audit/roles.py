@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from aggregates.errors import InvalidInput, NotInitialised
-from ledger.store.db import DbConfig, connect, fetchall
+from ledger.store.db import AUDITOR_GROUP, DbConfig, connect, fetchall
 
 APPEND_ONLY_TABLES = (
     "ledger_events",
@@ -27,7 +27,7 @@ APPEND_ONLY_TABLES = (
 
 # The group roles (NOLOGIN) that hold the privileges, and the LOGIN roles
 # ``ledger init --roles`` keeps as their first members.
-CLERKS, AUDITORS, PROJECTORS = "ledger_clerks", "ledger_auditors", "ledger_projectors"
+CLERKS, AUDITORS, PROJECTORS = "ledger_clerks", AUDITOR_GROUP, "ledger_projectors"
 GROUPS = {"clerk": CLERKS, "auditor": AUDITORS, "projector": PROJECTORS}
 LOGINS = {"ledger_clerk": CLERKS, "ledger_auditor": AUDITORS}
 # What a clerk may write, column by column: never notification_id (the

@@ -52,6 +52,9 @@ PG_CONNECT_TIMEOUT_S = 5
 # the bytes of "ledger" as an integer.
 PG_MIGRATION_LOCK_KEY = int.from_bytes(b"ledger", "big")
 PG_SETTINGS_LOCK_KEY = PG_MIGRATION_LOCK_KEY + 1
+# The read-only group role (ledger/audit/roles.py AUDITORS, created by `ledger
+# init --roles`): a read-only DbConfig reads PostgreSQL as it.
+AUDITOR_GROUP = "ledger_auditors"
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
 
@@ -71,6 +74,14 @@ class DbConfig:
     port: int = 5432
     user: str = ""
     password: str = ""
+    # Every connection read-only (``ledger serve``): SQLite opened ``mode=ro``
+    # with ``PRAGMA query_only``; PostgreSQL as the auditors' group role
+    # (``SET ROLE ledger_auditors``: SELECT only) in read-only transactions.
+    read_only: bool = False
+
+    def reading_only(self) -> DbConfig:
+        """This ledger, every connection to it read-only (see ``read_only``)."""
+        return replace(self, read_only=True)
 
     @property
     def display_url(self) -> str:
@@ -203,18 +214,39 @@ def pg_connect(cfg: DbConfig, *, autocommit: bool = False) -> psycopg.Connection
     from psycopg.rows import dict_row
 
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             dbname=cfg.dbname,
             host=cfg.host,
             port=cfg.port,
             user=cfg.user,
             password=cfg.password or None,
             connect_timeout=PG_CONNECT_TIMEOUT_S,
-            autocommit=autocommit,
+            autocommit=autocommit or cfg.read_only,
             row_factory=dict_row,
         )
     except psycopg.OperationalError as e:
         raise unavailable(cfg, e) from None
+    if cfg.read_only:
+        _as_auditor(cfg, conn)
+        conn.autocommit = autocommit
+    return conn
+
+
+def _as_auditor(cfg: DbConfig, conn: psycopg.Connection[DictRow]) -> None:
+    """Make a session read-only by construction: the auditors' group role
+    (SELECT on every table, nothing else; docs/AUDIT.md §13) and read-only
+    transactions. A login that may not take the role is refused."""
+    import psycopg
+
+    try:
+        conn.execute(f"SET ROLE {AUDITOR_GROUP}")
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    except psycopg.Error as e:
+        conn.close()
+        raise DatabaseUnavailable(
+            f"cannot read {cfg.display_url} as the auditor: {_pg_reason(e)}; connect as "
+            f"ledger_auditor (or a member of {AUDITOR_GROUP}), after `ledger init --roles`"
+        ) from None
 
 
 def sqlite_connect(cfg: DbConfig, *, create: bool = False) -> sqlite3.Connection:
@@ -227,7 +259,7 @@ def sqlite_connect(cfg: DbConfig, *, create: bool = False) -> sqlite3.Connection
         raise not_initialised(cfg, "no such file")
     try:
         conn = sqlite3.connect(
-            cfg.sqlite_uri("rwc" if create else "rw"),
+            cfg.sqlite_uri("ro" if cfg.read_only else "rwc" if create else "rw"),
             uri=True,
             isolation_level=None,
             timeout=SQLITE_LOCK_TIMEOUT_S,
@@ -236,6 +268,8 @@ def sqlite_connect(cfg: DbConfig, *, create: bool = False) -> sqlite3.Connection
     except sqlite3.Error as e:
         raise unavailable(cfg, f"{e}") from None
     conn.row_factory = sqlite3.Row
+    if cfg.read_only:
+        conn.execute("PRAGMA query_only = ON")
     return conn
 
 
