@@ -196,8 +196,10 @@ class WebView:
                 state = rm.platform_show(code, p.as_of, p.known_at)
             except NotFound as e:
                 missing = e.message
+            # a timeline: by effective date (then as chained)
             where = HistoryFilter(
-                recorded_to=iso_ts(p.known_at) if p.known_at is not None else None
+                recorded_to=iso_ts(p.known_at) if p.known_at is not None else None,
+                order="effective",
             )
             events = rm.history(aggregate="platform", code=code, until=p.as_of, where=where)
             names: dict[str, str] = {}
@@ -248,8 +250,10 @@ class WebView:
             if not rm.unit_exists(code):
                 raise NotFound(f"no unit {code}")
             state = rm.unit_show(code, p.as_of, p.known_at)
+            # a timeline: by effective date (then as chained)
             where = HistoryFilter(
-                recorded_to=iso_ts(p.known_at) if p.known_at is not None else None
+                recorded_to=iso_ts(p.known_at) if p.known_at is not None else None,
+                order="effective",
             )
             events = rm.history(aggregate="unit", code=code, until=p.as_of, where=where)
         return self.page(request, "unit.html", code=code, p=p, state=state, events=events)

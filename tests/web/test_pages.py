@@ -162,6 +162,10 @@ def test_platform_timeline_with_as_of_and_known_at(client: TestClient) -> None:
     assert approved[1] == "2024-03-01" and approved[3].startswith("demo-loader")
     assert approved[5] == "拉科发〔2024〕11号"
     assert any(r[6] == "003 art. 15" for r in rows)  # the basis column
+    # a timeline: by effective date, whatever the order of recording (the
+    # 2024 report was recorded after the 2026 allocation)
+    assert [r[1] for r in rows] == sorted(r[1] for r in rows)
+    assert [int(r[0]) for r in rows] != sorted(int(r[0]) for r in rows)
 
     # the as-of date is a control: before approval, proposed, one event
     early = get(client, "/platform/LS-KL-001", as_of="2024-02-01")
