@@ -27,7 +27,14 @@ from aggregates.errors import (
     NotFound,
     OverAllocation,
 )
-from aggregates.platform_state import ZERO, ChangeRequest, EntitlementState, FundLine, Payment
+from aggregates.platform_state import (
+    ZERO,
+    ChangeRequest,
+    EntitlementState,
+    FundLine,
+    Payment,
+    PaymentBook,
+)
 from aggregates.policy import Policy
 from aggregates.rules import cycle_years as cycle_years
 from aggregates.rules import normalise_cycle as normalise_cycle
@@ -115,7 +122,7 @@ class Platform(Aggregate):
         self.changes: dict[str, ChangeRequest] = {}
         self.change_counter = 0
         self.lines: dict[str, FundLine] = {}
-        self.payments: dict[str, Payment] = {}
+        self.payments: PaymentBook = PaymentBook()
         self.entitlements: dict[str, EntitlementState] = {}
 
     # --- helpers -------------------------------------------------------------

@@ -1,9 +1,14 @@
 """The Platform aggregate's state records: funds lines, payments,
 entitlements and major change requests. Plain dataclasses the aggregate's
-events build (aggregates/platform.py); no rules here."""
+events build (aggregates/platform.py), kept compact so that a command costs
+the same on a platform with thousands of payments (a funds line keeps running
+totals and the net change per date; the payments are a book that a snapshot
+restores as rows, each decoded when looked up); no rules here."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -14,6 +19,10 @@ ZERO = Decimal("0.00")
 
 @dataclass
 class FundLine:
+    """One funds line (a category and fiscal year): running totals, and the
+    amount paid net on each date it changed — all that the rules look up, so
+    its size is bounded by the dates, not by the number of payments."""
+
     category: str
     fiscal_year: int
     allocated: Decimal = ZERO
@@ -21,8 +30,9 @@ class FundLine:
     reversed: Decimal = ZERO
     recovered: Decimal = ZERO
     entitled: Decimal | None = None
-    # every money event of the line: (effective date, what, amount)
-    entries: list[tuple[date, str, Decimal]] = field(default_factory=list)
+    # the change of the amount paid net (disbursed − reversed − recovered) on
+    # each effective date a payment, reversal or recovery of the line has
+    net_changes: dict[date, Decimal] = field(default_factory=dict)
 
     @property
     def remaining(self) -> Decimal:
@@ -34,22 +44,28 @@ class FundLine:
 
     def add(self, on: date, what: str, amount: Decimal) -> None:
         setattr(self, what, getattr(self, what) + amount)
-        self.entries.append((on, what, amount))
-
-    def _net_on(self, day: date) -> Decimal:
-        net = ZERO
-        for on, what, amount in self.entries:
-            if on <= day and what != "allocated":
-                net += amount if what == "disbursed" else -amount
-        return net
+        if what != "allocated":
+            change = amount if what == "disbursed" else -amount
+            self.net_changes[on] = self.net_changes.get(on, ZERO) + change
 
     def lowest_net_from(self, day: date) -> tuple[Decimal, date]:
         """The lowest amount paid net (disbursed − reversed − recovered) on any
         date from `day` on (the dates its entries change it, and `day` itself),
-        with that date: what a recovery or reversal dated `day` must fit within,
-        so that no "as of" view shows more clawed back than was paid."""
-        days = sorted({day} | {on for on, _, _ in self.entries if on >= day})
-        return min(((self._net_on(d), d) for d in days), key=lambda vd: vd[0])
+        with that date (the earliest, on a tie): what a recovery or reversal
+        dated `day` must fit within, so that no "as of" view shows more clawed
+        back than was paid."""
+        net = ZERO
+        changes = sorted(self.net_changes.items())
+        k = 0
+        while k < len(changes) and changes[k][0] <= day:
+            net += changes[k][1]
+            k += 1
+        low, low_on = net, day
+        for on, change in changes[k:]:
+            net += change
+            if net < low:
+                low, low_on = net, on
+        return low, low_on
 
 
 @dataclass
@@ -61,6 +77,86 @@ class Payment:
     paid_on: date
     flags: list[str]
     reversed_on: date | None = None
+
+    def row(self) -> list[Any]:
+        """The payment as a compact row of plain values (its snapshot)."""
+        return [
+            self.voucher,
+            self.category,
+            self.fiscal_year,
+            str(self.amount),
+            self.paid_on.isoformat(),
+            list(self.flags),
+            None if self.reversed_on is None else self.reversed_on.isoformat(),
+        ]
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Payment:
+        voucher, category, fiscal_year, amount, paid_on, flags, reversed_on = row
+        return cls(
+            str(voucher),
+            str(category),
+            int(fiscal_year),
+            Decimal(amount),
+            date.fromisoformat(paid_on),
+            [str(f) for f in flags],
+            None if reversed_on is None else date.fromisoformat(reversed_on),
+        )
+
+
+class PaymentBook(MutableMapping[str, Payment]):
+    """A platform's payments by normalised voucher. Restored from a snapshot,
+    each payment stays a compact row (one JSON text) until it is looked up:
+    a command on a platform with thousands of payments checks its voucher
+    (a key lookup) and builds none of the others."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: dict[str, Payment | str] | None = None) -> None:
+        self._rows: dict[str, Payment | str] = dict(rows or {})
+
+    def __getitem__(self, key: str) -> Payment:
+        value = self._rows[key]
+        if not isinstance(value, Payment):
+            value = self._rows[key] = Payment.from_row(json.loads(value))
+        return value
+
+    def __setitem__(self, key: str, value: Payment) -> None:
+        self._rows[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._rows[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"PaymentBook({len(self._rows)} payments)"
+
+    def snapshot_rows(self) -> tuple[list[str], list[str]]:
+        """The voucher keys and, in the same order, each payment as one JSON
+        text of plain values (a snapshot's form)."""
+        rows = [
+            json.dumps(v.row(), ensure_ascii=False, separators=(",", ":"))
+            if isinstance(v, Payment)
+            else v
+            for v in self._rows.values()
+        ]
+        return list(self._rows), rows
+
+    @classmethod
+    def from_snapshot_rows(cls, keys: list[str], rows: list[str]) -> PaymentBook:
+        if len(keys) != len(rows) or not all(isinstance(r, str) for r in rows):
+            raise ValueError("payment rows that do not match their vouchers")
+        book = cls()
+        book._rows = dict(zip(keys, rows, strict=True))
+        return book
 
 
 @dataclass
