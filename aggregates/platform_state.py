@@ -7,12 +7,12 @@ restores as rows, each decoded when looked up); no rules here."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote, unquote
 
 ZERO = Decimal("0.00")
 
@@ -78,37 +78,39 @@ class Payment:
     flags: list[str]
     reversed_on: date | None = None
 
-    def row(self) -> list[Any]:
-        """The payment as a compact row of plain values (its snapshot)."""
-        return [
-            self.voucher,
-            self.category,
-            self.fiscal_year,
+    def row(self, key: str) -> str:
+        """The payment as one compact text (its snapshot): its fields
+        percent-encoded, between "|"; its voucher "=" when it is `key`."""
+        fields = [
+            "=" if self.voucher == key else quote(self.voucher, safe=""),
+            quote(self.category, safe=""),
+            str(self.fiscal_year),
             str(self.amount),
             self.paid_on.isoformat(),
-            list(self.flags),
-            None if self.reversed_on is None else self.reversed_on.isoformat(),
+            "".join("," + quote(f, safe="") for f in self.flags),
+            "" if self.reversed_on is None else self.reversed_on.isoformat(),
         ]
+        return "|".join(fields)
 
     @classmethod
-    def from_row(cls, row: list[Any]) -> Payment:
-        voucher, category, fiscal_year, amount, paid_on, flags, reversed_on = row
+    def from_row(cls, key: str, row: str) -> Payment:
+        voucher, category, fiscal_year, amount, paid_on, flags, reversed_on = row.split("|")
         return cls(
-            str(voucher),
-            str(category),
+            key if voucher == "=" else unquote(voucher),
+            unquote(category),
             int(fiscal_year),
             Decimal(amount),
             date.fromisoformat(paid_on),
-            [str(f) for f in flags],
-            None if reversed_on is None else date.fromisoformat(reversed_on),
+            [unquote(f) for f in flags.split(",")[1:]],
+            date.fromisoformat(reversed_on) if reversed_on else None,
         )
 
 
 class PaymentBook(MutableMapping[str, Payment]):
     """A platform's payments by normalised voucher. Restored from a snapshot,
-    each payment stays a compact row (one JSON text) until it is looked up:
-    a command on a platform with thousands of payments checks its voucher
-    (a key lookup) and builds none of the others."""
+    each payment stays a compact text until it is looked up: a command on a
+    platform with thousands of payments checks its voucher (a key lookup)
+    and builds none of the others."""
 
     __slots__ = ("_rows",)
 
@@ -118,7 +120,7 @@ class PaymentBook(MutableMapping[str, Payment]):
     def __getitem__(self, key: str) -> Payment:
         value = self._rows[key]
         if not isinstance(value, Payment):
-            value = self._rows[key] = Payment.from_row(json.loads(value))
+            value = self._rows[key] = Payment.from_row(key, value)
         return value
 
     def __setitem__(self, key: str, value: Payment) -> None:
@@ -139,23 +141,25 @@ class PaymentBook(MutableMapping[str, Payment]):
     def __repr__(self) -> str:
         return f"PaymentBook({len(self._rows)} payments)"
 
-    def snapshot_rows(self) -> tuple[list[str], list[str]]:
-        """The voucher keys and, in the same order, each payment as one JSON
-        text of plain values (a snapshot's form)."""
-        rows = [
-            json.dumps(v.row(), ensure_ascii=False, separators=(",", ":"))
-            if isinstance(v, Payment)
-            else v
-            for v in self._rows.values()
-        ]
-        return list(self._rows), rows
+    def snapshot_rows(self) -> tuple[str, str]:
+        """The book as two texts (a snapshot's form): the voucher keys and, in
+        the same order, each payment's row, percent-encoded, between ";" —
+        plain ASCII that JSON stores and reads as it is."""
+        keys = ";".join(quote(k, safe="") for k in self._rows)
+        rows = ";".join(v.row(k) if isinstance(v, Payment) else v for k, v in self._rows.items())
+        return keys, rows
 
     @classmethod
-    def from_snapshot_rows(cls, keys: list[str], rows: list[str]) -> PaymentBook:
-        if len(keys) != len(rows) or not all(isinstance(r, str) for r in rows):
+    def from_snapshot_rows(cls, keys: str, rows: str) -> PaymentBook:
+        """The book of :meth:`snapshot_rows`' texts (rows decoded on lookup)."""
+        key_list = keys.split(";") if keys else []
+        if "%" in keys:
+            key_list = [unquote(k) for k in key_list]
+        row_list = rows.split(";") if rows else []
+        if len(key_list) != len(row_list):
             raise ValueError("payment rows that do not match their vouchers")
         book = cls()
-        book._rows = dict(zip(keys, rows, strict=True))
+        book._rows = dict(zip(key_list, row_list, strict=True))
         return book
 
 

@@ -102,12 +102,7 @@ def _enc(value: Any) -> Any:
         # plain values, decoded without a tag per value
         cls = type(value)
         keys, rows = value.snapshot_rows()
-        return {
-            "__t": "rows",
-            "c": f"{cls.__module__}:{cls.__qualname__}",
-            "k": [_text(k) for k in keys],
-            "v": [_text(r) for r in rows],
-        }
+        return {"__t": "rows", "c": f"{cls.__module__}:{cls.__qualname__}", "k": keys, "v": rows}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         cls = type(value)
         if not cls.__module__.startswith(_STATE_MODULES):
@@ -118,12 +113,6 @@ def _enc(value: Any) -> Any:
             "v": [[k, _enc(v)] for k, v in vars(value).items()],
         }
     raise SnapshotError(f"{type(value).__name__} in an aggregate's state")
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise SnapshotError(f"a compact row that is not text: {type(value).__name__}")
-    return value
 
 
 @functools.lru_cache(maxsize=64)
@@ -178,8 +167,8 @@ def _dec_object(obj: dict[str, Any]) -> Any:
         return inst
     if tag == "rows":
         keys = obj.get("k")
-        if not isinstance(v, list) or not isinstance(keys, list):
-            raise SnapshotError("rows that are not lists")
+        if not isinstance(v, str) or not isinstance(keys, str):
+            raise SnapshotError("compact rows that are not texts")
         return _rows_class(str(obj.get("c"))).from_snapshot_rows(keys, v)
     if tag is None and set(obj) == {"topic", "format", "state"}:
         return obj  # the envelope

@@ -1,6 +1,7 @@
-"""A funds line keeps running totals and the net change per date, not every
-entry (a platform's state stays compact however many payments it has): its
-answers are those of the full list of entries."""
+"""A platform's state stays compact however many payments it has: a funds
+line keeps running totals and the net change per date, not every entry (its
+answers are those of the full list of entries), and its payments are a book
+that a snapshot stores as two texts, each payment decoded when looked up."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregates.platform_state import ZERO, FundLine
+from aggregates.platform_state import ZERO, FundLine, Payment, PaymentBook
+from aggregates.values import normalise_voucher
 
 WHATS = ("allocated", "disbursed", "reversed", "recovered")
 entries = st.lists(
@@ -57,3 +59,37 @@ def test_the_lowest_net_from_a_date_is_that_of_every_entry(
         totals[w] for w in WHATS
     )
     assert len(line.net_changes) <= len({on for on, _, _ in kept})
+
+
+payments = st.lists(
+    st.tuples(
+        st.text(min_size=1, max_size=12),
+        st.sampled_from(("operation", "research", "a|b;c=d%e,f")),
+        st.lists(st.text(max_size=6), max_size=3),
+        st.booleans(),
+    ),
+    max_size=12,
+)
+
+
+@given(payments, st.booleans())
+def test_a_book_of_payments_round_trips_through_its_snapshot_texts(
+    raw: list[tuple[str, str, list[str], bool]], look_up_first: bool
+) -> None:
+    """Any voucher, category and flags (separators, percent signs, other
+    scripts, control characters): the restored book has the same payments,
+    looked up or not before it is stored again."""
+    book = PaymentBook()
+    for k, (voucher, category, flags, reversed_) in enumerate(raw):
+        book[normalise_voucher(voucher)] = Payment(
+            voucher, category, 2026, Decimal(k + 1) / 100 * 100, date(2026, 1, 1) + timedelta(k),
+            flags, date(2026, 6, 1) if reversed_ else None,
+        )  # fmt: skip
+    keys, rows = book.snapshot_rows()
+    restored = PaymentBook.from_snapshot_rows(keys, rows)
+    assert set(restored) == set(book) and len(restored) == len(book)
+    if look_up_first and raw:
+        restored[next(iter(restored))].reversed_on = date(2026, 7, 1)
+        book[next(iter(book))].reversed_on = date(2026, 7, 1)
+    again = PaymentBook.from_snapshot_rows(*restored.snapshot_rows())
+    assert dict(again) == dict(book)
