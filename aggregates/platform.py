@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -49,6 +50,8 @@ from aggregates.values import (
 )
 
 
+# pure: cached, an import asks for the same ones line after line
+@lru_cache(maxsize=65536)
 def platform_id(code: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"/platforms/{code}")
 

@@ -159,9 +159,21 @@ class Tail:
     nodes: list[tuple[NodeAddr, bytes]]
 
 
-def compute_tail(q: Query, sqlite: bool, upto: int | None = None) -> Tail:
+def compute_tail(
+    q: Query,
+    sqlite: bool,
+    upto: int | None = None,
+    *,
+    new_leaves: tuple[int, Sequence[bytes]] | None = None,
+) -> Tail:
     """Append, in memory, the chain rows after the stored tree (up to ``upto``)
-    to the stored compact range; the nodes that would be inserted."""
+    to the stored compact range; the nodes that would be inserted.
+
+    ``new_leaves``: (the seq of the first, the leaves) of chain rows the
+    caller has just written in this transaction, their chain record bytes
+    already computed. When the stored tree ends right before them they are
+    appended as they are, instead of reading the rows back; otherwise (the
+    tree is behind) the rows are read from the chain as always."""
     size = stored_size(q)
     if upto is not None and upto <= size:
         return Tail(size, size, [])
@@ -173,7 +185,12 @@ def compute_tail(q: Query, sqlite: bool, upto: int | None = None) -> Tail:
             f"merkle_nodes lacks node {e.args[0]!r} of the tree of {size} leaves"
         ) from None
     created: list[tuple[NodeAddr, bytes]] = []
-    for leaf in _chain_leaves(q, sqlite, size, upto):
+    leaves: Iterable[bytes]
+    if new_leaves is not None and upto is None and new_leaves[0] == size + 1:
+        leaves = new_leaves[1]
+    else:
+        leaves = _chain_leaves(q, sqlite, size, upto)
+    for leaf in leaves:
         created += frontier.append(leaf_hash(leaf))
     return Tail(size, frontier.size, created)
 
@@ -186,15 +203,16 @@ def _insert_sqlite(execmany: Callable[[str, list[tuple[Any, ...]]], Any], tail: 
         )
 
 
-def extend_sqlite(cursor: Any) -> int:
+def extend_sqlite(cursor: Any, new_leaves: tuple[int, Sequence[bytes]] | None = None) -> int:
     """Append the chain's new rows to the tree, on the SQLite recorder's cursor
-    (inside the recording transaction, under its write lock). Returns the size."""
+    (inside the recording transaction, under its write lock). Returns the size.
+    ``new_leaves``: see :func:`compute_tail`."""
 
     def q(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         cursor.execute(sql, tuple(params))
         return [tuple(r) for r in cursor.fetchall()]
 
-    tail = compute_tail(q, True)
+    tail = compute_tail(q, True, new_leaves=new_leaves)
     _insert_sqlite(cursor.executemany, tail)
     return tail.size
 
