@@ -509,20 +509,27 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                     raise psycopg.Rollback() from None
             if exc:
                 raise exc
-        if stored_events:
-            self._extend_merkle_tree()
-        return [
+        ids = [
             ids_by_key[(canonical_originator_id(s.originator_id), s.originator_version)]
             for s in stored_events
         ]
+        if stored_events:
+            self._extend_merkle_tree(
+                [
+                    (nid, s.originator_id, s.originator_version, s.topic, bytes(s.state))
+                    for nid, s in zip(ids, stored_events, strict=True)
+                ]
+            )
+        return ids
 
-    def _extend_merkle_tree(self) -> None:
+    def _extend_merkle_tree(self, written: list[tuple[int, Any, int, str, bytes]]) -> None:
         """After the commit: append the new chain rows to the Merkle tree in a
-        short transaction of their own (docs/AUDIT.md §8: why not in this one)."""
+        short transaction of their own (docs/AUDIT.md §8: why not in this one);
+        ``written``: the events just recorded, whose leaves need not be read back."""
         from ledger.audit.merkle_store import extend_after_commit
 
         with self.datastore.get_connection() as conn:
-            extend_after_commit(conn)
+            extend_after_commit(conn, written)
 
 
 class LedgerPostgresFactory(PostgresFactory):
