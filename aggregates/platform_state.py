@@ -107,59 +107,111 @@ class Payment:
 
 
 class PaymentBook(MutableMapping[str, Payment]):
-    """A platform's payments by normalised voucher. Restored from a snapshot,
-    each payment stays a compact text until it is looked up: a command on a
-    platform with thousands of payments checks its voucher (a key lookup)
-    and builds none of the others."""
+    """A platform's payments by normalised voucher.
 
-    __slots__ = ("_rows",)
+    Restored from a snapshot, the book stays the snapshot's two texts (the
+    vouchers and the payments' rows, percent-encoded, between ";") until a
+    command needs more than a voucher's presence: "is this voucher paid?" is
+    a search of the vouchers' text, and the payments a command adds are kept
+    beside it. Only a lookup of a recorded payment (a reversal), iterating
+    the book or storing it from a state that was looked up builds the
+    mapping, and each payment's row is decoded only when that payment is
+    looked up. So a payment on a platform with thousands of payments builds
+    none of the others."""
+
+    __slots__ = ("_added", "_count", "_keys_text", "_rows", "_rows_text")
 
     def __init__(self, rows: dict[str, Payment | str] | None = None) -> None:
-        self._rows: dict[str, Payment | str] = dict(rows or {})
+        self._rows: dict[str, Payment | str] | None = dict(rows or {})
+        # while lazy (_rows None): ";" + the snapshot's keys text + ";", its
+        # rows text, and the payments added since
+        self._keys_text = ""
+        self._rows_text = ""
+        self._count = 0
+        self._added: dict[str, Payment] = {}
+
+    def _mapping(self) -> dict[str, Payment | str]:
+        if self._rows is None:
+            keys_text = self._keys_text[1:-1]
+            keys = keys_text.split(";") if self._count else []
+            if "%" in keys_text:
+                keys = [unquote(k) for k in keys]
+            rows = self._rows_text.split(";") if self._count else []
+            mapping: dict[str, Payment | str] = dict(zip(keys, rows, strict=True))
+            mapping.update(self._added)
+            self._rows, self._keys_text, self._rows_text, self._added = mapping, "", "", {}
+        return self._rows
 
     def __getitem__(self, key: str) -> Payment:
-        value = self._rows[key]
+        if self._rows is None and key in self._added:
+            return self._added[key]
+        rows = self._mapping()
+        value = rows[key]
         if not isinstance(value, Payment):
-            value = self._rows[key] = Payment.from_row(key, value)
+            value = rows[key] = Payment.from_row(key, value)
         return value
 
     def __setitem__(self, key: str, value: Payment) -> None:
-        self._rows[key] = value
+        # while lazy, kept beside the texts without searching them (an event
+        # replayed after the snapshot adds a voucher not paid before); one
+        # that is there too replaces it where it stands when the mapping is
+        # built, as a dict's update does
+        if self._rows is None:
+            self._added[key] = value
+        else:
+            self._rows[key] = value
 
     def __delitem__(self, key: str) -> None:
-        del self._rows[key]
+        del self._mapping()[key]
+
+    def _in_text(self, key: str) -> bool:
+        return self._count > 0 and f";{quote(key, safe='')};" in self._keys_text
 
     def __contains__(self, key: object) -> bool:
-        return key in self._rows
+        if self._rows is not None:
+            return key in self._rows
+        return isinstance(key, str) and (key in self._added or self._in_text(key))
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
+        return iter(self._mapping())
 
     def __len__(self) -> int:
-        return len(self._rows)
+        if self._rows is not None:
+            return len(self._rows)
+        return self._count + sum(1 for k in self._added if not self._in_text(k))
 
     def __repr__(self) -> str:
-        return f"PaymentBook({len(self._rows)} payments)"
+        return f"PaymentBook({len(self)} payments)"
 
     def snapshot_rows(self) -> tuple[str, str]:
-        """The book as two texts (a snapshot's form): the voucher keys and, in
-        the same order, each payment's row, percent-encoded, between ";" —
-        plain ASCII that JSON stores and reads as it is."""
-        keys = ";".join(quote(k, safe="") for k in self._rows)
-        rows = ";".join(v.row(k) if isinstance(v, Payment) else v for k, v in self._rows.items())
-        return keys, rows
+        """The book as two texts (a snapshot's form): the number of payments
+        and ":", then the voucher keys; in the same order, each payment's row —
+        percent-encoded, between ";": plain ASCII that JSON stores and reads as
+        it is."""
+        if self._rows is not None or any(self._in_text(k) for k in self._added):
+            rows_now = self._mapping()
+            keys_text = ";".join(quote(k, safe="") for k in rows_now)
+            rows_text = ";".join(
+                v.row(k) if isinstance(v, Payment) else v for k, v in rows_now.items()
+            )
+            return f"{len(rows_now)}:{keys_text}", rows_text
+        keys = [self._keys_text[1:-1]] if self._count else []
+        rows = [self._rows_text] if self._count else []
+        keys += [quote(k, safe="") for k in self._added]
+        rows += [v.row(k) for k, v in self._added.items()]
+        return f"{len(self)}:" + ";".join(keys), ";".join(rows)
 
     @classmethod
     def from_snapshot_rows(cls, keys: str, rows: str) -> PaymentBook:
-        """The book of :meth:`snapshot_rows`' texts (rows decoded on lookup)."""
-        key_list = keys.split(";") if keys else []
-        if "%" in keys:
-            key_list = [unquote(k) for k in key_list]
-        row_list = rows.split(";") if rows else []
-        if len(key_list) != len(row_list):
+        """The book of :meth:`snapshot_rows`' texts, kept as they are (above)."""
+        count, _, keys = keys.partition(":")
+        n = int(count)
+        if n < 0 or (n == 0 and (keys or rows)):
+            raise ValueError("payment rows that do not match their vouchers")
+        if n > 0 and not (keys.count(";") == rows.count(";") == n - 1):
             raise ValueError("payment rows that do not match their vouchers")
         book = cls()
-        book._rows = dict(zip(key_list, row_list, strict=True))
+        book._rows, book._keys_text, book._rows_text, book._count = None, f";{keys};", rows, n
         return book
 
 
