@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -27,7 +28,14 @@ from aggregates.errors import (
     NotFound,
     OverAllocation,
 )
-from aggregates.platform_state import ZERO, ChangeRequest, EntitlementState, FundLine, Payment
+from aggregates.platform_state import (
+    ZERO,
+    ChangeRequest,
+    EntitlementState,
+    FundLine,
+    Payment,
+    PaymentBook,
+)
 from aggregates.policy import Policy
 from aggregates.rules import cycle_years as cycle_years
 from aggregates.rules import normalise_cycle as normalise_cycle
@@ -42,6 +50,8 @@ from aggregates.values import (
 )
 
 
+# pure: cached, an import asks for the same ones line after line
+@lru_cache(maxsize=65536)
 def platform_id(code: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"/platforms/{code}")
 
@@ -115,7 +125,7 @@ class Platform(Aggregate):
         self.changes: dict[str, ChangeRequest] = {}
         self.change_counter = 0
         self.lines: dict[str, FundLine] = {}
-        self.payments: dict[str, Payment] = {}
+        self.payments: PaymentBook = PaymentBook()
         self.entitlements: dict[str, EntitlementState] = {}
 
     # --- helpers -------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -28,6 +29,8 @@ def debarment_programme(event: Any) -> str | None:
     return recorded_programme(getattr(event, "basis", None))
 
 
+# pure: cached, an import asks for the same ones line after line
+@lru_cache(maxsize=65536)
 def unit_id(code: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"/units/{code}")
 

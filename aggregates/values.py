@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -99,6 +100,8 @@ def credit_code_check_char(first17: str) -> str:
     return CREDIT_CODE_CHARSET[(31 - total % 31) % 31]
 
 
+# pure: cached, an import asks for the same ones line after line
+@lru_cache(maxsize=65536)
 def validate_credit_code(code: str) -> str:
     """Return the code if it is a valid 18-character unified social credit code."""
     code = code.strip()
@@ -127,6 +130,8 @@ CreditCode = Annotated[str, AfterValidator(validate_credit_code)]
 PLATFORM_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+# pure: cached, an import asks for the same ones line after line
+@lru_cache(maxsize=65536)
 def validate_platform_code(code: str) -> str:
     if not PLATFORM_CODE_RE.match(code):
         raise InvalidInput(

@@ -6,6 +6,7 @@ voucher collides with it."""
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -13,6 +14,8 @@ from eventsourcing.domain import Aggregate, event
 from aggregates.values import normalise_voucher
 
 
+# pure: cached, an import asks for the same ones line after line
+@lru_cache(maxsize=65536)
 def voucher_id(voucher: str) -> UUID:
     """One id per voucher number as written any way (`pz-1`, `ＰＺ-1`, `PZ-1`)."""
     return uuid5(NAMESPACE_URL, f"/vouchers/{normalise_voucher(voucher)}")

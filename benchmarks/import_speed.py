@@ -98,6 +98,17 @@ def ledger_import(url: str, path: Path, batch: int) -> tuple[float, float, int]:
     return took, time.perf_counter() - start, report.events
 
 
+def raw_copy(url: str) -> float:
+    """PostgreSQL: ev/s of a raw psycopg COPY of the ledger's stored events
+    into a plain table (benchmarks/run.py's; issue 14's moonshot compares
+    with it)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import run
+
+    events = run.stored_events(url)
+    return float(run.raw_pg(url, events)["raw_copy_ev_s"])
+
+
 def pg_database(base: str) -> tuple[str, str]:
     name = f"ledger_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
@@ -132,6 +143,7 @@ def main() -> None:
     logging.disable(logging.INFO)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
+    load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         sample = Path(tmp) / "sample.jsonl"
@@ -152,8 +164,16 @@ def main() -> None:
             try:
                 bare = bare_save({**pg_env(bare_url), "CREATE_TABLE": "y"}, args.events, args.batch)
                 took, caught, events = ledger_import(url, sample, args.batch)
+                copy_rate = raw_copy(url)
                 rows.append(
-                    dict(backend="PostgreSQL", bare=bare, took=took, caught=caught, events=events)
+                    dict(
+                        backend="PostgreSQL",
+                        bare=bare,
+                        took=took,
+                        caught=caught,
+                        events=events,
+                        copy=copy_rate,
+                    )
                 )
             finally:
                 drop_pg(args.pg, bare_name)
@@ -162,17 +182,24 @@ def main() -> None:
     print(
         f"`ledger import` of {lines} lines vs the bare library saving {args.events} events, "
         f"{args.batch} aggregates a transaction — {time.strftime('%Y-%m-%d')}, "
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}\n"
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average before {', '.join(f'{x:.2f}' for x in load_before)}\n"
     )
-    print("| backend | bare library ev/s | import ev/s | ratio | read-model catch-up ev/s |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(
+        "| backend | bare library ev/s | import ev/s | ratio | read-model catch-up ev/s "
+        "| raw COPY ev/s | import / COPY |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         bare_rate = args.events / r["bare"]
         rate = r["events"] / r["took"]
+        copy_rate = r.get("copy")
+        copy_cells = f"{copy_rate:,.0f} | {rate / copy_rate:.2f}×" if copy_rate else "– | –"
         print(
             f"| {r['backend']} | {bare_rate:,.0f} | {rate:,.0f} | {rate / bare_rate:.2f}× "
-            f"| {r['events'] / r['caught']:,.0f} |"
+            f"| {r['events'] / r['caught']:,.0f} | {copy_cells} |"
         )
+    print(f"\nload average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -331,6 +331,20 @@ def timed_cli(url: str, reps: int, *args: str) -> dict[str, Any]:
     return ms([run_cli(url, *args)[0] for _ in range(reps)])
 
 
+def payment_only(backend: str, url: str, *, long: int, reps: int) -> dict[str, Any]:
+    """Only the one-payment figure, on an empty ledger (``--only payment``)."""
+    cfg = db.parse_db_url(url)
+    if cfg.backend == "postgresql":
+        db.create_database_if_missing(cfg)
+    db.migrate(cfg)
+    db.set_setting(cfg, "default_policy", generate.DEFAULT_POLICY_ID)
+    print(f"[{backend}] one payment ({long} payments on the long platform)", file=sys.stderr)
+    res: dict[str, Any] = {"backend": backend, "events": 0, "long_history_payments": long}
+    res.update(one_payment(url, long_platform(url, long), reps))
+    res["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    return res
+
+
 def measure(backend: str, url: str, events: int, *, long: int, reps: int) -> dict[str, Any]:
     res: dict[str, Any] = {"backend": backend}
     print(f"[{backend}] generating {events} events", file=sys.stderr, flush=True)
@@ -401,6 +415,7 @@ def measure(backend: str, url: str, events: int, *, long: int, reps: int) -> dic
         "funds summary": timed_cli(url, q, "funds", "summary", "XJ-TIC-001-W0"),
     }
     res["runner_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    res["load_after"] = [round(x, 2) for x in os.getloadavg()]
     return res
 
 
@@ -408,7 +423,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Benchmark, {report['events_asked']} events",
         "",
-        f"Taken {report['taken_at']} on {report['machine']}.",
+        f"Taken {report['taken_at']} on {report['machine']}; load average before "
+        f"{', '.join(map(str, report.get('load_before', ['–'])))}.",
         "",
         "| figure | " + " | ".join(r["backend"] for r in report["backends"]) + " |",
         "| --- | " + " | ".join("---" for _ in report["backends"]) + " |",
@@ -459,7 +475,8 @@ def markdown(report: dict[str, Any]) -> str:
         "one payment from the CLI p50/p99 ms",
         lambda r: f"{r['payment_cli']['p50_ms']} / {r['payment_cli']['p99_ms']}",
     )
-    for name in report["backends"][0]["queries"]:
+    row("load average after (1, 5, 15 min)", lambda r: ", ".join(map(str, r["load_after"])))
+    for name in report["backends"][0].get("queries", {}):
         row(
             f"`{name}` p50/p99 ms",
             lambda r, n=name: f"{r['queries'][n]['p50_ms']} / {r['queries'][n]['p99_ms']}",
@@ -477,18 +494,24 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("LEDGER_BENCH_PG", PG_DEFAULT))
     parser.add_argument("--long", type=int, default=2000, help="payments on the long platform")
     parser.add_argument("--reps", type=int, default=40)
+    parser.add_argument(
+        "--only",
+        choices=("payment",),
+        help="only this figure, on an empty ledger (payment: one payment, fresh vs long platform)",
+    )
     parser.add_argument("--report", type=Path, help="print the Markdown of a results .json")
     args = parser.parse_args()
     if args.report:
         print(markdown(json.loads(args.report.read_text())))
         return
     generate.quiet_logs()
-    events = args.events or (1_000_000 if args.full else 100_000)
+    events = 0 if args.only else args.events or (1_000_000 if args.full else 100_000)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     report: dict[str, Any] = {
         "events_asked": events,
+        "load_before": [round(x, 2) for x in os.getloadavg()],
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform_mod.node()}: {platform_mod.platform()}, {os.cpu_count()} CPUs, "
         f"Python {platform_mod.python_version()}",
@@ -496,13 +519,16 @@ def main() -> None:
     }
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    base = out / f"{stamp}-{events}"
+    base = out / (f"{stamp}-{args.only}" if args.only else f"{stamp}-{events}")
     for backend in backends:
         if backend == "sqlite":
             url = f"sqlite:///{work / 'bench.db'}"
         else:
             url = f"{args.pg.rstrip('/')}/ledger_bench_{stamp.lower()}"
-        report["backends"].append(measure(backend, url, events, long=args.long, reps=args.reps))
+        if args.only == "payment":
+            report["backends"].append(payment_only(backend, url, long=args.long, reps=args.reps))
+        else:
+            report["backends"].append(measure(backend, url, events, long=args.long, reps=args.reps))
         # written after each backend, so that a long run keeps what it measured
         base.with_suffix(".json").write_text(
             json.dumps(report, indent=2, ensure_ascii=False) + "\n"

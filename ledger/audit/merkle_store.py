@@ -159,9 +159,21 @@ class Tail:
     nodes: list[tuple[NodeAddr, bytes]]
 
 
-def compute_tail(q: Query, sqlite: bool, upto: int | None = None) -> Tail:
+def compute_tail(
+    q: Query,
+    sqlite: bool,
+    upto: int | None = None,
+    *,
+    new_leaves: tuple[int, Sequence[bytes]] | None = None,
+) -> Tail:
     """Append, in memory, the chain rows after the stored tree (up to ``upto``)
-    to the stored compact range; the nodes that would be inserted."""
+    to the stored compact range; the nodes that would be inserted.
+
+    ``new_leaves``: (the seq of the first, the leaves) of chain rows the
+    caller has just written in this transaction, their chain record bytes
+    already computed. When the stored tree ends right before them they are
+    appended as they are, instead of reading the rows back; otherwise (the
+    tree is behind) the rows are read from the chain as always."""
     size = stored_size(q)
     if upto is not None and upto <= size:
         return Tail(size, size, [])
@@ -173,7 +185,12 @@ def compute_tail(q: Query, sqlite: bool, upto: int | None = None) -> Tail:
             f"merkle_nodes lacks node {e.args[0]!r} of the tree of {size} leaves"
         ) from None
     created: list[tuple[NodeAddr, bytes]] = []
-    for leaf in _chain_leaves(q, sqlite, size, upto):
+    leaves: Iterable[bytes]
+    if new_leaves is not None and upto is None and new_leaves[0] == size + 1:
+        leaves = new_leaves[1]
+    else:
+        leaves = _chain_leaves(q, sqlite, size, upto)
+    for leaf in leaves:
         created += frontier.append(leaf_hash(leaf))
     return Tail(size, frontier.size, created)
 
@@ -186,24 +203,53 @@ def _insert_sqlite(execmany: Callable[[str, list[tuple[Any, ...]]], Any], tail: 
         )
 
 
-def extend_sqlite(cursor: Any) -> int:
+def extend_sqlite(cursor: Any, new_leaves: tuple[int, Sequence[bytes]] | None = None) -> int:
     """Append the chain's new rows to the tree, on the SQLite recorder's cursor
-    (inside the recording transaction, under its write lock). Returns the size."""
+    (inside the recording transaction, under its write lock). Returns the size.
+    ``new_leaves``: see :func:`compute_tail`."""
 
     def q(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         cursor.execute(sql, tuple(params))
         return [tuple(r) for r in cursor.fetchall()]
 
-    tail = compute_tail(q, True)
+    tail = compute_tail(q, True, new_leaves=new_leaves)
     _insert_sqlite(cursor.executemany, tail)
     return tail.size
 
 
-def extend(conn: DbConnection, *, wait: bool = True) -> int | None:
+# an event the caller has just recorded: notification id, originator id and
+# version, topic, state
+Written = tuple[int, Any, int, str, bytes]
+
+
+def _written_leaves(
+    q: Query, size: int, written: Sequence[Written] | None
+) -> tuple[int, list[bytes]] | None:
+    """PostgreSQL: when the chain rows after the stored tree are exactly the
+    events the caller has just recorded (their notification ids, in seq order),
+    their leaves from the caller's copy of the events — only the ids are read
+    back, not every event's state. Otherwise None (the rows are read)."""
+    if not written:
+        return None
+    rows = q("SELECT seq, notification_id FROM event_chain WHERE seq > ? ORDER BY seq", (size,))
+    if [int(nid) for _, nid in rows] != [w[0] for w in written]:
+        return None
+    if [int(seq) for seq, _ in rows] != list(range(size + 1, size + 1 + len(rows))):
+        return None
+    return size + 1, [
+        leaf_of(size + 1 + k, nid, oid, version, topic, state)
+        for k, (nid, oid, version, topic, state) in enumerate(written)
+    ]
+
+
+def extend(
+    conn: DbConnection, *, wait: bool = True, written: Sequence[Written] | None = None
+) -> int | None:
     """Append the chain's new rows to the tree inside the caller's write
     transaction. PostgreSQL serialises on an advisory lock; with ``wait``
     False it returns None at once when another process holds it. Returns the
-    tree's size."""
+    tree's size. ``written``: the events the caller has just recorded (see
+    :func:`_written_leaves`)."""
     q = _query_of(conn)
     if isinstance(conn, sqlite3.Connection):
         tail = compute_tail(q, True)
@@ -216,7 +262,8 @@ def extend(conn: DbConnection, *, wait: bool = True) -> int | None:
         row = got.fetchone()
         if not row or not row["ok"]:
             return None
-    tail = compute_tail(q, False)
+    new_leaves = _written_leaves(q, stored_size(q), written)
+    tail = compute_tail(q, False, new_leaves=new_leaves)
     if tail.nodes:
         conn.execute(
             "INSERT INTO merkle_nodes (level, idx, hash) "
@@ -246,7 +293,9 @@ def ensure(cfg: DbConfig) -> bool:
     return True
 
 
-def extend_after_commit(conn: psycopg.Connection[Any]) -> None:
+def extend_after_commit(
+    conn: psycopg.Connection[Any], written: Sequence[Written] | None = None
+) -> None:
     """PostgreSQL: after a recording commits, append its rows in a short
     transaction of their own, never waiting for another process that is doing
     it. A failure here loses nothing (the next extend appends the rows) and
@@ -256,7 +305,7 @@ def extend_after_commit(conn: psycopg.Connection[Any]) -> None:
             # derived data: a crash that loses this commit loses nothing the
             # next append does not redo, so it need not wait for the disk
             conn.execute("SET LOCAL synchronous_commit = off")
-            extend(conn, wait=False)
+            extend(conn, wait=False, written=written)
     except psycopg.errors.InsufficientPrivilege:
         # a clerk's login may not write the tree: the owner's catch-up worker
         # (`projections follow`) or the next checkpoint appends it

@@ -36,6 +36,7 @@ from ledger.importer.lines import DERIVED_PREFIX
 from ledger.service import LedgerService, Result
 from ledger.service.core import event_summary, fingerprint
 from ledger.service.errors import save_batch_or_conflict
+from ledger.store import snapshots
 from ledger.store.chain import RequestRecord, existing_originators, lookup_fingerprints
 
 # aggregates kept between batches (their state as saved); above it the cache is emptied
@@ -68,6 +69,10 @@ class BatchService(LedgerService):
         # records a batch's lines create that the store has not (asked once a batch)
         self._absent: set[UUID] = set()
         self.replayed = 0
+        # snapshots are taken once at the end of the import, not after every
+        # batch (ledger.store.snapshots): id -> (aggregate, its version before
+        # the import's first save of it, its version as saved last)
+        self._to_snapshot: dict[UUID, tuple[Aggregate, int, int]] = {}
 
     # --- loading through the cache -------------------------------------------------------
 
@@ -249,14 +254,33 @@ class BatchService(LedgerService):
                 return conflict
         for entry in touched:
             entry.stored = entry.agg.version
-        if self.use_snapshots:  # the snapshots the commands would have written
-            self._take_snapshots(counts)
+        for agg, new_events in counts:
+            if isinstance(agg, (Platform, Unit)):
+                first = self._to_snapshot.get(agg.id, (agg, agg.version - new_events, 0))[1]
+                self._to_snapshot[agg.id] = (agg, first, agg.version)
         self._events, self._requests, self._batch_known = [], [], {}
         self._known = {}  # what was recorded is in the request log now
         self._absent = set()
         if len(self._cache) > CACHE_LIMIT:
+            self.take_snapshots()
             self._cache = {}
         return None
+
+    def take_snapshots(self) -> None:
+        """The snapshots the commands would have written (ledger.store.snapshots):
+        one of each platform and unit whose saves this import took across a
+        multiple of the interval, at its version as saved last — written once,
+        after the batches, not after each one (a snapshot is a cache; an
+        import killed before it leaves none, and commands replay the events).
+        An aggregate changed since its last save (a refused batch) is skipped."""
+        pending, self._to_snapshot = self._to_snapshot, {}
+        if not self.use_snapshots or self.dry_run:
+            return
+        for agg, first, saved in pending.values():
+            if agg.version != saved or agg.pending_events:
+                continue
+            if snapshots.crossed_interval(agg, saved - first):
+                snapshots.save_snapshot(self._snapshot_conn, agg)
 
     def discard(self) -> None:
         """Forget the batch and every cached aggregate (after a conflict)."""

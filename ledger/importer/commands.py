@@ -18,6 +18,7 @@ from copy import copy
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aggregates.errors import InvalidInput
@@ -378,6 +379,7 @@ RECORDING = {
 POSITIONAL_ALIASES = {"change-id": "id", "debarment": "debarment-id", "unit": "code"}
 
 
+@lru_cache(maxsize=4096)  # pure, and an import asks for the same few names on every line
 def option_key(key: str) -> str:
     """``--doc-no``, ``doc_no``, ``Doc-No`` → ``doc-no``."""
     return str(key).strip().lstrip("-").strip().lower().replace("_", "-")

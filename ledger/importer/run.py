@@ -136,6 +136,7 @@ def import_lines(
                     break
             if progress is not None:
                 progress(report)
+        svc.take_snapshots()
         if catch_up and not dry_run and report.events:
             from ledger import reads
 

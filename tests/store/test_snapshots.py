@@ -3,6 +3,7 @@ outside the hash chain, and is never trusted by `audit verify`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate
 
+from aggregates.errors import AlreadyExists, IllegalTransition
 from aggregates.platform import Platform, platform_id
 from aggregates.unit import Unit
 from ledger.audit import verify as audit_verify
@@ -243,3 +245,57 @@ def test_snapshots_can_be_deleted_and_are_written_again(
     assert _state(svc.platform("LS-KL-001")) == _state(
         svc.app.repository.get(platform_id("LS-KL-001"))
     )
+
+
+def test_a_snapshot_of_the_old_format_is_ignored_and_replaced(
+    demo_svc: LedgerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot written before the format was recorded (format 1: every
+    payment as tagged values) is not used: the command replays the events and
+    answers as without snapshots, and the next snapshot is of the current
+    format."""
+    svc = demo_svc
+    monkeypatch.setattr(snapshots, "SNAPSHOT_INTERVAL", 5)
+    for k in range(6):
+        _pay(svc, "LS-KL-001", f"OLD-{k:03d}")
+    ident = platform_id("LS-KL-001")
+    newest = snapshots.load_snapshot(svc._snapshot_conn, ident, Platform)
+    assert newest is not None
+    old = json.loads(snapshots.encode_state(newest))
+    del old["format"]
+    with db.connect(svc.cfg, write=True) as conn:
+        db.execute(conn, "UPDATE aggregate_snapshots SET state = ?", (json.dumps(old),))
+    assert snapshots.load_snapshot(svc._snapshot_conn, ident, Platform) is None
+    assert _state(svc.platform("LS-KL-001")) == _state(svc.app.repository.get(ident))
+    for k in range(5):
+        _pay(svc, "LS-KL-001", f"NEW-{k:03d}")
+    fresh = snapshots.load_snapshot(svc._snapshot_conn, ident, Platform)
+    assert fresh is not None and fresh.version > newest.version
+    assert _state(svc.platform("LS-KL-001")) == _state(svc.app.repository.get(ident))
+
+
+def test_payments_restored_from_a_snapshot_answer_as_replayed_ones(
+    demo_svc: LedgerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payments of a snapshot stay compact rows until looked up: a reused
+    voucher is refused, a reversal and a recovery are judged, and a snapshot
+    of a half-restored book is the same as the replay's."""
+    svc = demo_svc
+    monkeypatch.setattr(snapshots, "SNAPSHOT_INTERVAL", 5)
+    for k in range(6):
+        _pay(svc, "LS-KL-001", f"ROW-{k:03d}")
+    ident = platform_id("LS-KL-001")
+    restored = snapshots.load_snapshot(svc._snapshot_conn, ident, Platform)
+    assert restored is not None
+    assert "ROW-001" in restored.payments
+    assert restored.payments["ROW-002"].amount == Decimal("10.00")
+    again = snapshots.decode_state(snapshots.encode_state(restored), Platform)
+    assert _state(again) == _state(svc.app.repository.get(ident, version=restored.version))
+    with pytest.raises(AlreadyExists):
+        _pay(svc, "LS-KL-001", "ROW-003")
+    svc.reverse("LS-KL-001", voucher="ROW-004", reason="退回", actor=ACTOR, on=date(2026, 3, 2))
+    with pytest.raises(IllegalTransition):
+        svc.reverse(
+            "LS-KL-001", voucher="ROW-004", reason="再次退回", actor=ACTOR, on=date(2026, 3, 3)
+        )
+    assert _state(svc.platform("LS-KL-001")) == _state(svc.app.repository.get(ident))
