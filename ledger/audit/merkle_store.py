@@ -68,11 +68,80 @@ def leaf_of(
     originator_version: int,
     topic: str,
     state: bytes,
+    *,
+    encoding: int = 1,
+    recorded_by: str | None = None,
+    recorded_at: str | None = None,
 ) -> bytes:
-    """The tree's leaf for one event: its chain record bytes (docs/AUDIT.md §8)."""
+    """The tree's leaf for one event: its chain record bytes in the encoding
+    its chain row has (docs/AUDIT.md §1, §8) — for an encoding 2 row
+    (PostgreSQL) the login and the server time are in the leaf, exactly as
+    the chain hashes them. An unknown encoding, or a v2 row without its login
+    or time, is refused (ValueError): the chain row was not written by the
+    database."""
+    if encoding == 1:
+        return chain_record_bytes(
+            seq, notification_id, originator_id, originator_version, topic, bytes(state)
+        )
+    if encoding != 2:
+        msg = f"chain row at seq {seq} has unknown encoding {encoding}"
+        raise ValueError(msg)
+    if recorded_by is None or recorded_at is None:
+        msg = f"chain row at seq {seq} (encoding 2) lacks its login or time"
+        raise ValueError(msg)
     return chain_record_bytes(
-        seq, notification_id, originator_id, originator_version, topic, bytes(state)
+        seq,
+        notification_id,
+        originator_id,
+        originator_version,
+        topic,
+        bytes(state),
+        recorded_by=recorded_by,
+        recorded_at=recorded_at,
     )
+
+
+@dataclass(frozen=True)
+class LeafRow:
+    """One chain row with its event, as the leaf query reads it."""
+
+    seq: int
+    notification_id: int
+    originator_id: Any
+    originator_version: int
+    topic: str
+    state: bytes
+    encoding: int
+    recorded_by: str | None
+    recorded_at: str | None
+
+    def leaf(self) -> bytes:
+        try:
+            return leaf_of(
+                self.seq,
+                self.notification_id,
+                self.originator_id,
+                self.originator_version,
+                self.topic,
+                self.state,
+                encoding=self.encoding,
+                recorded_by=self.recorded_by,
+                recorded_at=self.recorded_at,
+            )
+        except ValueError as e:
+            raise TamperDetected(f"{e}: run `ledger audit verify`") from None
+
+    def v1_leaf(self) -> bytes:
+        """The six-field bytes of this row whatever its encoding: what ledgers
+        before migration 0161 took as the leaf of an encoding 2 row."""
+        return chain_record_bytes(
+            self.seq,
+            self.notification_id,
+            self.originator_id,
+            self.originator_version,
+            self.topic,
+            self.state,
+        )
 
 
 # --- database access, on a raw connection or the recorder's cursor ----------------------
@@ -119,23 +188,29 @@ def fetch_nodes(q: Query, addrs: Iterable[NodeAddr]) -> DictNodeStore:
     return store
 
 
-def _chain_leaves(q: Query, sqlite: bool, after: int, upto: int | None) -> Iterable[bytes]:
-    """The leaves of the chain rows with ``after < seq [<= upto]``, in seq order,
-    in batches; a gap or a chain row without its event is tampering."""
+# the chain table's encoding columns are read with the event: a leaf is the
+# bytes the chain hashed for that row (encoding 1 or 2)
+_LEAF_COLUMNS = (
+    "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, "
+    "e.topic, e.state, c.encoding, c.recorded_by, c.recorded_at FROM event_chain c "
+)
+
+
+def _chain_rows(q: Query, sqlite: bool, after: int, upto: int | None) -> Iterator[LeafRow]:
+    """The chain rows with ``after < seq [<= upto]`` and their events, in seq
+    order, in batches; a gap or a chain row without its event is tampering."""
     nid = _nid(sqlite)
     expected = after + 1
     while upto is None or expected <= upto:
         limit = BATCH if upto is None else min(BATCH, upto - expected + 1)
         rows = q(
-            "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, "
-            "e.topic, e.state FROM event_chain c "
-            f"LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
+            _LEAF_COLUMNS + f"LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
             "WHERE c.seq >= ? ORDER BY c.seq LIMIT ?",
             (expected, limit),
         )
         if not rows:
             break
-        for seq, nid_value, oid, version, topic, state in rows:
+        for seq, nid_value, oid, version, topic, state, encoding, by, at in rows:
             if int(seq) != expected:
                 raise TamperDetected(
                     f"the chain has a gap at seq {expected}: run `ledger audit verify`"
@@ -144,10 +219,26 @@ def _chain_leaves(q: Query, sqlite: bool, after: int, upto: int | None) -> Itera
                 raise TamperDetected(
                     f"the event at seq {seq} is missing: run `ledger audit verify`"
                 )
-            yield leaf_of(int(seq), int(nid_value), oid, int(version), str(topic), bytes(state))
+            yield LeafRow(
+                int(seq),
+                int(nid_value),
+                oid,
+                int(version),
+                str(topic),
+                bytes(state),
+                1 if encoding is None else int(encoding),
+                None if by is None else str(by),
+                None if at is None else str(at),
+            )
             expected += 1
     if upto is not None and expected <= upto:
         raise TamperDetected(f"the chain ends before seq {upto}: events were removed")
+
+
+def _chain_leaves(q: Query, sqlite: bool, after: int, upto: int | None) -> Iterator[bytes]:
+    """The leaves of the chain rows with ``after < seq [<= upto]``, in seq order."""
+    for row in _chain_rows(q, sqlite, after, upto):
+        yield row.leaf()
 
 
 @dataclass
@@ -273,6 +364,7 @@ class TreeView:
     could not store them, the nodes beyond the stored size computed in memory."""
 
     def __init__(self, conn: DbConnection, size: int) -> None:
+        self.conn = conn
         self.q = _query_of(conn)
         self.size = size
         tail = compute_tail(self.q, isinstance(conn, sqlite3.Connection), upto=size)
@@ -333,11 +425,18 @@ def first_bad_node(conn: DbConnection, size: int) -> tuple[int, str] | None:
     sqlite = isinstance(conn, sqlite3.Connection)
     stored = min(stored_size(q), size)
     nodes = _stored_level(q, 0, stored)
-    for index, leaf in enumerate(_chain_leaves(q, sqlite, 0, stored)):
+    for index, row in enumerate(_chain_rows(q, sqlite, 0, stored)):
         got = next(nodes, None)
         if got is None or got[0] != index:
             return index + 1, f"merkle_nodes lacks the leaf of seq {index + 1}"
-        if got[1] != leaf_hash(leaf):
+        if got[1] != leaf_hash(row.leaf()):
+            if row.encoding == 2 and got[1] == leaf_hash(row.v1_leaf()):
+                return index + 1, (
+                    f"the tree's leaf for seq {index + 1} is the hash of the event's v1 "
+                    "bytes, not of the encoding 2 record the chain hashed (login and time): "
+                    "merkle_nodes was built by a ledger before migration 0161; run "
+                    "`ledger init` to re-derive it (docs/AUDIT.md §8, existing ledgers)"
+                )
             return index + 1, (
                 f"the tree's leaf for seq {index + 1} is not the hash of that event: the "
                 "event was rewritten after it was recorded, or merkle_nodes was altered"
@@ -358,3 +457,48 @@ def first_bad_node(conn: DbConnection, size: int) -> tuple[int, str] | None:
                 )
         level += 1
     return None
+
+
+# --- trees built before migration 0161 (v1 leaves for encoding 2 rows) -------------------
+
+
+def rederived(conn: DbConnection) -> dict[str, Any] | None:
+    """The record migration 0161 left when it moved aside a tree built with v1
+    leaves for encoding 2 rows (docs/AUDIT.md §8), or None."""
+    q = _query_of(conn)
+    rows = q(
+        "SELECT first_v2_seq, tree_size_before, last_checkpoint_id, moved_to "
+        "FROM merkle_rederived ORDER BY id LIMIT 1",
+        (),
+    )
+    if not rows:
+        return None
+    first, size, last_cp, moved_to = rows[0]
+    return {
+        "first_v2_seq": int(first),
+        "tree_size_before": int(size),
+        "last_checkpoint_id": None if last_cp is None else int(last_cp),
+        "moved_to": str(moved_to),
+    }
+
+
+def old_leaf_root(conn: DbConnection, size: int) -> bytes:
+    """The root of the first ``size`` events with every leaf the row's
+    six-field (v1) bytes, recomputed from the chain: the root a signed tree
+    head taken before migration 0161 signed. O(size) reads."""
+    q = _query_of(conn)
+    frontier = CompactRange()
+    for row in _chain_rows(q, isinstance(conn, sqlite3.Connection), 0, size):
+        frontier.append(leaf_hash(row.v1_leaf()))
+    return frontier.root()
+
+
+def signed_over_old_leaves(conn: DbConnection, size: int, root_hex: Any) -> bool:
+    """Whether a signed tree head of ``size`` events and root ``root_hex`` was
+    signed over the leaves used before migration 0161 on this ledger: the
+    migration re-derived the tree, the head covers an encoding 2 row, and its
+    root is the old leaves' root recomputed from the chain in this snapshot."""
+    moved = rederived(conn)
+    if moved is None or size < moved["first_v2_seq"]:
+        return False
+    return bool(old_leaf_root(conn, size).hex() == root_hex)

@@ -33,7 +33,7 @@ from ledger.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.audit.merkle_store import TreeView, leaf_of
+from ledger.audit.merkle_store import TreeView, leaf_of, signed_over_old_leaves
 from ledger.audit.verify import begin_snapshot, ledger_id_of, require_schema
 from ledger.store.chain import canonical_originator_id
 from ledger.store.db import DbConfig, DbConnection, connect, fetchall, fetchone
@@ -84,7 +84,10 @@ def recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
         "SELECT c.seq, c.chain_hash, c.taken_at, c.key_id, c.signature, c.public_key, "
         "c.ledger_id, h.tree_size, h.root_hash FROM audit_checkpoints c "
         "JOIN audit_tree_heads h ON h.checkpoint_id = c.id "
-        "WHERE h.version = 2 AND h.tree_size >= ? ORDER BY c.id DESC LIMIT 1",
+        "WHERE h.version = 2 AND h.tree_size >= ? "
+        # not a head signed over the leaves before migration 0161 (re-derived tree)
+        "AND NOT EXISTS (SELECT 1 FROM merkle_rederived r WHERE c.id <= r.last_checkpoint_id "
+        "AND h.tree_size >= r.first_v2_seq) ORDER BY c.id DESC LIMIT 1",
         (seq,),
     )
     if not rows:
@@ -108,6 +111,13 @@ def recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
 def check_root(view: TreeView, head: dict[str, Any], what: str) -> None:
     size = int(head["tree_size"])
     if view.root(size).hex() != head["root_hash"]:
+        if signed_over_old_leaves(view.conn, size, head["root_hash"]):
+            raise InvalidInput(
+                f"{what} was signed over the Merkle leaves used before migration 0161 "
+                "(the v1 bytes of encoding 2 rows); the chain still matches it, but its "
+                "tree is not the ledger's any more: take a new one with "
+                "`ledger audit checkpoint` (docs/AUDIT.md §8)"
+            )
         raise TamperDetected(
             f"the ledger's Merkle tree of {size} events does not have {what}'s root hash: "
             "the ledger does not extend it (run `ledger audit verify --checkpoint`)"
@@ -129,8 +139,8 @@ def _event_at(conn: DbConnection, seq: int) -> dict[str, Any]:
     row = fetchone(
         conn,
         "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, e.topic, "
-        f"e.state FROM event_chain c LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
-        "WHERE c.seq = ?",
+        "e.state, c.encoding, c.recorded_by, c.recorded_at FROM event_chain c "
+        f"LEFT JOIN ledger_events e ON e.{nid} = c.notification_id WHERE c.seq = ?",
         (seq,),
     )
     if row is None or row["originator_id"] is None:
@@ -146,14 +156,26 @@ def inclusion_in(
     size = int(head["tree_size"])
     row = _event_at(conn, seq)
     state = bytes(row["state"])
-    leaf = leaf_of(
-        seq,
-        int(row["notification_id"]),
-        row["originator_id"],
-        int(row["originator_version"]),
-        str(row["topic"]),
-        state,
+    encoding = 1 if row["encoding"] is None else int(row["encoding"])
+    # the chain row's encoding: a v2 row's login and server time are in its
+    # leaf, and shown in the event so that a verifier can rebuild the leaf
+    recorded = (
+        {"encoding": encoding, "recorded_by": row["recorded_by"], "recorded_at": row["recorded_at"]}
+        if encoding != 1
+        else {}
     )
+    try:
+        leaf = leaf_of(
+            seq,
+            int(row["notification_id"]),
+            row["originator_id"],
+            int(row["originator_version"]),
+            str(row["topic"]),
+            state,
+            **recorded,
+        )
+    except ValueError as e:
+        raise TamperDetected(f"{e}: run `ledger audit verify`") from None
     index = seq - 1
     groups = inclusion_addresses(index, size)
     store = view.nodes(needed_addresses([*groups, [NodeAddr(0, index)]]))
@@ -182,6 +204,7 @@ def inclusion_in(
             "version": int(row["originator_version"]),
             "topic": str(row["topic"]),
             **_state_fields(state),
+            **recorded,
         },
         "checkpoint": published(head),
     }
@@ -354,6 +377,12 @@ def _event_matches(event: dict[str, Any], leaf: bytes) -> bool:
             if event.get("state_encoding") == "base64"
             else state_text.encode("utf-8")
         )
+        # v1: no login or time shown; v2: both (an event shown with a login
+        # its leaf does not hold is not the leaf's event)
+        encoding = event.get("encoding", 1)
+        shown = {"recorded_by", "recorded_at"} & set(event)
+        if isinstance(encoding, bool) or (encoding, len(shown)) not in ((1, 0), (2, 2)):
+            return False
         again = leaf_of(
             int(event["seq"]),
             int(event["notification_id"]),
@@ -361,6 +390,9 @@ def _event_matches(event: dict[str, Any], leaf: bytes) -> bool:
             int(event["version"]),
             str(event["topic"]),
             state,
+            encoding=encoding,
+            recorded_by=None if encoding == 1 else str(event["recorded_by"]),
+            recorded_at=None if encoding == 1 else str(event["recorded_at"]),
         )
     except (KeyError, TypeError, ValueError):
         return False
