@@ -21,7 +21,6 @@ from aggregates.errors import InvalidInput, PlatformNotFound, UnitNotFound
 from aggregates.platform import platform_id
 from aggregates.unit import unit_id
 from ledger.audit import verify_pack
-from ledger.audit.checkpoints import require_ready_tree
 from ledger.audit.merkle_store import TreeView
 from ledger.audit.proofs import (
     check_root,
@@ -89,7 +88,7 @@ def build_pack(
     """The pack document (pack.json): every event of the platform or unit (all
     events when neither is given) up to the signed tree head, with proofs."""
     started = time.perf_counter()
-    require_ready_tree(cfg)
+    # read-only, like `prove`: nodes not yet stored are computed in memory
     with connect(cfg) as conn:
         begin_snapshot(conn)
         require_schema(cfg, conn)

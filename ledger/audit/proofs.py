@@ -215,7 +215,9 @@ def prove(cfg: DbConfig, seq: int, checkpoint: dict[str, Any] | None = None) -> 
     given checkpoint, else the newest recorded one that covers ``seq``."""
     if seq < 1:
         raise InvalidInput(f"seq {seq}: sequence numbers start at 1")
-    require_ready_tree(cfg)
+    # Read-only, one connection: the head's tree is stored already (the
+    # checkpoint appended it); nodes not yet stored are computed in memory
+    # (TreeView), so a proof never waits for the append lock (docs/MERKLE.md §5).
     with connect(cfg) as conn:
         begin_snapshot(conn)
         require_schema(cfg, conn)
