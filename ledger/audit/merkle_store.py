@@ -173,10 +173,21 @@ def stored_size(q: Query) -> int:
     return 0 if top is None else int(top) + 1
 
 
-def fetch_nodes(q: Query, addrs: Iterable[NodeAddr]) -> DictNodeStore:
-    """The stored nodes among ``addrs``, in one query per 200 addresses."""
+def fetch_nodes(q: Query, addrs: Iterable[NodeAddr], *, pg: bool = False) -> DictNodeStore:
+    """The stored nodes among ``addrs``, in one query per 200 addresses
+    (PostgreSQL, ``pg``: one query for all of them, the addresses as arrays)."""
     wanted = list(dict.fromkeys(addrs))
     store = DictNodeStore()
+    if pg:
+        if wanted:
+            for level, idx, h in q(
+                "SELECT m.level, m.idx, m.hash FROM merkle_nodes m JOIN "
+                "unnest(?::smallint[], ?::bigint[]) AS w(level, idx) "
+                "ON m.level = w.level AND m.idx = w.idx",
+                ([a.level for a in wanted], [a.idx for a in wanted]),
+            ):
+                store.nodes[NodeAddr(int(level), int(idx))] = bytes(h)
+        return store
     for i in range(0, len(wanted), 200):
         chunk = wanted[i : i + 200]
         where = " OR ".join("(level = ? AND idx = ?)" for _ in chunk)
@@ -367,17 +378,29 @@ class TreeView:
         self.conn = conn
         self.q = _query_of(conn)
         self.size = size
-        tail = compute_tail(self.q, isinstance(conn, sqlite3.Connection), upto=size)
+        self.pg = not isinstance(conn, sqlite3.Connection)
+        tail = compute_tail(self.q, not self.pg, upto=size)
         self.stored = tail.stored
         self.overlay = DictNodeStore()
         self.overlay.put_all(tail.nodes)
+        # nodes already read in this snapshot (they never change): a proof's
+        # nodes are fetched with the root's in one query (prefetch)
+        self.read: dict[NodeAddr, bytes] = {}
+
+    def prefetch(self, addrs: Iterable[NodeAddr]) -> None:
+        """Read these nodes now, in one query (PostgreSQL), for later calls."""
+        self.nodes(addrs)
 
     def nodes(self, addrs: Iterable[NodeAddr]) -> DictNodeStore:
         wanted = list(dict.fromkeys(addrs))
-        store = fetch_nodes(self.q, [a for a in wanted if a not in self.overlay.nodes])
+        missing = [a for a in wanted if a not in self.overlay.nodes and a not in self.read]
+        self.read.update(fetch_nodes(self.q, missing, pg=self.pg).nodes)
+        store = DictNodeStore()
         for a in wanted:
             if a in self.overlay.nodes:
                 store.nodes[a] = self.overlay.nodes[a]
+            elif a in self.read:
+                store.nodes[a] = self.read[a]
         return store
 
     def root(self, size: int | None = None) -> bytes:

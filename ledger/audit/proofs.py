@@ -30,6 +30,7 @@ from ledger.audit.merkle import (
     inclusion_proof_at,
     leaf_hash,
     needed_addresses,
+    root_addresses,
     verify_consistency,
     verify_inclusion,
 )
@@ -134,13 +135,18 @@ def _state_fields(state: bytes) -> dict[str, str]:
         return {"state": base64.b64encode(state).decode("ascii"), "state_encoding": "base64"}
 
 
+_EVENT_COLUMNS = (
+    "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, e.topic, "
+    "e.state, c.encoding, c.recorded_by, c.recorded_at FROM event_chain c "
+)
+
+
 def _event_at(conn: DbConnection, seq: int) -> dict[str, Any]:
     nid = "rowid" if isinstance(conn, sqlite3.Connection) else "notification_id"
     row = fetchone(
         conn,
-        "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, e.topic, "
-        "e.state, c.encoding, c.recorded_by, c.recorded_at FROM event_chain c "
-        f"LEFT JOIN ledger_events e ON e.{nid} = c.notification_id WHERE c.seq = ?",
+        _EVENT_COLUMNS + f"LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
+        "WHERE c.seq = ?",
         (seq,),
     )
     if row is None or row["originator_id"] is None:
@@ -148,13 +154,38 @@ def _event_at(conn: DbConnection, seq: int) -> dict[str, Any]:
     return row
 
 
+def events_of(conn: DbConnection, originator: Any, size: int) -> list[dict[str, Any]]:
+    """Every event of one aggregate (every event when ``originator`` is None)
+    up to seq ``size``, with its chain row's encoding columns, in seq order:
+    one query, for a pack."""
+    sqlite = isinstance(conn, sqlite3.Connection)
+    nid = "rowid" if sqlite else "notification_id"
+    sql = _EVENT_COLUMNS + f"JOIN ledger_events e ON e.{nid} = c.notification_id WHERE c.seq <= ?"
+    params: list[Any] = [size]
+    if originator is not None:
+        sql += " AND e.originator_id = ?"
+        params.append(originator.hex if sqlite else originator)
+    return fetchall(conn, sql + " ORDER BY c.seq", params)
+
+
+def proof_addresses(seq: int, size: int) -> list[NodeAddr]:
+    """The stored nodes an inclusion proof of ``seq`` reads (its path, its leaf)."""
+    index = seq - 1
+    return needed_addresses([*inclusion_addresses(index, size), [NodeAddr(0, index)]])
+
+
 def inclusion_in(
-    conn: DbConnection, view: TreeView, seq: int, head: dict[str, Any]
+    conn: DbConnection,
+    view: TreeView,
+    seq: int,
+    head: dict[str, Any],
+    row: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The inclusion proof of ``seq`` in ``head`` (already checked), in the
-    caller's snapshot."""
+    caller's snapshot (``row``: the event, already read by :func:`events_of`)."""
     size = int(head["tree_size"])
-    row = _event_at(conn, seq)
+    if row is None:
+        row = _event_at(conn, seq)
     state = bytes(row["state"])
     encoding = 1 if row["encoding"] is None else int(row["encoding"])
     # the chain row's encoding: a v2 row's login and server time are in its
@@ -177,8 +208,7 @@ def inclusion_in(
     except ValueError as e:
         raise TamperDetected(f"{e}: run `ledger audit verify`") from None
     index = seq - 1
-    groups = inclusion_addresses(index, size)
-    store = view.nodes(needed_addresses([*groups, [NodeAddr(0, index)]]))
+    store = view.nodes(proof_addresses(seq, size))
     stored_leaf = store.get(0, index)
     if stored_leaf != leaf_hash(leaf):
         raise TamperDetected(
@@ -233,6 +263,8 @@ def prove(cfg: DbConfig, seq: int, checkpoint: dict[str, Any] | None = None) -> 
         if seq > size:
             raise InvalidInput(f"seq {seq} is not in the signed tree head of {size} events")
         view = TreeView(conn, size)
+        # the root's nodes and the proof's in one read
+        view.prefetch([*root_addresses(size), *proof_addresses(seq, size)])
         check_root(view, head, "the checkpoint")
         proof = inclusion_in(conn, view, seq, head)
     log.info("audit prove", seq=seq, tree_size=size)
