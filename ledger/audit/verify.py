@@ -383,7 +383,15 @@ def require_schema(cfg: DbConfig, conn: Any) -> None:
 def begin_snapshot(conn: Any) -> None:
     """One consistent snapshot for the whole verification."""
     if not isinstance(conn, sqlite3.Connection):
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        import psycopg
+
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # the transaction's first statement will be BEGIN … REPEATABLE READ
+            # READ ONLY: one round trip less than BEGIN, then SET TRANSACTION
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+        else:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
 
 # --- verify ---------------------------------------------------------------------------
