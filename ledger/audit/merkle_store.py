@@ -261,10 +261,13 @@ class Tail:
     nodes: list[tuple[NodeAddr, bytes]]
 
 
-def compute_tail(q: Query, sqlite: bool, upto: int | None = None) -> Tail:
+def compute_tail(
+    q: Query, sqlite: bool, upto: int | None = None, *, stored: int | None = None
+) -> Tail:
     """Append, in memory, the chain rows after the stored tree (up to ``upto``)
-    to the stored compact range; the nodes that would be inserted."""
-    size = stored_size(q)
+    to the stored compact range; the nodes that would be inserted. ``stored``:
+    the stored size, when the caller has just read it in this snapshot."""
+    size = stored_size(q) if stored is None else stored
     if upto is not None and upto <= size:
         return Tail(size, size, [])
     frontier_nodes = fetch_nodes(q, root_addresses(size))
@@ -374,12 +377,12 @@ class TreeView:
     """The tree as of the caller's snapshot: stored nodes, and for a role that
     could not store them, the nodes beyond the stored size computed in memory."""
 
-    def __init__(self, conn: DbConnection, size: int) -> None:
+    def __init__(self, conn: DbConnection, size: int, *, stored: int | None = None) -> None:
         self.conn = conn
         self.q = _query_of(conn)
         self.size = size
         self.pg = not isinstance(conn, sqlite3.Connection)
-        tail = compute_tail(self.q, not self.pg, upto=size)
+        tail = compute_tail(self.q, not self.pg, upto=size, stored=stored)
         self.stored = tail.stored
         self.overlay = DictNodeStore()
         self.overlay.put_all(tail.nodes)

@@ -17,6 +17,7 @@ import base64
 import sqlite3
 from typing import Any
 
+import psycopg
 import structlog
 
 from aggregates.errors import InvalidInput, TamperDetected
@@ -78,22 +79,24 @@ def require_tree_head(doc: dict[str, Any], ledger_id: str | None, what: str) -> 
         )
 
 
+_RECORDED_HEAD = (
+    "SELECT c.seq, c.chain_hash, c.taken_at, c.key_id, c.signature, c.public_key, "
+    "c.ledger_id, h.tree_size, h.root_hash FROM audit_checkpoints c "
+    "JOIN audit_tree_heads h ON h.checkpoint_id = c.id "
+    "WHERE h.version = 2 AND h.tree_size >= ? "
+    # not a head signed over the leaves before migration 0161 (re-derived tree)
+    "AND NOT EXISTS (SELECT 1 FROM merkle_rederived r WHERE c.id <= r.last_checkpoint_id "
+    "AND h.tree_size >= r.first_v2_seq) ORDER BY c.id DESC LIMIT 1"
+)
+
+
 def recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
     """The newest signed tree head recorded in audit_checkpoints that covers ``seq``."""
-    rows = fetchall(
-        conn,
-        "SELECT c.seq, c.chain_hash, c.taken_at, c.key_id, c.signature, c.public_key, "
-        "c.ledger_id, h.tree_size, h.root_hash FROM audit_checkpoints c "
-        "JOIN audit_tree_heads h ON h.checkpoint_id = c.id "
-        "WHERE h.version = 2 AND h.tree_size >= ? "
-        # not a head signed over the leaves before migration 0161 (re-derived tree)
-        "AND NOT EXISTS (SELECT 1 FROM merkle_rederived r WHERE c.id <= r.last_checkpoint_id "
-        "AND h.tree_size >= r.first_v2_seq) ORDER BY c.id DESC LIMIT 1",
-        (seq,),
-    )
-    if not rows:
-        return None
-    r = rows[0]
+    rows = fetchall(conn, _RECORDED_HEAD, (seq,))
+    return _head_of(rows[0]) if rows else None
+
+
+def _head_of(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "format": "ledger-checkpoint",
         "version": 2,
@@ -250,9 +253,15 @@ def prove(cfg: DbConfig, seq: int, checkpoint: dict[str, Any] | None = None) -> 
     # (TreeView), so a proof never waits for the append lock (docs/MERKLE.md §5).
     with connect(cfg) as conn:
         begin_snapshot(conn)
-        require_schema(cfg, conn)
-        ledger_id = ledger_id_of(conn)
-        head = checkpoint if checkpoint is not None else recorded_head(conn, seq)
+        stored: int | None = None
+        row: dict[str, Any] | None = None
+        if isinstance(conn, sqlite3.Connection):
+            require_schema(cfg, conn)
+            ledger_id = ledger_id_of(conn)
+            head = checkpoint if checkpoint is not None else recorded_head(conn, seq)
+        else:
+            ledger_id, found, stored, row = _pg_reads(cfg, conn, seq, checkpoint is None)
+            head = checkpoint if checkpoint is not None else found
         if head is None:
             raise InvalidInput(
                 f"no signed tree head covers seq {seq}: take one with "
@@ -262,13 +271,45 @@ def prove(cfg: DbConfig, seq: int, checkpoint: dict[str, Any] | None = None) -> 
         size = int(head["tree_size"])
         if seq > size:
             raise InvalidInput(f"seq {seq} is not in the signed tree head of {size} events")
-        view = TreeView(conn, size)
+        view = TreeView(conn, size, stored=stored)
         # the root's nodes and the proof's in one read
         view.prefetch([*root_addresses(size), *proof_addresses(seq, size)])
         check_root(view, head, "the checkpoint")
-        proof = inclusion_in(conn, view, seq, head)
+        proof = inclusion_in(conn, view, seq, head, row)
     log.info("audit prove", seq=seq, tree_size=size)
     return proof
+
+
+def _pg_reads(
+    cfg: DbConfig, conn: Any, seq: int, want_head: bool
+) -> tuple[str | None, dict[str, Any] | None, int, dict[str, Any] | None]:
+    """PostgreSQL: what `prove` reads before the nodes — the ledger id, the
+    recorded head, the stored tree size, the event — in one round trip (a
+    pipeline; the snapshot's BEGIN with it). A database without the ledger's
+    tables is not initialised (exit 3)."""
+    try:
+        with conn.pipeline():
+            ids = conn.execute(
+                "SELECT value FROM ledger_settings WHERE key = 'ledger_id' ORDER BY id LIMIT 1"
+            )
+            heads = conn.execute(_RECORDED_HEAD.replace("?", "%s"), (seq,)) if want_head else None
+            top = conn.execute("SELECT MAX(idx) AS top FROM merkle_nodes WHERE level = 0")
+            event = conn.execute(
+                _EVENT_COLUMNS + "LEFT JOIN ledger_events e "
+                "ON e.notification_id = c.notification_id WHERE c.seq = %s",
+                (seq,),
+            )
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        require_schema(cfg, conn)  # names what is missing
+        raise
+    id_row, top_row, event_row = ids.fetchone(), top.fetchone(), event.fetchone()
+    head_row = heads.fetchone() if heads is not None else None
+    ledger_id = None if id_row is None else str(id_row["value"])
+    stored = 0 if top_row is None or top_row["top"] is None else int(top_row["top"]) + 1
+    if event_row is not None and event_row["originator_id"] is None:
+        event_row = None  # a chain row without its event: inclusion_in names it
+    return ledger_id, None if head_row is None else _head_of(head_row), stored, event_row
 
 
 # --- consistency --------------------------------------------------------------------------
