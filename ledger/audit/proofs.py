@@ -171,6 +171,13 @@ def events_of(conn: DbConnection, originator: Any, size: int) -> list[dict[str, 
     return fetchall(conn, sql + " ORDER BY c.seq", params)
 
 
+def _tail_bytes(recorded: dict[str, Any]) -> bytes:
+    """The login and time fields' bytes (without their 8-byte lengths)."""
+    return str(recorded["recorded_by"]).encode("utf-8") + str(recorded["recorded_at"]).encode(
+        "ascii"
+    )
+
+
 def proof_addresses(seq: int, size: int) -> list[NodeAddr]:
     """The stored nodes an inclusion proof of ``seq`` reads (its path, its leaf)."""
     index = seq - 1
@@ -214,6 +221,12 @@ def inclusion_in(
     store = view.nodes(proof_addresses(seq, size))
     stored_leaf = store.get(0, index)
     if stored_leaf != leaf_hash(leaf):
+        if recorded and stored_leaf == leaf_hash(leaf[: -16 - len(_tail_bytes(recorded))]):
+            raise TamperDetected(
+                f"the tree's leaf for seq {seq} is the hash of the event's v1 bytes, not of "
+                "the encoding 2 record the chain hashed: merkle_nodes was built by a ledger "
+                "before migration 0161; run `ledger init` (docs/AUDIT.md §8)"
+            )
         raise TamperDetected(
             f"the event at seq {seq} is not the one the tree holds: it was rewritten after "
             "it was recorded (run `ledger audit verify`)"

@@ -298,7 +298,7 @@ def test_a_tree_built_with_v1_leaves_is_reported_and_re_derived_by_init(
     assert bad is not None and bad[0] == 1 and "before migration 0161" in bad[1]
     with pytest.raises(TamperDetected, match="before migration 0161"):
         audit.checkpoint(cfg, owner_key["path"])
-    with pytest.raises(TamperDetected):
+    with pytest.raises(TamperDetected, match="before migration 0161"):
         proofs.prove(cfg, 3)
 
     result = CliRunner().invoke(main, ["--db", str(cfg.url), "init"])
