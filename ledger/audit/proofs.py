@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 import structlog
 
-from aggregates.errors import InvalidInput, TamperDetected
+from aggregates.errors import InvalidInput, NotInitialised, TamperDetected
 from ledger.audit.checkpoints import require_ready_tree
 from ledger.audit.keys import check_checkpoint_document
 from ledger.audit.merkle import (
@@ -92,8 +92,20 @@ _RECORDED_HEAD = (
 
 def recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
     """The newest signed tree head recorded in audit_checkpoints that covers ``seq``."""
-    rows = fetchall(conn, _RECORDED_HEAD, (seq,))
+    try:
+        rows = fetchall(conn, _RECORDED_HEAD, (seq,))
+    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable) as e:
+        if "merkle_rederived" in str(e):
+            raise _behind() from None
+        raise
     return _head_of(rows[0]) if rows else None
+
+
+def _behind() -> NotInitialised:
+    return NotInitialised(
+        "the ledger's schema is behind this version (migration 0161 is not applied); "
+        "run `ledger init`"
+    )
 
 
 def _head_of(r: dict[str, Any]) -> dict[str, Any]:
@@ -312,9 +324,11 @@ def _pg_reads(
                 "ON e.notification_id = c.notification_id WHERE c.seq = %s",
                 (seq,),
             )
-    except psycopg.errors.UndefinedTable:
+    except psycopg.errors.UndefinedTable as e:
         conn.rollback()
         require_schema(cfg, conn)  # names what is missing
+        if "merkle_rederived" in str(e):
+            raise _behind() from None
         raise
     id_row, top_row, event_row = ids.fetchone(), top.fetchone(), event.fetchone()
     head_row = heads.fetchone() if heads is not None else None

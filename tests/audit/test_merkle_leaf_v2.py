@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from aggregates.errors import InvalidInput, TamperDetected
+from aggregates.errors import InvalidInput, NotInitialised, TamperDetected
 from cli import main
 from ledger import audit
 from ledger.audit import merkle_store, proofs, verify_pack
@@ -299,6 +299,11 @@ def test_a_tree_built_with_v1_leaves_is_reported_and_re_derived_by_init(
     with pytest.raises(TamperDetected, match="before migration 0161"):
         audit.checkpoint(cfg, owner_key["path"])
     with pytest.raises(TamperDetected, match="before migration 0161"):
+        proofs.prove(cfg, 3, old_head)
+    # the code is newer than the schema (0161 not applied): one clear line
+    with psycopg.connect(str(cfg.url), autocommit=True) as conn:
+        conn.execute("DROP TABLE merkle_rederived")
+    with pytest.raises(NotInitialised, match="migration 0161 is not applied"):
         proofs.prove(cfg, 3)
 
     result = CliRunner().invoke(main, ["--db", str(cfg.url), "init"])
