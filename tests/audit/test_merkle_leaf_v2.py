@@ -238,6 +238,23 @@ def test_the_projector_role_appends_the_same_leaves(pg_url: str, owner_key: dict
     assert head["root_hash"] == root(expected).hex()
 
 
+def test_a_pg_export_recomputes_the_signed_root_from_v2_leaves(
+    pg_demo: DbConfig, owner_key: dict[str, Any], tmp_path: Path
+) -> None:
+    head = audit.checkpoint(pg_demo, owner_key["path"])
+    audit.export(pg_demo, tmp_path / "all.jsonl")
+    checked = audit.verify_export(tmp_path / "all.jsonl", head)
+    assert checked["ok"] is True and checked["checkpoint"]["ok"] is True
+    lines = (tmp_path / "all.jsonl").read_text(encoding="utf-8").splitlines()
+    # another login in one line: the chain (and the tree) no longer match
+    doc = json.loads(lines[5])
+    assert doc["encoding"] == 2
+    doc["recorded_by"] = "ledger_clerk"
+    lines[5] = json.dumps(doc, ensure_ascii=False)
+    (tmp_path / "bad.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert audit.verify_export(tmp_path / "bad.jsonl", head)["ok"] is False
+
+
 def test_a_pg_pack_verifies_with_the_stand_alone_script(
     pg_demo: DbConfig, owner_key: dict[str, Any], tmp_path: Path
 ) -> None:
