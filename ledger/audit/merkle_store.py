@@ -492,6 +492,14 @@ def rederived(conn: DbConnection) -> dict[str, Any] | None:
     """The record migration 0161 left when it moved aside a tree built with v1
     leaves for encoding 2 rows (docs/AUDIT.md §8), or None."""
     q = _query_of(conn)
+    exists = q(
+        "SELECT name FROM sqlite_master WHERE name = 'merkle_rederived'"
+        if isinstance(conn, sqlite3.Connection)
+        else "SELECT to_regclass('public.merkle_rederived') AS t",
+        (),
+    )
+    if not exists or exists[0][0] is None:
+        return None  # a schema before migration 0161: nothing was moved aside
     rows = q(
         "SELECT first_v2_seq, tree_size_before, last_checkpoint_id, moved_to "
         "FROM merkle_rederived ORDER BY id LIMIT 1",
