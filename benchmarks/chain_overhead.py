@@ -8,7 +8,10 @@ events through the library's plain application recorder (table
 ``--batch`` events per call (default 2: a command usually records one or two).
 
     .venv/bin/python benchmarks/chain_overhead.py [--events 6000] [--batch 2] [--rounds 12]
-        [--pg postgresql://postgres@127.0.0.1:5432]
+        [--pg postgresql://postgres@127.0.0.1:5432] [--no-tree]
+
+"Chained" includes the Merkle tree's append (in the SQLite transaction; after
+the commit on PostgreSQL) unless ``--no-tree``.
 
 Prints a Markdown table (the one in docs/AUDIT.md came from here).
 """
@@ -151,7 +154,17 @@ def main() -> None:
         "--pg", default=os.environ.get("LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
     )
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument(
+        "--no-tree",
+        action="store_true",
+        help="the chain alone: the Merkle tree's append (docs/AUDIT.md §8) skipped",
+    )
     args = ap.parse_args()
+    if args.no_tree:
+        from ledger.audit import merkle_store
+
+        merkle_store.extend_sqlite = lambda cursor: 0  # type: ignore[assignment]
+        merkle_store.extend_after_commit = lambda conn: None  # type: ignore[assignment]
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     cases: list[Callable[[], list[str]]] = [
         lambda: sqlite_case(args.events, args.batch, args.rounds)

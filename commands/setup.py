@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from commands._common import Ctx, common
+
+if TYPE_CHECKING:
+    from ledger.store.db import DbConfig
 
 
 @click.command()
@@ -43,9 +48,30 @@ def init(ctx: Ctx, policy: str | None, roles: bool) -> None:
         click.echo("\n".join(create_roles(cfg)))
     if applied:
         click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    if any(label.startswith("0161_") for label in applied):
+        _say_rederived(cfg)
     else:
         click.echo("schema is up to date")
     click.echo(f"default policy: {db.get_setting(cfg, 'default_policy')}")
+
+
+def _say_rederived(cfg: DbConfig) -> None:
+    """Migration 0161 moved aside a Merkle tree built with v1 leaves for
+    encoding 2 rows: say so (docs/AUDIT.md §8), and re-derive it now."""
+    from ledger.audit import merkle_store
+    from ledger.store import db
+
+    with db.connect(cfg) as conn:
+        moved = merkle_store.rederived(conn)
+    if moved is None:
+        return
+    merkle_store.ensure(cfg)
+    click.echo(
+        f"the Merkle tree held v1 leaves for the encoding 2 chain rows from seq "
+        f"{moved['first_v2_seq']}: moved aside to {moved['moved_to']} and re-derived from "
+        "the chain; signed tree heads taken before now sign the old tree (their chain "
+        "hashes still verify): take a new checkpoint (docs/AUDIT.md §8)"
+    )
 
 
 @click.command()

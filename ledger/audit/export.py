@@ -269,4 +269,7 @@ def _leaf(row: ChainRow) -> bytes:
         int(row.originator_version or 0),
         str(row.topic),
         row.state or b"",
+        # the bytes the chain hashed for this row (encoding 2: login and time)
+        recorded_by=row.recorded_by if row.encoding == 2 else None,
+        recorded_at=row.recorded_at if row.encoding == 2 else None,
     )

@@ -68,11 +68,80 @@ def leaf_of(
     originator_version: int,
     topic: str,
     state: bytes,
+    *,
+    encoding: int = 1,
+    recorded_by: str | None = None,
+    recorded_at: str | None = None,
 ) -> bytes:
-    """The tree's leaf for one event: its chain record bytes (docs/AUDIT.md §8)."""
+    """The tree's leaf for one event: its chain record bytes in the encoding
+    its chain row has (docs/AUDIT.md §1, §8) — for an encoding 2 row
+    (PostgreSQL) the login and the server time are in the leaf, exactly as
+    the chain hashes them. An unknown encoding, or a v2 row without its login
+    or time, is refused (ValueError): the chain row was not written by the
+    database."""
+    if encoding == 1:
+        return chain_record_bytes(
+            seq, notification_id, originator_id, originator_version, topic, bytes(state)
+        )
+    if encoding != 2:
+        msg = f"chain row at seq {seq} has unknown encoding {encoding}"
+        raise ValueError(msg)
+    if recorded_by is None or recorded_at is None:
+        msg = f"chain row at seq {seq} (encoding 2) lacks its login or time"
+        raise ValueError(msg)
     return chain_record_bytes(
-        seq, notification_id, originator_id, originator_version, topic, bytes(state)
+        seq,
+        notification_id,
+        originator_id,
+        originator_version,
+        topic,
+        bytes(state),
+        recorded_by=recorded_by,
+        recorded_at=recorded_at,
     )
+
+
+@dataclass(frozen=True)
+class LeafRow:
+    """One chain row with its event, as the leaf query reads it."""
+
+    seq: int
+    notification_id: int
+    originator_id: Any
+    originator_version: int
+    topic: str
+    state: bytes
+    encoding: int
+    recorded_by: str | None
+    recorded_at: str | None
+
+    def leaf(self) -> bytes:
+        try:
+            return leaf_of(
+                self.seq,
+                self.notification_id,
+                self.originator_id,
+                self.originator_version,
+                self.topic,
+                self.state,
+                encoding=self.encoding,
+                recorded_by=self.recorded_by,
+                recorded_at=self.recorded_at,
+            )
+        except ValueError as e:
+            raise TamperDetected(f"{e}: run `ledger audit verify`") from None
+
+    def v1_leaf(self) -> bytes:
+        """The six-field bytes of this row whatever its encoding: what ledgers
+        before migration 0161 took as the leaf of an encoding 2 row."""
+        return chain_record_bytes(
+            self.seq,
+            self.notification_id,
+            self.originator_id,
+            self.originator_version,
+            self.topic,
+            self.state,
+        )
 
 
 # --- database access, on a raw connection or the recorder's cursor ----------------------
@@ -104,10 +173,21 @@ def stored_size(q: Query) -> int:
     return 0 if top is None else int(top) + 1
 
 
-def fetch_nodes(q: Query, addrs: Iterable[NodeAddr]) -> DictNodeStore:
-    """The stored nodes among ``addrs``, in one query per 200 addresses."""
+def fetch_nodes(q: Query, addrs: Iterable[NodeAddr], *, pg: bool = False) -> DictNodeStore:
+    """The stored nodes among ``addrs``, in one query per 200 addresses
+    (PostgreSQL, ``pg``: one query for all of them, the addresses as arrays)."""
     wanted = list(dict.fromkeys(addrs))
     store = DictNodeStore()
+    if pg:
+        if wanted:
+            for level, idx, h in q(
+                "SELECT m.level, m.idx, m.hash FROM merkle_nodes m JOIN "
+                "unnest(?::smallint[], ?::bigint[]) AS w(level, idx) "
+                "ON m.level = w.level AND m.idx = w.idx",
+                ([a.level for a in wanted], [a.idx for a in wanted]),
+            ):
+                store.nodes[NodeAddr(int(level), int(idx))] = bytes(h)
+        return store
     for i in range(0, len(wanted), 200):
         chunk = wanted[i : i + 200]
         where = " OR ".join("(level = ? AND idx = ?)" for _ in chunk)
@@ -119,23 +199,29 @@ def fetch_nodes(q: Query, addrs: Iterable[NodeAddr]) -> DictNodeStore:
     return store
 
 
-def _chain_leaves(q: Query, sqlite: bool, after: int, upto: int | None) -> Iterable[bytes]:
-    """The leaves of the chain rows with ``after < seq [<= upto]``, in seq order,
-    in batches; a gap or a chain row without its event is tampering."""
+# the chain table's encoding columns are read with the event: a leaf is the
+# bytes the chain hashed for that row (encoding 1 or 2)
+_LEAF_COLUMNS = (
+    "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, "
+    "e.topic, e.state, c.encoding, c.recorded_by, c.recorded_at FROM event_chain c "
+)
+
+
+def _chain_rows(q: Query, sqlite: bool, after: int, upto: int | None) -> Iterator[LeafRow]:
+    """The chain rows with ``after < seq [<= upto]`` and their events, in seq
+    order, in batches; a gap or a chain row without its event is tampering."""
     nid = _nid(sqlite)
     expected = after + 1
     while upto is None or expected <= upto:
         limit = BATCH if upto is None else min(BATCH, upto - expected + 1)
         rows = q(
-            "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, "
-            "e.topic, e.state FROM event_chain c "
-            f"LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
+            _LEAF_COLUMNS + f"LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
             "WHERE c.seq >= ? ORDER BY c.seq LIMIT ?",
             (expected, limit),
         )
         if not rows:
             break
-        for seq, nid_value, oid, version, topic, state in rows:
+        for seq, nid_value, oid, version, topic, state, encoding, by, at in rows:
             if int(seq) != expected:
                 raise TamperDetected(
                     f"the chain has a gap at seq {expected}: run `ledger audit verify`"
@@ -144,10 +230,26 @@ def _chain_leaves(q: Query, sqlite: bool, after: int, upto: int | None) -> Itera
                 raise TamperDetected(
                     f"the event at seq {seq} is missing: run `ledger audit verify`"
                 )
-            yield leaf_of(int(seq), int(nid_value), oid, int(version), str(topic), bytes(state))
+            yield LeafRow(
+                int(seq),
+                int(nid_value),
+                oid,
+                int(version),
+                str(topic),
+                bytes(state),
+                1 if encoding is None else int(encoding),
+                None if by is None else str(by),
+                None if at is None else str(at),
+            )
             expected += 1
     if upto is not None and expected <= upto:
         raise TamperDetected(f"the chain ends before seq {upto}: events were removed")
+
+
+def _chain_leaves(q: Query, sqlite: bool, after: int, upto: int | None) -> Iterator[bytes]:
+    """The leaves of the chain rows with ``after < seq [<= upto]``, in seq order."""
+    for row in _chain_rows(q, sqlite, after, upto):
+        yield row.leaf()
 
 
 @dataclass
@@ -165,6 +267,7 @@ def compute_tail(
     upto: int | None = None,
     *,
     new_leaves: tuple[int, Sequence[bytes]] | None = None,
+    stored: int | None = None,
 ) -> Tail:
     """Append, in memory, the chain rows after the stored tree (up to ``upto``)
     to the stored compact range; the nodes that would be inserted.
@@ -173,8 +276,9 @@ def compute_tail(
     caller has just written in this transaction, their chain record bytes
     already computed. When the stored tree ends right before them they are
     appended as they are, instead of reading the rows back; otherwise (the
-    tree is behind) the rows are read from the chain as always."""
-    size = stored_size(q)
+    tree is behind) the rows are read from the chain as always. ``stored``:
+    the stored size, when the caller has just read it in this snapshot."""
+    size = stored_size(q) if stored is None else stored
     if upto is not None and upto <= size:
         return Tail(size, size, [])
     frontier_nodes = fetch_nodes(q, root_addresses(size))
@@ -231,14 +335,32 @@ def _written_leaves(
     back, not every event's state. Otherwise None (the rows are read)."""
     if not written:
         return None
-    rows = q("SELECT seq, notification_id FROM event_chain WHERE seq > ? ORDER BY seq", (size,))
-    if [int(nid) for _, nid in rows] != [w[0] for w in written]:
+    # the chain row's encoding, login and time are read back (they are in an
+    # encoding 2 row's leaf, written by the database), the events' state is not
+    rows = q(
+        "SELECT seq, notification_id, encoding, recorded_by, recorded_at FROM event_chain "
+        "WHERE seq > ? ORDER BY seq",
+        (size,),
+    )
+    if [int(r[1]) for r in rows] != [w[0] for w in written]:
         return None
-    if [int(seq) for seq, _ in rows] != list(range(size + 1, size + 1 + len(rows))):
+    if [int(r[0]) for r in rows] != list(range(size + 1, size + 1 + len(rows))):
         return None
     return size + 1, [
-        leaf_of(size + 1 + k, nid, oid, version, topic, state)
-        for k, (nid, oid, version, topic, state) in enumerate(written)
+        leaf_of(
+            size + 1 + k,
+            nid,
+            oid,
+            version,
+            topic,
+            state,
+            encoding=1 if row[2] is None else int(row[2]),
+            recorded_by=None if row[3] is None else str(row[3]),
+            recorded_at=None if row[4] is None else str(row[4]),
+        )
+        for k, ((nid, oid, version, topic, state), row) in enumerate(
+            zip(written, rows, strict=True)
+        )
     ]
 
 
@@ -321,20 +443,33 @@ class TreeView:
     """The tree as of the caller's snapshot: stored nodes, and for a role that
     could not store them, the nodes beyond the stored size computed in memory."""
 
-    def __init__(self, conn: DbConnection, size: int) -> None:
+    def __init__(self, conn: DbConnection, size: int, *, stored: int | None = None) -> None:
+        self.conn = conn
         self.q = _query_of(conn)
         self.size = size
-        tail = compute_tail(self.q, isinstance(conn, sqlite3.Connection), upto=size)
+        self.pg = not isinstance(conn, sqlite3.Connection)
+        tail = compute_tail(self.q, not self.pg, upto=size, stored=stored)
         self.stored = tail.stored
         self.overlay = DictNodeStore()
         self.overlay.put_all(tail.nodes)
+        # nodes already read in this snapshot (they never change): a proof's
+        # nodes are fetched with the root's in one query (prefetch)
+        self.read: dict[NodeAddr, bytes] = {}
+
+    def prefetch(self, addrs: Iterable[NodeAddr]) -> None:
+        """Read these nodes now, in one query (PostgreSQL), for later calls."""
+        self.nodes(addrs)
 
     def nodes(self, addrs: Iterable[NodeAddr]) -> DictNodeStore:
         wanted = list(dict.fromkeys(addrs))
-        store = fetch_nodes(self.q, [a for a in wanted if a not in self.overlay.nodes])
+        missing = [a for a in wanted if a not in self.overlay.nodes and a not in self.read]
+        self.read.update(fetch_nodes(self.q, missing, pg=self.pg).nodes)
+        store = DictNodeStore()
         for a in wanted:
             if a in self.overlay.nodes:
                 store.nodes[a] = self.overlay.nodes[a]
+            elif a in self.read:
+                store.nodes[a] = self.read[a]
         return store
 
     def root(self, size: int | None = None) -> bytes:
@@ -382,11 +517,18 @@ def first_bad_node(conn: DbConnection, size: int) -> tuple[int, str] | None:
     sqlite = isinstance(conn, sqlite3.Connection)
     stored = min(stored_size(q), size)
     nodes = _stored_level(q, 0, stored)
-    for index, leaf in enumerate(_chain_leaves(q, sqlite, 0, stored)):
+    for index, row in enumerate(_chain_rows(q, sqlite, 0, stored)):
         got = next(nodes, None)
         if got is None or got[0] != index:
             return index + 1, f"merkle_nodes lacks the leaf of seq {index + 1}"
-        if got[1] != leaf_hash(leaf):
+        if got[1] != leaf_hash(row.leaf()):
+            if row.encoding == 2 and got[1] == leaf_hash(row.v1_leaf()):
+                return index + 1, (
+                    f"the tree's leaf for seq {index + 1} is the hash of the event's v1 "
+                    "bytes, not of the encoding 2 record the chain hashed (login and time): "
+                    "merkle_nodes was built by a ledger before migration 0161; run "
+                    "`ledger init` to re-derive it (docs/AUDIT.md §8, existing ledgers)"
+                )
             return index + 1, (
                 f"the tree's leaf for seq {index + 1} is not the hash of that event: the "
                 "event was rewritten after it was recorded, or merkle_nodes was altered"
@@ -407,3 +549,56 @@ def first_bad_node(conn: DbConnection, size: int) -> tuple[int, str] | None:
                 )
         level += 1
     return None
+
+
+# --- trees built before migration 0161 (v1 leaves for encoding 2 rows) -------------------
+
+
+def rederived(conn: DbConnection) -> dict[str, Any] | None:
+    """The record migration 0161 left when it moved aside a tree built with v1
+    leaves for encoding 2 rows (docs/AUDIT.md §8), or None."""
+    q = _query_of(conn)
+    exists = q(
+        "SELECT name FROM sqlite_master WHERE name = 'merkle_rederived'"
+        if isinstance(conn, sqlite3.Connection)
+        else "SELECT to_regclass('public.merkle_rederived') AS t",
+        (),
+    )
+    if not exists or exists[0][0] is None:
+        return None  # a schema before migration 0161: nothing was moved aside
+    rows = q(
+        "SELECT first_v2_seq, tree_size_before, last_checkpoint_id, moved_to "
+        "FROM merkle_rederived ORDER BY id LIMIT 1",
+        (),
+    )
+    if not rows:
+        return None
+    first, size, last_cp, moved_to = rows[0]
+    return {
+        "first_v2_seq": int(first),
+        "tree_size_before": int(size),
+        "last_checkpoint_id": None if last_cp is None else int(last_cp),
+        "moved_to": str(moved_to),
+    }
+
+
+def old_leaf_root(conn: DbConnection, size: int) -> bytes:
+    """The root of the first ``size`` events with every leaf the row's
+    six-field (v1) bytes, recomputed from the chain: the root a signed tree
+    head taken before migration 0161 signed. O(size) reads."""
+    q = _query_of(conn)
+    frontier = CompactRange()
+    for row in _chain_rows(q, isinstance(conn, sqlite3.Connection), 0, size):
+        frontier.append(leaf_hash(row.v1_leaf()))
+    return frontier.root()
+
+
+def signed_over_old_leaves(conn: DbConnection, size: int, root_hex: Any) -> bool:
+    """Whether a signed tree head of ``size`` events and root ``root_hex`` was
+    signed over the leaves used before migration 0161 on this ledger: the
+    migration re-derived the tree, the head covers an encoding 2 row, and its
+    root is the old leaves' root recomputed from the chain in this snapshot."""
+    moved = rederived(conn)
+    if moved is None or size < moved["first_v2_seq"]:
+        return False
+    return bool(old_leaf_root(conn, size).hex() == root_hex)

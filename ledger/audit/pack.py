@@ -21,11 +21,13 @@ from aggregates.errors import InvalidInput, PlatformNotFound, UnitNotFound
 from aggregates.platform import platform_id
 from aggregates.unit import unit_id
 from ledger.audit import verify_pack
-from ledger.audit.checkpoints import require_ready_tree
+from ledger.audit.merkle import root_addresses
 from ledger.audit.merkle_store import TreeView
 from ledger.audit.proofs import (
     check_root,
+    events_of,
     inclusion_in,
+    proof_addresses,
     published,
     recorded_head,
     require_tree_head,
@@ -66,19 +68,6 @@ def _aggregate(conn: DbConnection, platform: str | None, unit: str | None) -> tu
     return scope, agg
 
 
-def _seqs(conn: DbConnection, agg: UUID | None, size: int) -> list[int]:
-    nid = "rowid" if isinstance(conn, sqlite3.Connection) else "notification_id"
-    sql = (
-        f"SELECT c.seq FROM event_chain c JOIN ledger_events e ON e.{nid} = c.notification_id "
-        "WHERE c.seq <= ?"
-    )
-    params: list[Any] = [size]
-    if agg is not None:
-        sql += " AND e.originator_id = ?"
-        params.append(agg.hex if isinstance(conn, sqlite3.Connection) else agg)
-    return [int(r["seq"]) for r in fetchall(conn, sql + " ORDER BY c.seq", params)]
-
-
 def build_pack(
     cfg: DbConfig,
     *,
@@ -89,7 +78,7 @@ def build_pack(
     """The pack document (pack.json): every event of the platform or unit (all
     events when neither is given) up to the signed tree head, with proofs."""
     started = time.perf_counter()
-    require_ready_tree(cfg)
+    # read-only, like `prove`: nodes not yet stored are computed in memory
     with connect(cfg) as conn:
         begin_snapshot(conn)
         require_schema(cfg, conn)
@@ -107,12 +96,16 @@ def build_pack(
         head = published(head)
         require_tree_head(head, ledger_id, "the checkpoint")
         size = int(head["tree_size"])
-        seqs = _seqs(conn, agg, size)
+        rows = events_of(conn, agg, size)
         view = TreeView(conn, size)
+        # every node the proofs need, with the root's, in one read (PostgreSQL)
+        view.prefetch(
+            [*root_addresses(size), *(a for r in rows for a in proof_addresses(r["seq"], size))]
+        )
         check_root(view, head, "the checkpoint")
         events: list[dict[str, Any]] = []
-        for seq in seqs:
-            proof = inclusion_in(conn, view, seq, head)
+        for row in rows:
+            proof = inclusion_in(conn, view, int(row["seq"]), head, row)
             events.append(
                 {
                     **proof["event"],

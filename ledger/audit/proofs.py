@@ -17,9 +17,10 @@ import base64
 import sqlite3
 from typing import Any
 
+import psycopg
 import structlog
 
-from aggregates.errors import InvalidInput, TamperDetected
+from aggregates.errors import InvalidInput, NotInitialised, TamperDetected
 from ledger.audit.checkpoints import require_ready_tree
 from ledger.audit.keys import check_checkpoint_document
 from ledger.audit.merkle import (
@@ -30,10 +31,11 @@ from ledger.audit.merkle import (
     inclusion_proof_at,
     leaf_hash,
     needed_addresses,
+    root_addresses,
     verify_consistency,
     verify_inclusion,
 )
-from ledger.audit.merkle_store import TreeView, leaf_of
+from ledger.audit.merkle_store import TreeView, leaf_of, signed_over_old_leaves
 from ledger.audit.verify import begin_snapshot, ledger_id_of, require_schema
 from ledger.store.chain import canonical_originator_id
 from ledger.store.db import DbConfig, DbConnection, connect, fetchall, fetchone
@@ -77,19 +79,36 @@ def require_tree_head(doc: dict[str, Any], ledger_id: str | None, what: str) -> 
         )
 
 
+_RECORDED_HEAD = (
+    "SELECT c.seq, c.chain_hash, c.taken_at, c.key_id, c.signature, c.public_key, "
+    "c.ledger_id, h.tree_size, h.root_hash FROM audit_checkpoints c "
+    "JOIN audit_tree_heads h ON h.checkpoint_id = c.id "
+    "WHERE h.version = 2 AND h.tree_size >= ? "
+    # not a head signed over the leaves before migration 0161 (re-derived tree)
+    "AND NOT EXISTS (SELECT 1 FROM merkle_rederived r WHERE c.id <= r.last_checkpoint_id "
+    "AND h.tree_size >= r.first_v2_seq) ORDER BY c.id DESC LIMIT 1"
+)
+
+
 def recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
     """The newest signed tree head recorded in audit_checkpoints that covers ``seq``."""
-    rows = fetchall(
-        conn,
-        "SELECT c.seq, c.chain_hash, c.taken_at, c.key_id, c.signature, c.public_key, "
-        "c.ledger_id, h.tree_size, h.root_hash FROM audit_checkpoints c "
-        "JOIN audit_tree_heads h ON h.checkpoint_id = c.id "
-        "WHERE h.version = 2 AND h.tree_size >= ? ORDER BY c.id DESC LIMIT 1",
-        (seq,),
+    try:
+        rows = fetchall(conn, _RECORDED_HEAD, (seq,))
+    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable) as e:
+        if "merkle_rederived" in str(e):
+            raise _behind() from None
+        raise
+    return _head_of(rows[0]) if rows else None
+
+
+def _behind() -> NotInitialised:
+    return NotInitialised(
+        "the ledger's schema is behind this version (migration 0161 is not applied); "
+        "run `ledger init`"
     )
-    if not rows:
-        return None
-    r = rows[0]
+
+
+def _head_of(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "format": "ledger-checkpoint",
         "version": 2,
@@ -108,6 +127,13 @@ def recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
 def check_root(view: TreeView, head: dict[str, Any], what: str) -> None:
     size = int(head["tree_size"])
     if view.root(size).hex() != head["root_hash"]:
+        if signed_over_old_leaves(view.conn, size, head["root_hash"]):
+            raise InvalidInput(
+                f"{what} was signed over the Merkle leaves used before migration 0161 "
+                "(the v1 bytes of encoding 2 rows); the chain still matches it, but its "
+                "tree is not the ledger's any more: take a new one with "
+                "`ledger audit checkpoint` (docs/AUDIT.md §8)"
+            )
         raise TamperDetected(
             f"the ledger's Merkle tree of {size} events does not have {what}'s root hash: "
             "the ledger does not extend it (run `ledger audit verify --checkpoint`)"
@@ -124,12 +150,17 @@ def _state_fields(state: bytes) -> dict[str, str]:
         return {"state": base64.b64encode(state).decode("ascii"), "state_encoding": "base64"}
 
 
+_EVENT_COLUMNS = (
+    "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, e.topic, "
+    "e.state, c.encoding, c.recorded_by, c.recorded_at FROM event_chain c "
+)
+
+
 def _event_at(conn: DbConnection, seq: int) -> dict[str, Any]:
     nid = "rowid" if isinstance(conn, sqlite3.Connection) else "notification_id"
     row = fetchone(
         conn,
-        "SELECT c.seq, c.notification_id, e.originator_id, e.originator_version, e.topic, "
-        f"e.state FROM event_chain c LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
+        _EVENT_COLUMNS + f"LEFT JOIN ledger_events e ON e.{nid} = c.notification_id "
         "WHERE c.seq = ?",
         (seq,),
     )
@@ -138,27 +169,76 @@ def _event_at(conn: DbConnection, seq: int) -> dict[str, Any]:
     return row
 
 
+def events_of(conn: DbConnection, originator: Any, size: int) -> list[dict[str, Any]]:
+    """Every event of one aggregate (every event when ``originator`` is None)
+    up to seq ``size``, with its chain row's encoding columns, in seq order:
+    one query, for a pack."""
+    sqlite = isinstance(conn, sqlite3.Connection)
+    nid = "rowid" if sqlite else "notification_id"
+    sql = _EVENT_COLUMNS + f"JOIN ledger_events e ON e.{nid} = c.notification_id WHERE c.seq <= ?"
+    params: list[Any] = [size]
+    if originator is not None:
+        sql += " AND e.originator_id = ?"
+        params.append(originator.hex if sqlite else originator)
+    return fetchall(conn, sql + " ORDER BY c.seq", params)
+
+
+def _tail_bytes(recorded: dict[str, Any]) -> bytes:
+    """The login and time fields' bytes (without their 8-byte lengths)."""
+    return str(recorded["recorded_by"]).encode("utf-8") + str(recorded["recorded_at"]).encode(
+        "ascii"
+    )
+
+
+def proof_addresses(seq: int, size: int) -> list[NodeAddr]:
+    """The stored nodes an inclusion proof of ``seq`` reads (its path, its leaf)."""
+    index = seq - 1
+    return needed_addresses([*inclusion_addresses(index, size), [NodeAddr(0, index)]])
+
+
 def inclusion_in(
-    conn: DbConnection, view: TreeView, seq: int, head: dict[str, Any]
+    conn: DbConnection,
+    view: TreeView,
+    seq: int,
+    head: dict[str, Any],
+    row: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The inclusion proof of ``seq`` in ``head`` (already checked), in the
-    caller's snapshot."""
+    caller's snapshot (``row``: the event, already read by :func:`events_of`)."""
     size = int(head["tree_size"])
-    row = _event_at(conn, seq)
+    if row is None:
+        row = _event_at(conn, seq)
     state = bytes(row["state"])
-    leaf = leaf_of(
-        seq,
-        int(row["notification_id"]),
-        row["originator_id"],
-        int(row["originator_version"]),
-        str(row["topic"]),
-        state,
+    encoding = 1 if row["encoding"] is None else int(row["encoding"])
+    # the chain row's encoding: a v2 row's login and server time are in its
+    # leaf, and shown in the event so that a verifier can rebuild the leaf
+    recorded = (
+        {"encoding": encoding, "recorded_by": row["recorded_by"], "recorded_at": row["recorded_at"]}
+        if encoding != 1
+        else {}
     )
+    try:
+        leaf = leaf_of(
+            seq,
+            int(row["notification_id"]),
+            row["originator_id"],
+            int(row["originator_version"]),
+            str(row["topic"]),
+            state,
+            **recorded,
+        )
+    except ValueError as e:
+        raise TamperDetected(f"{e}: run `ledger audit verify`") from None
     index = seq - 1
-    groups = inclusion_addresses(index, size)
-    store = view.nodes(needed_addresses([*groups, [NodeAddr(0, index)]]))
+    store = view.nodes(proof_addresses(seq, size))
     stored_leaf = store.get(0, index)
     if stored_leaf != leaf_hash(leaf):
+        if recorded and stored_leaf == leaf_hash(leaf[: -16 - len(_tail_bytes(recorded))]):
+            raise TamperDetected(
+                f"the tree's leaf for seq {seq} is the hash of the event's v1 bytes, not of "
+                "the encoding 2 record the chain hashed: merkle_nodes was built by a ledger "
+                "before migration 0161; run `ledger init` (docs/AUDIT.md §8)"
+            )
         raise TamperDetected(
             f"the event at seq {seq} is not the one the tree holds: it was rewritten after "
             "it was recorded (run `ledger audit verify`)"
@@ -182,6 +262,7 @@ def inclusion_in(
             "version": int(row["originator_version"]),
             "topic": str(row["topic"]),
             **_state_fields(state),
+            **recorded,
         },
         "checkpoint": published(head),
     }
@@ -192,12 +273,20 @@ def prove(cfg: DbConfig, seq: int, checkpoint: dict[str, Any] | None = None) -> 
     given checkpoint, else the newest recorded one that covers ``seq``."""
     if seq < 1:
         raise InvalidInput(f"seq {seq}: sequence numbers start at 1")
-    require_ready_tree(cfg)
+    # Read-only, one connection: the head's tree is stored already (the
+    # checkpoint appended it); nodes not yet stored are computed in memory
+    # (TreeView), so a proof never waits for the append lock (docs/MERKLE.md §5).
     with connect(cfg) as conn:
         begin_snapshot(conn)
-        require_schema(cfg, conn)
-        ledger_id = ledger_id_of(conn)
-        head = checkpoint if checkpoint is not None else recorded_head(conn, seq)
+        stored: int | None = None
+        row: dict[str, Any] | None = None
+        if isinstance(conn, sqlite3.Connection):
+            require_schema(cfg, conn)
+            ledger_id = ledger_id_of(conn)
+            head = checkpoint if checkpoint is not None else recorded_head(conn, seq)
+        else:
+            ledger_id, found, stored, row = _pg_reads(cfg, conn, seq, checkpoint is None)
+            head = checkpoint if checkpoint is not None else found
         if head is None:
             raise InvalidInput(
                 f"no signed tree head covers seq {seq}: take one with "
@@ -207,11 +296,47 @@ def prove(cfg: DbConfig, seq: int, checkpoint: dict[str, Any] | None = None) -> 
         size = int(head["tree_size"])
         if seq > size:
             raise InvalidInput(f"seq {seq} is not in the signed tree head of {size} events")
-        view = TreeView(conn, size)
+        view = TreeView(conn, size, stored=stored)
+        # the root's nodes and the proof's in one read
+        view.prefetch([*root_addresses(size), *proof_addresses(seq, size)])
         check_root(view, head, "the checkpoint")
-        proof = inclusion_in(conn, view, seq, head)
+        proof = inclusion_in(conn, view, seq, head, row)
     log.info("audit prove", seq=seq, tree_size=size)
     return proof
+
+
+def _pg_reads(
+    cfg: DbConfig, conn: Any, seq: int, want_head: bool
+) -> tuple[str | None, dict[str, Any] | None, int, dict[str, Any] | None]:
+    """PostgreSQL: what `prove` reads before the nodes — the ledger id, the
+    recorded head, the stored tree size, the event — in one round trip (a
+    pipeline; the snapshot's BEGIN with it). A database without the ledger's
+    tables is not initialised (exit 3)."""
+    try:
+        with conn.pipeline():
+            ids = conn.execute(
+                "SELECT value FROM ledger_settings WHERE key = 'ledger_id' ORDER BY id LIMIT 1"
+            )
+            heads = conn.execute(_RECORDED_HEAD.replace("?", "%s"), (seq,)) if want_head else None
+            top = conn.execute("SELECT MAX(idx) AS top FROM merkle_nodes WHERE level = 0")
+            event = conn.execute(
+                _EVENT_COLUMNS + "LEFT JOIN ledger_events e "
+                "ON e.notification_id = c.notification_id WHERE c.seq = %s",
+                (seq,),
+            )
+    except psycopg.errors.UndefinedTable as e:
+        conn.rollback()
+        require_schema(cfg, conn)  # names what is missing
+        if "merkle_rederived" in str(e):
+            raise _behind() from None
+        raise
+    id_row, top_row, event_row = ids.fetchone(), top.fetchone(), event.fetchone()
+    head_row = heads.fetchone() if heads is not None else None
+    ledger_id = None if id_row is None else str(id_row["value"])
+    stored = 0 if top_row is None or top_row["top"] is None else int(top_row["top"]) + 1
+    if event_row is not None and event_row["originator_id"] is None:
+        event_row = None  # a chain row without its event: inclusion_in names it
+    return ledger_id, None if head_row is None else _head_of(head_row), stored, event_row
 
 
 # --- consistency --------------------------------------------------------------------------
@@ -354,6 +479,12 @@ def _event_matches(event: dict[str, Any], leaf: bytes) -> bool:
             if event.get("state_encoding") == "base64"
             else state_text.encode("utf-8")
         )
+        # v1: no login or time shown; v2: both (an event shown with a login
+        # its leaf does not hold is not the leaf's event)
+        encoding = event.get("encoding", 1)
+        shown = {"recorded_by", "recorded_at"} & set(event)
+        if isinstance(encoding, bool) or (encoding, len(shown)) not in ((1, 0), (2, 2)):
+            return False
         again = leaf_of(
             int(event["seq"]),
             int(event["notification_id"]),
@@ -361,6 +492,9 @@ def _event_matches(event: dict[str, Any], leaf: bytes) -> bool:
             int(event["version"]),
             str(event["topic"]),
             state,
+            encoding=encoding,
+            recorded_by=None if encoding == 1 else str(event["recorded_by"]),
+            recorded_at=None if encoding == 1 else str(event["recorded_at"]),
         )
     except (KeyError, TypeError, ValueError):
         return False

@@ -383,7 +383,15 @@ def require_schema(cfg: DbConfig, conn: Any) -> None:
 def begin_snapshot(conn: Any) -> None:
     """One consistent snapshot for the whole verification."""
     if not isinstance(conn, sqlite3.Connection):
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        import psycopg
+
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # the transaction's first statement will be BEGIN … REPEATABLE READ
+            # READ ONLY: one round trip less than BEGIN, then SET TRANSACTION
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+        else:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
 
 # --- verify ---------------------------------------------------------------------------
@@ -487,7 +495,11 @@ def verify_in(
         cp = {"seq": checkpoint.get("seq") if checkpoint else None, "ok": False}
     elif cp is not None and cp["ok"] and checkpoint is not None and v.problem is None:
         tree_problem = _tree_head_problem(conn, checkpoint)
-        if tree_problem is not None:
+        if tree_problem == OLD_LEAVES_NOTE:
+            # not tampering: the head still binds this chain (said, never silent)
+            log.warning("checkpoint over the old Merkle leaves", note=tree_problem)
+            cp = {**cp, "note": tree_problem}
+        elif tree_problem is not None:
             v.checkpoint_problem = tree_problem
             cp = {**cp, "ok": False}
 
@@ -522,15 +534,25 @@ def verify_in(
     return result, v
 
 
+OLD_LEAVES_NOTE = (
+    "the checkpoint signs the Merkle tree as built before migration 0161 (v1 leaves for "
+    "encoding 2 rows): its chain hash matches, and its root is the root of the chain's "
+    "events with those leaves, recomputed now; the ledger's tree has the encoding 2 "
+    "leaves since, so take a new checkpoint for proofs (docs/AUDIT.md §8)"
+)
+
+
 def _tree_head_problem(conn: Any, checkpoint: dict[str, Any]) -> str | None:
     """A signed tree head (checkpoint version 2): the tree at its size must
     have its root (docs/AUDIT.md §9)."""
     if checkpoint.get("version") != 2:
         return None
-    from ledger.audit.merkle_store import TreeView, first_bad_node
+    from ledger.audit.merkle_store import TreeView, first_bad_node, signed_over_old_leaves
 
     size = int(checkpoint["tree_size"])
     if TreeView(conn, size).root().hex() != checkpoint.get("root_hash"):
+        if signed_over_old_leaves(conn, size, checkpoint.get("root_hash")):
+            return OLD_LEAVES_NOTE
         return (
             f"the Merkle tree of {size} events does not have the checkpoint's root hash: "
             "the tree's stored nodes were altered"

@@ -10,9 +10,10 @@ and stops at the first thing wrong (``FAILED: …``, exit 1; bad usage exit 2):
    the head's canonical JSON, the signer is the published key (``--key-id``),
    every witness named with ``--witness-key-id`` co-signed the same bytes;
 2. every event: its leaf (the chain record bytes rebuilt from the event's
-   fields and stored bytes), the leaf hash, and the audit path up to the signed
-   root (RFC 9162 §2.1.3.2); the events of each aggregate are its versions
-   1, 2, 3 … with none missing;
+   fields and stored bytes; for an ``"encoding": 2`` entry, a PostgreSQL chain
+   row, also its ``recorded_by`` login and ``recorded_at`` server time), the
+   leaf hash, and the audit path up to the signed root (RFC 9162 §2.1.3.2);
+   the events of each aggregate are its versions 1, 2, 3 … with none missing;
 3. the read-model digests: the state recomputed from the events (funds lines,
    debarments and blacklist entries as of the head's date) and its SHA-256.
 
@@ -36,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 PACK_FORMAT = "ledger-audit-pack"
-ENCODING = "docs/AUDIT.md: chain encoding v1 (the leaf), RFC 9162 §2.1 (the tree)"
+ENCODING = "docs/AUDIT.md: chain encoding v1 and v2 (the leaf), RFC 9162 §2.1 (the tree)"
+# packs written before encoding 2 leaves (their events are all encoding 1 entries)
+ENCODING_V1_ONLY = "docs/AUDIT.md: chain encoding v1 (the leaf), RFC 9162 §2.1 (the tree)"
 _SIGNED = {
     1: ["chain_hash", "format", "ledger_id", "seq", "taken_at", "version"],
     2: [
@@ -90,18 +93,31 @@ def state_bytes(e: dict[str, Any]) -> bytes:
 
 
 def leaf_bytes(e: dict[str, Any]) -> bytes:
-    """The chain record bytes (chain encoding v1) of one event."""
-    return b"".join(
-        field(x)
-        for x in (
-            str(int(e["seq"])).encode("ascii"),
-            str(int(e["notification_id"])).encode("ascii"),
-            canonical_uuid(str(e["originator_id"])).encode("utf-8"),
-            str(int(e["version"])).encode("ascii"),
-            str(e["topic"]).encode("utf-8"),
-            state_bytes(e),
-        )
+    """The chain record bytes of one event: encoding 1, the six fields; encoding 2
+    (an entry with ``"encoding": 2``), the six then the login (UTF-8) and the
+    server time (ASCII) — the bytes the chain hashed, docs/AUDIT.md §1."""
+    fields = [
+        str(int(e["seq"])).encode("ascii"),
+        str(int(e["notification_id"])).encode("ascii"),
+        canonical_uuid(str(e["originator_id"])).encode("utf-8"),
+        str(int(e["version"])).encode("ascii"),
+        str(e["topic"]).encode("utf-8"),
+        state_bytes(e),
+    ]
+    encoding = e.get("encoding", 1)
+    shown = {"recorded_by", "recorded_at"} & set(e)
+    need(
+        not isinstance(encoding, bool) and (encoding, len(shown)) in ((1, 0), (2, 2)),
+        f"seq {e.get('seq')}: encoding {encoding!r} with {sorted(shown) or 'no'} login/time: "
+        "an encoding 2 entry has recorded_by and recorded_at, an encoding 1 entry neither",
     )
+    if encoding == 2:
+        need(
+            isinstance(e["recorded_by"], str) and isinstance(e["recorded_at"], str),
+            f"seq {e.get('seq')}: recorded_by and recorded_at are not text",
+        )
+        fields += [e["recorded_by"].encode("utf-8"), e["recorded_at"].encode("ascii")]
+    return b"".join(field(x) for x in fields)
 
 
 def leaf_hash(leaf: bytes) -> bytes:
@@ -372,8 +388,12 @@ EVENT_KEYS = {
 }
 
 
+# a PostgreSQL chain row (encoding 2) shows what its leaf also holds
+EVENT_KEYS_V2 = {"encoding", "recorded_by", "recorded_at"}
+
+
 def check_event(e: Any, head: dict[str, Any], root: bytes) -> None:
-    exact_keys(e, "an event entry", EVENT_KEYS)
+    exact_keys(e, "an event entry", EVENT_KEYS, EVENT_KEYS_V2)
     seq = e.get("seq")
     need(isinstance(seq, int) and not isinstance(seq, bool), "an event has no seq")
     try:
@@ -422,7 +442,7 @@ def verify(pack: dict[str, Any], key_id: str | None, witnesses: list[str]) -> st
     if not isinstance(head, dict):
         raise Failed("the pack has no signed tree head")
     check_head(head, key_id, witnesses)
-    need(pack["encoding"] == ENCODING, "the pack names another encoding")
+    need(pack["encoding"] in (ENCODING, ENCODING_V1_ONLY), "the pack names another encoding")
     need(
         pack["key_ids"]
         == {
@@ -437,6 +457,11 @@ def verify(pack: dict[str, Any], key_id: str | None, witnesses: list[str]) -> st
     events = pack.get("events")
     if not isinstance(events, list):
         raise Failed("the pack has no list of events")
+    need(
+        pack["encoding"] == ENCODING
+        or not any(isinstance(e, dict) and "encoding" in e for e in events),
+        "the pack names chain encoding v1 only but has encoding 2 entries",
+    )
     last_seq = 0
     versions: dict[str, int] = {}
     for e in events:

@@ -254,10 +254,13 @@ def existing_originators(cfg: DbConfig, ids: Sequence[UUID]) -> set[UUID]:
 # --- SQLite --------------------------------------------------------------------------
 
 SQLITE_CHAIN_TABLES = [
+    # as migrations 0001 and 0120 leave it (the encoding columns: SQLite rows
+    # are encoding 1, the leaf query reads the column on both backends)
     "CREATE TABLE IF NOT EXISTS event_chain ("
     "seq INTEGER PRIMARY KEY, "
     "notification_id INTEGER NOT NULL UNIQUE, "
-    "chain_hash TEXT NOT NULL)",
+    "chain_hash TEXT NOT NULL, "
+    "encoding INTEGER NOT NULL DEFAULT 1, recorded_by TEXT, recorded_at TEXT)",
     "CREATE TABLE IF NOT EXISTS request_log ("
     "request_id TEXT PRIMARY KEY, "
     "fingerprint TEXT NOT NULL, "
