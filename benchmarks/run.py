@@ -331,7 +331,9 @@ def timed_cli(url: str, reps: int, *args: str) -> dict[str, Any]:
     return ms([run_cli(url, *args)[0] for _ in range(reps)])
 
 
-def measure(backend: str, url: str, events: int, *, long: int, reps: int) -> dict[str, Any]:
+def measure(
+    backend: str, url: str, events: int, *, long: int, reps: int, replays_only: bool = False
+) -> dict[str, Any]:
     res: dict[str, Any] = {"backend": backend}
     print(f"[{backend}] generating {events} events", file=sys.stderr, flush=True)
     gen = generate.generate(
@@ -351,7 +353,12 @@ def measure(backend: str, url: str, events: int, *, long: int, reps: int) -> dic
     def cli_rate(name: str, *args: str) -> None:
         print(f"[{backend}] {name}", file=sys.stderr, flush=True)
         wall, rss = run_cli_rss(url, *args)
-        res[name] = {"ev_s": round(n / wall), "seconds": round(wall, 2), "peak_rss_mb": rss}
+        res[name] = {
+            "ev_s": round(n / wall),
+            "seconds": round(wall, 2),
+            "peak_rss_mb": rss,
+            "load_1min": round(os.getloadavg()[0], 2),
+        }
 
     cli_rate("catch_up", "debarred")  # a query catches the models up first
     cli_rate("rebuild", "projections", "rebuild")
@@ -359,6 +366,8 @@ def measure(backend: str, url: str, events: int, *, long: int, reps: int) -> dic
     cli_rate("audit_verify", "audit", "verify")
     for key in ("rebuild", "projections_verify", "audit_verify"):
         res[key]["x_bare_replay"] = round(res[key]["ev_s"] / res["bare_replay_ev_s"], 2)
+    if replays_only:
+        return res
 
     print(f"[{backend}] one payment", file=sys.stderr, flush=True)
     codes = long_platform(url, long)
@@ -408,7 +417,12 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Benchmark, {report['events_asked']} events",
         "",
-        f"Taken {report['taken_at']} on {report['machine']}.",
+        f"Taken {report['taken_at']} on {report['machine']}"
+        + (
+            f"; load average {report['load_at_start']} at the start."
+            if "load_at_start" in report
+            else "."
+        ),
         "",
         "| figure | " + " | ".join(r["backend"] for r in report["backends"]) + " |",
         "| --- | " + " | ".join("---" for _ in report["backends"]) + " |",
@@ -438,10 +452,10 @@ def markdown(report: dict[str, Any]) -> str:
         ("audit_verify", "`audit verify`"),
     ):
         row(
-            f"{label} ev/s (× bare replay; s; peak RSS MB)",
+            f"{label} ev/s (× bare replay; s; peak RSS MB; load)",
             lambda r, k=key: (
                 f"{r[k]['ev_s']} ({r[k].get('x_bare_replay', '–')}×; {r[k]['seconds']} s; "
-                f"{r[k]['peak_rss_mb']} MB)"
+                f"{r[k]['peak_rss_mb']} MB; {r[k].get('load_1min', '–')})"
             ),
         )
     row(
@@ -459,7 +473,7 @@ def markdown(report: dict[str, Any]) -> str:
         "one payment from the CLI p50/p99 ms",
         lambda r: f"{r['payment_cli']['p50_ms']} / {r['payment_cli']['p99_ms']}",
     )
-    for name in report["backends"][0]["queries"]:
+    for name in report["backends"][0].get("queries", ()):
         row(
             f"`{name}` p50/p99 ms",
             lambda r, n=name: f"{r['queries'][n]['p50_ms']} / {r['queries'][n]['p99_ms']}",
@@ -478,6 +492,11 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=2000, help="payments on the long platform")
     parser.add_argument("--reps", type=int, default=40)
     parser.add_argument("--report", type=Path, help="print the Markdown of a results .json")
+    parser.add_argument(
+        "--replays-only",
+        action="store_true",
+        help="only the replay figures (bare replay, catch-up, rebuild, verify, audit verify)",
+    )
     args = parser.parse_args()
     if args.report:
         print(markdown(json.loads(args.report.read_text())))
@@ -490,6 +509,7 @@ def main() -> None:
     report: dict[str, Any] = {
         "events_asked": events,
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
         "machine": f"{platform_mod.node()}: {platform_mod.platform()}, {os.cpu_count()} CPUs, "
         f"Python {platform_mod.python_version()}",
         "backends": [],
@@ -502,7 +522,11 @@ def main() -> None:
             url = f"sqlite:///{work / 'bench.db'}"
         else:
             url = f"{args.pg.rstrip('/')}/ledger_bench_{stamp.lower()}"
-        report["backends"].append(measure(backend, url, events, long=args.long, reps=args.reps))
+        report["backends"].append(
+            measure(
+                backend, url, events, long=args.long, reps=args.reps, replays_only=args.replays_only
+            )
+        )
         # written after each backend, so that a long run keeps what it measured
         base.with_suffix(".json").write_text(
             json.dumps(report, indent=2, ensure_ascii=False) + "\n"

@@ -236,8 +236,8 @@ class ReadModelView(TrackingRecorder):
         self._write(table, sql, tuple([row[c] for c in cols]))
 
     def upsert_many(self, table: str, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> None:
-        """Upsert rows with the same columns."""
-        for row in rows:
+        """Upsert rows (of different keys), those with the same columns together."""
+        for row in sorted(rows, key=lambda r: tuple(r)):
             self.upsert(table, row, key)
 
     def update(self, table: str, values: dict[str, Any], where: dict[str, Any]) -> None:
