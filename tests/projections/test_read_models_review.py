@@ -561,6 +561,7 @@ def _project(events: list[Any]) -> Any:
         view.seq = view.notification_id = nid
         for p in projections:
             p.process_event(e, Tracking(p.name, nid))
+    view.flush()  # the buffered writes, sent at the end of a batch as apply_batch does
     scratch.execute("COMMIT")
     return scratch
 
