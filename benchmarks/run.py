@@ -58,6 +58,9 @@ from ledger.store.codec import event_mapper  # noqa: E402
 
 LEDGER = str(Path(sys.executable).parent / "ledger")
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432"
+# events a transaction of the bare library's save, for a ledger given with
+# --db (the generator's ~400 commands a transaction save about this many)
+EXISTING_PER_TX = 650
 ACTOR = "bench"
 
 
@@ -332,17 +335,32 @@ def timed_cli(url: str, reps: int, *args: str) -> dict[str, Any]:
 
 
 def measure(
-    backend: str, url: str, events: int, *, long: int, reps: int, replays_only: bool = False
+    backend: str,
+    url: str,
+    events: int,
+    *,
+    long: int,
+    reps: int,
+    replays_only: bool = False,
+    existing: bool = False,
 ) -> dict[str, Any]:
     res: dict[str, Any] = {"backend": backend}
-    print(f"[{backend}] generating {events} events", file=sys.stderr, flush=True)
-    gen = generate.generate(
-        url, events, payments=generate.DEFAULT_PAYMENTS, batch=generate.DEFAULT_BATCH, quiet=True
-    )
-    res["events"] = gen["events"]
-    res["record_ev_s"] = round(gen["events_per_s"])
-    per_tx = max(1, round(gen["events"] / max(1, gen["commands"] / generate.DEFAULT_BATCH)))
+    if existing:
+        # a ledger generated before (--db): its events, saved as the generator does
+        per_tx = EXISTING_PER_TX
+    else:
+        print(f"[{backend}] generating {events} events", file=sys.stderr, flush=True)
+        gen = generate.generate(
+            url,
+            events,
+            payments=generate.DEFAULT_PAYMENTS,
+            batch=generate.DEFAULT_BATCH,
+            quiet=True,
+        )
+        res["record_ev_s"] = round(gen["events_per_s"])
+        per_tx = max(1, round(gen["events"] / max(1, gen["commands"] / generate.DEFAULT_BATCH)))
     rows = stored_events(url)
+    res["events"] = len(rows)
     print(f"[{backend}] bare library", file=sys.stderr, flush=True)
     res.update(bare_library(backend, url, rows, per_tx))
     if backend == "postgresql":
@@ -493,6 +511,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=40)
     parser.add_argument("--report", type=Path, help="print the Markdown of a results .json")
     parser.add_argument(
+        "--db",
+        help="measure this ledger (generated before by benchmarks/generate.py; its read "
+        "models are rebuilt) instead of generating one",
+    )
+    parser.add_argument(
         "--replays-only",
         action="store_true",
         help="only the replay figures (bare replay, catch-up, rebuild, verify, audit verify)",
@@ -517,21 +540,31 @@ def main() -> None:
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     base = out / f"{stamp}-{events}"
+    if args.db:
+        backends = [db.parse_db_url(args.db).backend]
     for backend in backends:
-        if backend == "sqlite":
+        if args.db:
+            url = args.db
+        elif backend == "sqlite":
             url = f"sqlite:///{work / 'bench.db'}"
         else:
             url = f"{args.pg.rstrip('/')}/ledger_bench_{stamp.lower()}"
         report["backends"].append(
             measure(
-                backend, url, events, long=args.long, reps=args.reps, replays_only=args.replays_only
+                backend,
+                url,
+                events,
+                long=args.long,
+                reps=args.reps,
+                replays_only=args.replays_only,
+                existing=bool(args.db),
             )
         )
         # written after each backend, so that a long run keeps what it measured
         base.with_suffix(".json").write_text(
             json.dumps(report, indent=2, ensure_ascii=False) + "\n"
         )
-        if backend == "postgresql":
+        if backend == "postgresql" and not args.db:
             import psycopg
 
             cfg = db.parse_db_url(url)

@@ -88,7 +88,6 @@ SQLITE_AFTER_WRITE_BUSY_MS = 2000
 EventHook = Callable[[int], None]
 
 
-
 class _NeverRaised(Exception):
     """Stands for a psycopg error while psycopg is not loaded (a SQLite ledger
     never imports the driver), so that no exception matches it."""

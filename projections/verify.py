@@ -36,6 +36,8 @@ from projections.runner import (
 )
 from projections.trusted import ChainGuard
 
+# The page cache of a scratch file (MB).
+SCRATCH_CACHE_MB = 64
 # Differences listed in a report (all are counted).
 MAX_LISTED = 200
 
@@ -78,6 +80,9 @@ def scratch_models(path: str | Path = ":memory:") -> sqlite3.Connection:
     if str(path) != ":memory:":
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
+        # a larger page cache than the default 2 MB: the replay inserts into
+        # several indexes per table (bounded: SCRATCH_CACHE_MB of memory)
+        conn.execute(f"PRAGMA cache_size = -{SCRATCH_CACHE_MB * 1024}")
     for entry in sorted(resources.files("migrations.sqlite").iterdir(), key=lambda e: e.name):
         if (
             entry.name.startswith("01")
