@@ -433,7 +433,9 @@ def measure(
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# Benchmark, {report['events_asked']} events",
+        f"# Benchmark, {report['backends'][0].get('events', report['events_asked'])} events"
+        if report["backends"]
+        else f"# Benchmark, {report['events_asked']} events",
         "",
         f"Taken {report['taken_at']} on {report['machine']}"
         + (
