@@ -15,7 +15,6 @@ import re
 import secrets
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -61,7 +60,7 @@ from projections.runner import (
     show_progress,
 )
 from projections.trusted import ChainGuard
-from projections.verify import scratch_models
+from projections.verify import scratch_dir, scratch_models
 
 # Rebuild: shadow tables, the tables a swap replaced (SQLite: emptied in short
 # transactions, then dropped), the twin-name suffix of their indexes, and the
@@ -510,7 +509,7 @@ def rebuild(
     pos = dict.fromkeys(MODEL_NAMES, 0)
     with (
         guarded(cfg),
-        tempfile.TemporaryDirectory(prefix="ledger-rebuild-") as tmp,
+        scratch_dir("rebuild") as tmp,
         _reader(cfg) as events,
     ):
         scratch_path = str(Path(tmp) / "rebuild.db")

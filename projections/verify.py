@@ -4,9 +4,13 @@ by row."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +40,8 @@ from projections.runner import (
 )
 from projections.trusted import ChainGuard
 
+# The file a run holds locked in its scratch directory.
+SCRATCH_LOCK = "in-use.lock"
 # The page cache of a scratch file (MB).
 SCRATCH_CACHE_MB = 64
 # Differences listed in a report (all are counted).
@@ -70,6 +76,37 @@ class VerifyReport:
 
 # 01NN migrations that change the event tables, not the read models
 NOT_READ_MODEL_MIGRATIONS = frozenset({"0120_chain_encoding.sql"})
+
+
+@contextmanager
+def scratch_dir(kind: str) -> Iterator[str]:
+    """A temporary directory (``TMPDIR``, ``ledger-<kind>-…``) for a scratch
+    file, locked (``flock`` on a file in it) while this run uses it. The
+    directories of runs killed before they removed theirs (unlocked; this
+    user's only) are removed first: a scratch file can be hundreds of MB."""
+    root = Path(tempfile.gettempdir())
+    for pattern in ("ledger-rebuild-*", "ledger-verify-*"):
+        for path in root.glob(pattern):
+            _remove_if_orphaned(path)
+    with (
+        tempfile.TemporaryDirectory(prefix=f"ledger-{kind}-") as tmp,
+        open(Path(tmp) / SCRATCH_LOCK, "w") as lock,
+    ):
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield tmp
+
+
+def _remove_if_orphaned(path: Path) -> None:
+    try:
+        st = path.stat()
+        # (a directory just made may not hold its lock yet)
+        if not path.is_dir() or st.st_uid != os.getuid() or time.time() - st.st_mtime < 60:
+            return
+        with open(path / SCRATCH_LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: a run still uses it
+            shutil.rmtree(path, ignore_errors=True)
+    except OSError:
+        return
 
 
 def scratch_models(path: str | Path = ":memory:") -> sqlite3.Connection:
@@ -138,7 +175,7 @@ def verify(
     for model, why in (known or {}).items():
         report.add(f"{model}: {why}; run `ledger projections rebuild`")
     with (
-        tempfile.TemporaryDirectory(prefix="ledger-verify-") as tmp,
+        scratch_dir("verify") as tmp,
         _live(cfg, Path(tmp) / "verify.db") as (live, scratch),
     ):
         live_pos = positions(live, MODEL_NAMES)
