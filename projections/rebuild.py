@@ -430,31 +430,39 @@ def _copy_sqlite(
 def _copy_pg(
     cfg: DbConfig, scratch: sqlite3.Connection, owner: int, pos: dict[str, int], show: bool
 ) -> None:
-    """PostgreSQL: the scratch rows into the shadow tables with COPY, in one
-    transaction (nobody else uses the shadow tables; readers and writers of
-    the live ones are not held up), money cents turned back into numeric."""
+    """PostgreSQL: the scratch rows into the shadow tables with COPY, one
+    transaction a table (nobody else uses the shadow tables, and readers and
+    writers of the live ones are not held up; a rebuild that takes over
+    waits at most for one table's COPY to drop them), money cents turned
+    back into numeric; the positions last."""
     shadow_tracking = shadow_name(TRACKING_TABLE, SHADOW_PREFIX)
     total = 0
-    with _session(cfg) as pconn, _transaction(pconn, write=True) as conn:
-        assert not isinstance(conn, sqlite3.Connection)
-        _own(conn, owner)
+    with _session(cfg) as pconn:
+        assert not isinstance(pconn, sqlite3.Connection)
         for table in ALL_TABLES:
-            shadow = shadow_name(table, SHADOW_PREFIX)
-            cols = _columns(conn, shadow)
-            money = [i for i, c in enumerate(cols) if c in MONEY_COLUMNS]
-            names = ", ".join(cols)
-            cur = scratch.execute(f"SELECT {names} FROM {table} ORDER BY rowid")
-            with conn.cursor() as pcur, pcur.copy(f"COPY {shadow} ({names}) FROM STDIN") as copy:
-                while rows := cur.fetchmany(2000):
-                    for r in rows:
-                        values = list(r)
-                        for i in money:
-                            values[i] = money_from_db(scratch, values[i])
-                        copy.write_row(values)
-                    total += len(rows)
-                    show_progress(show, f"rebuilding read models: copying rows {total}")
-        for name, at in pos.items():
-            set_position(conn, name, at, table=shadow_tracking)
+            with _transaction(pconn, write=True):
+                _own(pconn, owner)
+                shadow = shadow_name(table, SHADOW_PREFIX)
+                cols = _columns(pconn, shadow)
+                money = [i for i, c in enumerate(cols) if c in MONEY_COLUMNS]
+                names = ", ".join(cols)
+                cur = scratch.execute(f"SELECT {names} FROM {table} ORDER BY rowid")
+                with (
+                    pconn.cursor() as pcur,
+                    pcur.copy(f"COPY {shadow} ({names}) FROM STDIN") as copy,
+                ):
+                    while rows := cur.fetchmany(2000):
+                        for r in rows:
+                            values = list(r)
+                            for i in money:
+                                values[i] = money_from_db(scratch, values[i])
+                            copy.write_row(values)
+                        total += len(rows)
+                        show_progress(show, f"rebuilding read models: copying rows {total}")
+        with _transaction(pconn, write=True):
+            _own(pconn, owner)
+            for name, at in pos.items():
+                set_position(pconn, name, at, table=shadow_tracking)
 
 
 def rebuild(
