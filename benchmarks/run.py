@@ -58,6 +58,9 @@ from ledger.store.codec import event_mapper  # noqa: E402
 
 LEDGER = str(Path(sys.executable).parent / "ledger")
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432"
+# events a transaction of the bare library's save, for a ledger given with
+# --db (the generator's ~400 commands a transaction save about this many)
+EXISTING_PER_TX = 650
 ACTOR = "bench"
 
 
@@ -345,16 +348,33 @@ def payment_only(backend: str, url: str, *, long: int, reps: int) -> dict[str, A
     return res
 
 
-def measure(backend: str, url: str, events: int, *, long: int, reps: int) -> dict[str, Any]:
+def measure(
+    backend: str,
+    url: str,
+    events: int,
+    *,
+    long: int,
+    reps: int,
+    replays_only: bool = False,
+    existing: bool = False,
+) -> dict[str, Any]:
     res: dict[str, Any] = {"backend": backend}
-    print(f"[{backend}] generating {events} events", file=sys.stderr, flush=True)
-    gen = generate.generate(
-        url, events, payments=generate.DEFAULT_PAYMENTS, batch=generate.DEFAULT_BATCH, quiet=True
-    )
-    res["events"] = gen["events"]
-    res["record_ev_s"] = round(gen["events_per_s"])
-    per_tx = max(1, round(gen["events"] / max(1, gen["commands"] / generate.DEFAULT_BATCH)))
+    if existing:
+        # a ledger generated before (--db): its events, saved as the generator does
+        per_tx = EXISTING_PER_TX
+    else:
+        print(f"[{backend}] generating {events} events", file=sys.stderr, flush=True)
+        gen = generate.generate(
+            url,
+            events,
+            payments=generate.DEFAULT_PAYMENTS,
+            batch=generate.DEFAULT_BATCH,
+            quiet=True,
+        )
+        res["record_ev_s"] = round(gen["events_per_s"])
+        per_tx = max(1, round(gen["events"] / max(1, gen["commands"] / generate.DEFAULT_BATCH)))
     rows = stored_events(url)
+    res["events"] = len(rows)
     print(f"[{backend}] bare library", file=sys.stderr, flush=True)
     res.update(bare_library(backend, url, rows, per_tx))
     if backend == "postgresql":
@@ -365,7 +385,12 @@ def measure(backend: str, url: str, events: int, *, long: int, reps: int) -> dic
     def cli_rate(name: str, *args: str) -> None:
         print(f"[{backend}] {name}", file=sys.stderr, flush=True)
         wall, rss = run_cli_rss(url, *args)
-        res[name] = {"ev_s": round(n / wall), "seconds": round(wall, 2), "peak_rss_mb": rss}
+        res[name] = {
+            "ev_s": round(n / wall),
+            "seconds": round(wall, 2),
+            "peak_rss_mb": rss,
+            "load_1min": round(os.getloadavg()[0], 2),
+        }
 
     cli_rate("catch_up", "debarred")  # a query catches the models up first
     cli_rate("rebuild", "projections", "rebuild")
@@ -373,6 +398,8 @@ def measure(backend: str, url: str, events: int, *, long: int, reps: int) -> dic
     cli_rate("audit_verify", "audit", "verify")
     for key in ("rebuild", "projections_verify", "audit_verify"):
         res[key]["x_bare_replay"] = round(res[key]["ev_s"] / res["bare_replay_ev_s"], 2)
+    if replays_only:
+        return res
 
     print(f"[{backend}] one payment", file=sys.stderr, flush=True)
     codes = long_platform(url, long)
@@ -421,10 +448,16 @@ def measure(backend: str, url: str, events: int, *, long: int, reps: int) -> dic
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# Benchmark, {report['events_asked']} events",
+        f"# Benchmark, {report['backends'][0].get('events', report['events_asked'])} events"
+        if report["backends"]
+        else f"# Benchmark, {report['events_asked']} events",
         "",
-        f"Taken {report['taken_at']} on {report['machine']}; load average before "
-        f"{', '.join(map(str, report.get('load_before', ['–'])))}.",
+        f"Taken {report['taken_at']} on {report['machine']}"
+        + (
+            f"; load average {report['load_at_start']} at the start."
+            if "load_at_start" in report
+            else "."
+        ),
         "",
         "| figure | " + " | ".join(r["backend"] for r in report["backends"]) + " |",
         "| --- | " + " | ".join("---" for _ in report["backends"]) + " |",
@@ -454,10 +487,10 @@ def markdown(report: dict[str, Any]) -> str:
         ("audit_verify", "`audit verify`"),
     ):
         row(
-            f"{label} ev/s (× bare replay; s; peak RSS MB)",
+            f"{label} ev/s (× bare replay; s; peak RSS MB; load)",
             lambda r, k=key: (
                 f"{r[k]['ev_s']} ({r[k].get('x_bare_replay', '–')}×; {r[k]['seconds']} s; "
-                f"{r[k]['peak_rss_mb']} MB)"
+                f"{r[k]['peak_rss_mb']} MB; {r[k].get('load_1min', '–')})"
             ),
         )
     row(
@@ -476,7 +509,7 @@ def markdown(report: dict[str, Any]) -> str:
         lambda r: f"{r['payment_cli']['p50_ms']} / {r['payment_cli']['p99_ms']}",
     )
     row("load average after (1, 5, 15 min)", lambda r: ", ".join(map(str, r["load_after"])))
-    for name in report["backends"][0].get("queries", {}):
+    for name in report["backends"][0].get("queries", ()):
         row(
             f"`{name}` p50/p99 ms",
             lambda r, n=name: f"{r['queries'][n]['p50_ms']} / {r['queries'][n]['p99_ms']}",
@@ -500,6 +533,16 @@ def main() -> None:
         help="only this figure, on an empty ledger (payment: one payment, fresh vs long platform)",
     )
     parser.add_argument("--report", type=Path, help="print the Markdown of a results .json")
+    parser.add_argument(
+        "--db",
+        help="measure this ledger (generated before by benchmarks/generate.py; its read "
+        "models are rebuilt) instead of generating one",
+    )
+    parser.add_argument(
+        "--replays-only",
+        action="store_true",
+        help="only the replay figures (bare replay, catch-up, rebuild, verify, audit verify)",
+    )
     args = parser.parse_args()
     if args.report:
         print(markdown(json.loads(args.report.read_text())))
@@ -513,6 +556,7 @@ def main() -> None:
         "events_asked": events,
         "load_before": [round(x, 2) for x in os.getloadavg()],
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
         "machine": f"{platform_mod.node()}: {platform_mod.platform()}, {os.cpu_count()} CPUs, "
         f"Python {platform_mod.python_version()}",
         "backends": [],
@@ -520,20 +564,34 @@ def main() -> None:
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     base = out / (f"{stamp}-{args.only}" if args.only else f"{stamp}-{events}")
+    if args.db:
+        backends = [db.parse_db_url(args.db).backend]
     for backend in backends:
-        if backend == "sqlite":
+        if args.db:
+            url = args.db
+        elif backend == "sqlite":
             url = f"sqlite:///{work / 'bench.db'}"
         else:
             url = f"{args.pg.rstrip('/')}/ledger_bench_{stamp.lower()}"
         if args.only == "payment":
             report["backends"].append(payment_only(backend, url, long=args.long, reps=args.reps))
         else:
-            report["backends"].append(measure(backend, url, events, long=args.long, reps=args.reps))
+            report["backends"].append(
+                measure(
+                    backend,
+                    url,
+                    events,
+                    long=args.long,
+                    reps=args.reps,
+                    replays_only=args.replays_only,
+                    existing=bool(args.db),
+                )
+            )
         # written after each backend, so that a long run keeps what it measured
         base.with_suffix(".json").write_text(
             json.dumps(report, indent=2, ensure_ascii=False) + "\n"
         )
-        if backend == "postgresql":
+        if backend == "postgresql" and not args.db:
             import psycopg
 
             cfg = db.parse_db_url(url)

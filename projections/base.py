@@ -80,7 +80,7 @@ _TABLE_NAME = re.compile(r"\brm_(?=\w)")
 # How many originator ids the view remembers (codes never change, so this only
 # bounds memory: a rebuild sees one voucher aggregate per payment).
 CODES_CACHE_MAX = 20_000
-# inserts buffered at most before they are written (ReadModelView.insert)
+# writes buffered at most before they are sent (ReadModelView._write)
 INSERT_BUFFER_MAX = 1000
 
 
@@ -117,10 +117,15 @@ class ReadModelView(TrackingRecorder):
         # the seq (event_chain) and notification id of the event being processed
         self.seq: int = 0
         self.notification_id: int = 0
-        # consecutive INSERTs of one statement, written together (executemany)
-        # before any other use of the connection: (statement, rows)
-        self._pending_sql: str | None = None
-        self._pending_rows: list[tuple[Any, ...]] = []
+        # the writes (INSERT, upsert, UPDATE) not yet sent: statement -> rows,
+        # each statement's rows written together (executemany), the
+        # statements in the order they came, before any other use of the
+        # connection; a table has one statement buffered at a time (a write
+        # to it by another statement sends what was buffered first), so the
+        # writes to each table keep their order
+        self._pending: dict[str, list[tuple[Any, ...]]] = {}
+        self._pending_of: dict[str, str] = {}  # table -> its buffered statement
+        self._pending_n = 0
 
     @property
     def conn(self) -> DbConnection:
@@ -128,7 +133,7 @@ class ReadModelView(TrackingRecorder):
         whatever reads or writes through it sees them, in order)."""
         if self._conn is None:
             raise ViewNotOpen("the read-model view has no open transaction")
-        if self._pending_rows:
+        if self._pending_n:
             self.flush()
         return self._conn
 
@@ -140,20 +145,34 @@ class ReadModelView(TrackingRecorder):
         self._conn = conn
 
     def flush(self) -> None:
-        """Write the buffered inserts (one executemany)."""
-        sql, rows = self._pending_sql, self._pending_rows
-        self._pending_sql, self._pending_rows = None, []
-        if sql is None or not rows or self._conn is None:
+        """Send the buffered writes (one executemany a statement)."""
+        pending = self._pending
+        self.discard()
+        if not pending or self._conn is None:
             return
         cur = self._conn.cursor()
         try:
-            cur.executemany(sql, rows)
+            for sql, rows in pending.items():
+                cur.executemany(sql, rows)
         finally:
             cur.close()
 
     def discard(self) -> None:
-        """Drop the buffered inserts (their model's savepoint was rolled back)."""
-        self._pending_sql, self._pending_rows = None, []
+        """Drop the buffered writes (their model's savepoint was rolled back)."""
+        self._pending, self._pending_of, self._pending_n = {}, {}, 0
+
+    def _write(self, table: str, sql: str, params: tuple[Any, ...]) -> None:
+        """Buffer a write (a statement already rewritten for the prefix and backend)."""
+        if self._pending_of.get(table, sql) != sql:
+            self.flush()
+        rows = self._pending.get(sql)
+        if rows is None:
+            rows = self._pending[sql] = []
+            self._pending_of[table] = sql
+        rows.append(params)
+        self._pending_n += 1
+        if self._pending_n >= INSERT_BUFFER_MAX:
+            self.flush()
 
     @property
     def is_sqlite(self) -> bool:
@@ -200,37 +219,36 @@ class ReadModelView(TrackingRecorder):
         return [_row(r) for r in self.execute(sql, params).fetchall()]
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
-        """Insert a row. Consecutive inserts of the same statement are
-        buffered and written together (executemany) before the connection is
-        next used, or at the end of the model's batch (``insert_tracking``):
-        a rebuild writes its append-only tables many rows a statement."""
-        if self._conn is None:
-            raise ViewNotOpen("the read-model view has no open transaction")
+        """Insert a row. Writes are buffered (``_write``) and sent many rows a
+        statement before the connection is next used, or at the end of the
+        model's batch (``insert_tracking``)."""
         cols = tuple(row)
-        sql = _insert_sql(table, cols, self.prefix, isinstance(self._conn, sqlite3.Connection))
-        if sql != self._pending_sql:
-            self.flush()
-            self._pending_sql = sql
-        self._pending_rows.append(tuple(row[c] for c in cols))
-        if len(self._pending_rows) >= INSERT_BUFFER_MAX:
-            self.flush()
+        self._write(
+            table,
+            _insert_sql(table, cols, self.prefix, self._sqlite()),
+            tuple([row[c] for c in cols]),
+        )
 
     def upsert(self, table: str, row: dict[str, Any], key: Sequence[str]) -> None:
-        cols = list(row)
-        updates = [c for c in cols if c not in key]
-        self.execute(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in updates),
-            [row[c] for c in cols],
-        )
+        """Insert a row, or update the one with its key (buffered, as ``insert``)."""
+        cols = tuple(row)
+        sql = _rewrite(_upsert_sql(table, cols, tuple(key)), self.prefix, self._sqlite())
+        self._write(table, sql, tuple([row[c] for c in cols]))
+
+    def upsert_many(self, table: str, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> None:
+        """Upsert rows (of different keys), those with the same columns together."""
+        for row in sorted(rows, key=lambda r: tuple(r)):
+            self.upsert(table, row, key)
 
     def update(self, table: str, values: dict[str, Any], where: dict[str, Any]) -> None:
-        self.execute(
-            f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in values)} "
-            f"WHERE {' AND '.join(f'{c} = ?' for c in where)}",
-            [*values.values(), *where.values()],
-        )
+        """Update the rows matching `where` (buffered, as ``insert``)."""
+        sql = _rewrite(_update_sql(table, tuple(values), tuple(where)), self.prefix, self._sqlite())
+        self._write(table, sql, (*values.values(), *where.values()))
+
+    def _sqlite(self) -> bool:
+        if self._conn is None:
+            raise ViewNotOpen("the read-model view has no open transaction")
+        return isinstance(self._conn, sqlite3.Connection)
 
     def money(self, value: Decimal | None) -> Any:
         # (the connection's kind only: buffered inserts stay buffered)
@@ -272,6 +290,24 @@ def _insert_sql(table: str, cols: tuple[str, ...], prefix: str, sqlite: bool) ->
         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
         prefix,
         sqlite,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _update_sql(table: str, cols: tuple[str, ...], where: tuple[str, ...]) -> str:
+    return (
+        f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in cols)} "
+        f"WHERE {' AND '.join(f'{c} = ?' for c in where)}"
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _upsert_sql(table: str, cols: tuple[str, ...], key: tuple[str, ...]) -> str:
+    updates = [c for c in cols if c not in key]
+    return (
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in updates)
     )
 
 
@@ -322,7 +358,10 @@ def iso_ts(ts: datetime) -> str:
     """A recorded-at moment as fixed-width UTC text (sorts as it compares)."""
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = ts.astimezone(UTC)
+    if utc.year >= 1000:  # (isoformat is the same text, several times faster)
+        return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def to_date(value: Any) -> date | None:
@@ -352,8 +391,23 @@ def money_from_db(conn: DbConnection, value: Any) -> Decimal | None:
 
 
 def dumps(value: Any) -> str:
-    """Stable JSON text for a column (sorted keys, UTF-8)."""
-    return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
+    """Stable JSON text for a column (sorted keys, UTF-8): the text of
+    ``jsonable(value)``. The encoder converts only what JSON cannot hold
+    (``_json_default``); a dict with keys other than text (which JSON would
+    sort before turning them into text) takes the slow path."""
+    try:
+        return _ENCODER.encode(value)
+    except TypeError:
+        return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    return jsonable(value)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=_json_default)
 
 
 def jsonable(value: Any) -> Any:

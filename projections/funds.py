@@ -34,7 +34,48 @@ MOVEMENTS = ("allocated", "disbursed", "reversed", "recovered")
 
 
 class FundsProjection(Projection[ReadModelView]):
+    """Its lines (``rm_fund_line``) are kept for the batch (a write-back
+    cache, ``projections.runner.BatchRows``): each line is read once and
+    written once a batch, however many money events it has."""
+
     name = "funds"
+
+    def __init__(self, view: ReadModelView) -> None:
+        super().__init__(view)
+        # (platform, category, fiscal year) -> the line's totals (Decimal), this batch
+        self._lines: dict[tuple[str, str, int], dict[str, Any]] = {}
+
+    def begin_batch(self) -> None:
+        self._lines.clear()
+
+    def end_batch(self) -> None:
+        rows = [
+            {
+                "platform": key[0],
+                "category": key[1],
+                "fiscal_year": key[2],
+                **{m: self.view.money(line[m]) for m in (*MOVEMENTS, "entitled")},
+                "last_effective_on": line["last_effective_on"],
+            }
+            for key, line in self._lines.items()
+        ]
+        self._lines.clear()
+        self.view.upsert_many("rm_fund_line", rows, ("platform", "category", "fiscal_year"))
+
+    def _line(self, key: tuple[str, str, int]) -> dict[str, Any]:
+        """A line's totals: kept this batch, else read (zero when new)."""
+        line = self._lines.get(key)
+        if line is None:
+            row = self.view.one(
+                "SELECT * FROM rm_fund_line WHERE platform = ? AND category = ? "
+                "AND fiscal_year = ?",
+                key,
+            )
+            line = {m: (self.view.money_out(row[m]) if row else ZERO) for m in MOVEMENTS}
+            line["entitled"] = self.view.money_out(row["entitled"]) if row else None
+            line["last_effective_on"] = row["last_effective_on"] if row else None
+            self._lines[key] = line
+        return line
 
     def _movement(
         self, e: Any, movement: str, *, entitled: Decimal | None = None, voucher: str | None = None
@@ -57,30 +98,16 @@ class FundsProjection(Projection[ReadModelView]):
                 "recorded_at": iso_ts(e.timestamp),
             },
         )
-        key = {"platform": code, "category": e.category, "fiscal_year": int(e.fiscal_year)}
-        row = self.view.one(
-            "SELECT * FROM rm_fund_line WHERE platform = ? AND category = ? AND fiscal_year = ?",
-            list(key.values()),
-        )
-        line: dict[str, Decimal | None] = {
-            m: (self.view.money_out(row[m]) if row else ZERO) for m in MOVEMENTS
-        }
-        line["entitled"] = self.view.money_out(row["entitled"]) if row else None
+        key = (code, str(e.category), int(e.fiscal_year))
+        line = self._line(key)
         line[movement] = (line[movement] or ZERO) + Decimal(e.amount)
         if entitled is not None:
             line["entitled"] = (line["entitled"] or ZERO) + Decimal(entitled)
         on = iso_date(e.effective_on)
-        last = row["last_effective_on"] if row else None
-        self.view.upsert(
-            "rm_fund_line",
-            {
-                **key,
-                **{k: self.view.money(v) for k, v in line.items()},
-                # money events may be backdated: the newest date, not the last event's
-                "last_effective_on": on if last is None or (on and on > last) else last,
-            },
-            tuple(key),
-        )
+        last = line["last_effective_on"]
+        # money events may be backdated: the newest date, not the last event's
+        if last is None or (on and on > last):
+            line["last_effective_on"] = on
         return code
 
     @singledispatchmethod

@@ -56,14 +56,34 @@ SNAPSHOT_FIELDS = (
 
 
 class PlatformProjection(Projection[ReadModelView]):
+    """The current rows (``rm_platform``) a batch touches are kept for the
+    batch (a write-back cache, ``projections.runner.BatchRows``): read once,
+    changed in memory, written once at its end."""
+
     name = "platforms"
+
+    def __init__(self, view: ReadModelView) -> None:
+        super().__init__(view)
+        # code -> its current row, this batch
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def begin_batch(self) -> None:
+        self._rows.clear()
+
+    def end_batch(self) -> None:
+        rows = list(self._rows.values())
+        self._rows.clear()
+        self.view.upsert_many("rm_platform", rows, ("code",))
 
     # --- helpers ----------------------------------------------------------------
 
     def _current(self, code: str) -> dict[str, Any]:
-        row = self.view.one("SELECT * FROM rm_platform WHERE code = ?", (code,))
+        row = self._rows.get(code)
         if row is None:
-            raise RowMissing(f"platform {code} has no current row")
+            row = self.view.one("SELECT * FROM rm_platform WHERE code = ?", (code,))
+            if row is None:
+                raise RowMissing(f"platform {code} has no current row")
+            self._rows[code] = row
         return row
 
     def _snapshot(self, e: Any, changes: dict[str, Any], *, status_changed: bool) -> None:
@@ -77,7 +97,7 @@ class PlatformProjection(Projection[ReadModelView]):
             event=type(e).__name__,
             last_version=e.originator_version,
         )
-        self.view.upsert("rm_platform", row, ("code",))
+        # (the current row is written at the end of the batch)
         self.view.insert("rm_platform_snapshot", {k: row[k] for k in SNAPSHOT_FIELDS})
         if status_changed:
             self.view.insert(
@@ -107,10 +127,13 @@ class PlatformProjection(Projection[ReadModelView]):
     @process_event.register
     def _any(self, domain_event: Platform.Event, tracking: Tracking) -> None:
         # reports, change requests, funds, entitlements: no snapshot
+        code = self.view.code_of(domain_event)
+        row = self._rows.get(code)
+        if row is not None:
+            row["last_version"] = domain_event.originator_version
+            return
         self.view.update(
-            "rm_platform",
-            {"last_version": domain_event.originator_version},
-            {"code": self.view.code_of(domain_event)},
+            "rm_platform", {"last_version": domain_event.originator_version}, {"code": code}
         )
 
     @process_event.register(PROPOSED)
@@ -145,7 +168,8 @@ class PlatformProjection(Projection[ReadModelView]):
             "filing_late": int(bool(e.filing_late)),
             "last_version": e.originator_version,
         }
-        self.view.insert("rm_platform", row)
+        self.view.insert("rm_platform", row)  # (a second proposal of a code fails here)
+        self._rows[e.code] = dict(row)
         self.view.insert("rm_platform_snapshot", {k: row[k] for k in SNAPSHOT_FIELDS})
         self.view.insert(
             "rm_platform_status",

@@ -1,9 +1,12 @@
 """Rebuild of the read models.
 
-A rebuild replays every event into shadow tables (``rmb_…``) in short
-transactions while the live models keep answering and catching up, then swaps
-the shadow tables in under the catch-up lock (``projections.runner``) in one
-short transaction.
+A rebuild replays every event into a scratch SQLite file (a temporary
+directory: ``TMPDIR``), holding no lock on the ledger, while the live models
+keep answering and catching up; it copies the scratch rows into shadow tables
+(``rmb_…``) in bulk (SQLite: short ``INSERT … SELECT`` transactions over the
+ATTACHed file; PostgreSQL: COPY), then applies the events recorded meanwhile
+and swaps the shadow tables in under the catch-up lock
+(``projections.runner``) in one short transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregates.errors import Conflict
@@ -31,7 +35,15 @@ from ledger.store.db import (
     pg_connect,
     sqlite_connect,
 )
-from projections.base import TRACKING_TABLE, ReadModelView, positions, set_position, shadow_name
+from projections.base import (
+    MONEY_COLUMNS,
+    TRACKING_TABLE,
+    ReadModelView,
+    money_from_db,
+    positions,
+    set_position,
+    shadow_name,
+)
 from projections.runner import (
     ALL_TABLES,
     BATCH_SIZE,
@@ -48,6 +60,7 @@ from projections.runner import (
     show_progress,
 )
 from projections.trusted import ChainGuard
+from projections.verify import scratch_dir, scratch_models
 
 # Rebuild: shadow tables, the tables a swap replaced (SQLite: emptied in short
 # transactions, then dropped), the twin-name suffix of their indexes, and the
@@ -56,11 +69,15 @@ SHADOW_PREFIX = "rmb_"
 OLD_PREFIX = "rmo_"
 INDEX_TWIN = "__r"
 REBUILD_OWNER = "__rebuild__"
-# A rebuild transaction's target length; on SQLite the rebuild then pauses for
-# a share of that (at least 20 ms) so that a waiting writer, whose busy handler
-# polls every <= 100 ms, gets the write lock within a few polls.
+# SQLite: the target length of a transaction copying scratch rows into the
+# shadow tables; the rebuild then pauses for a share of that (at least 20 ms)
+# so that a waiting writer, whose busy handler polls every <= 100 ms, gets the
+# write lock within a few polls. Rows a copy transaction starts with (it
+# adapts), and at most.
 REBUILD_BATCH_SECONDS = 0.1
 SQLITE_PAUSE_SHARE = 0.35
+SQLITE_COPY_CHUNK = 5000
+SQLITE_COPY_CHUNK_MAX = 100_000
 SQLITE_DROP_CHUNK = 5000
 # PostgreSQL: the swap waits until no other session holds a live table, then
 # at most this long for its locks (a reader may come in between), and
@@ -80,6 +97,20 @@ def _session(cfg: DbConfig) -> Iterator[DbConnection]:
         # next rebuild writes again. (This connection only: the events and
         # the live models keep their own setting.)
         conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _reader(cfg: DbConfig) -> Iterator[DbConnection]:
+    """A connection whose every statement is its own short read transaction
+    (the replay reads the events batch by batch; PostgreSQL: autocommit, so
+    it holds no snapshot nor lock between batches)."""
+    conn: DbConnection = (
+        sqlite_connect(cfg) if cfg.backend == "sqlite" else pg_connect(cfg, autocommit=True)
+    )
     try:
         yield conn
     finally:
@@ -326,6 +357,114 @@ def _swap(conn: DbConnection, pos: dict[str, int]) -> None:
     execute(conn, f"DROP TABLE {shadow_tracking}")
 
 
+def _columns(conn: DbConnection, table: str) -> list[str]:
+    """The columns of a (shadow) table, in their order."""
+    if isinstance(conn, sqlite3.Connection):
+        return [str(r["name"]) for r in fetchall(conn, f"PRAGMA table_info({table})")]
+    rows = fetchall(
+        conn,
+        "SELECT column_name AS name FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND table_name = ? ORDER BY ordinal_position",
+        (table,),
+    )
+    return [str(r["name"]) for r in rows]
+
+
+def _copy_sqlite(
+    cfg: DbConfig, scratch_path: str, owner: int, pos: dict[str, int], show: bool
+) -> None:
+    """SQLite: the scratch rows into the shadow tables, ``INSERT … SELECT`` over
+    the ATTACHed scratch file, in short write transactions (each near
+    REBUILD_BATCH_SECONDS, then a pause so that a waiting writer gets the lock),
+    and the positions with the last one."""
+    shadow_tracking = shadow_name(TRACKING_TABLE, SHADOW_PREFIX)
+    with _session(cfg) as conn:
+        execute(conn, "ATTACH DATABASE ? AS scratch", (scratch_path,))
+        # what is left to copy: (statement, next rowid, last rowid) per table
+        todo: list[list[Any]] = []
+        total = done = 0
+        for table in ALL_TABLES:
+            names = ", ".join(_columns(conn, shadow_name(table, SHADOW_PREFIX)))
+            row = fetchone(conn, f"SELECT MAX(rowid) AS m, COUNT(*) AS n FROM scratch.{table}")
+            if row is None or not row["n"]:
+                continue
+            total += int(row["n"])
+            sql = (
+                f"INSERT INTO main.{shadow_name(table, SHADOW_PREFIX)} ({names}) "
+                f"SELECT {names} FROM scratch.{table} WHERE rowid >= ? AND rowid < ? "
+                "ORDER BY rowid"
+            )
+            todo.append([sql, 0, int(row["m"])])
+        chunk = SQLITE_COPY_CHUNK
+        while True:
+            began = time.monotonic()
+            last = not todo
+            with _transaction(conn, write=True):
+                _own(conn, owner)
+                # rows of `chunk` rowids, from one table or several small ones
+                budget = chunk
+                while todo and budget > 0:
+                    item = todo[0]
+                    sql, low, end = item
+                    high = min(end + 1, low + budget)
+                    done += max(0, execute(conn, sql, (low, high)).rowcount)
+                    budget -= high - low
+                    item[1] = high
+                    if high > end:
+                        todo.pop(0)
+                if last:
+                    for name, at in pos.items():
+                        set_position(conn, name, at, table=shadow_tracking)
+            if last:
+                break
+            took = time.monotonic() - began
+            show_progress(show, f"rebuilding read models: copying rows {done}/{total}")
+            if took > REBUILD_BATCH_SECONDS and chunk > 100:
+                chunk = max(100, chunk // 2)
+            elif took < REBUILD_BATCH_SECONDS / 2:
+                chunk = min(SQLITE_COPY_CHUNK_MAX, chunk * 2)
+            time.sleep(max(0.02, min(took, 2 * REBUILD_BATCH_SECONDS) * SQLITE_PAUSE_SHARE))
+        execute(conn, "DETACH DATABASE scratch")
+
+
+def _copy_pg(
+    cfg: DbConfig, scratch: sqlite3.Connection, owner: int, pos: dict[str, int], show: bool
+) -> None:
+    """PostgreSQL: the scratch rows into the shadow tables with COPY, one
+    transaction a table (nobody else uses the shadow tables, and readers and
+    writers of the live ones are not held up; a rebuild that takes over
+    waits at most for one table's COPY to drop them), money cents turned
+    back into numeric; the positions last."""
+    shadow_tracking = shadow_name(TRACKING_TABLE, SHADOW_PREFIX)
+    total = 0
+    with _session(cfg) as pconn:
+        assert not isinstance(pconn, sqlite3.Connection)
+        for table in ALL_TABLES:
+            with _transaction(pconn, write=True):
+                _own(pconn, owner)
+                shadow = shadow_name(table, SHADOW_PREFIX)
+                cols = _columns(pconn, shadow)
+                money = [i for i, c in enumerate(cols) if c in MONEY_COLUMNS]
+                names = ", ".join(cols)
+                cur = scratch.execute(f"SELECT {names} FROM {table} ORDER BY rowid")
+                with (
+                    pconn.cursor() as pcur,
+                    pcur.copy(f"COPY {shadow} ({names}) FROM STDIN") as copy,
+                ):
+                    while rows := cur.fetchmany(2000):
+                        for r in rows:
+                            values = list(r)
+                            for i in money:
+                                values[i] = money_from_db(scratch, values[i])
+                            copy.write_row(values)
+                        total += len(rows)
+                        show_progress(show, f"rebuilding read models: copying rows {total}")
+        with _transaction(pconn, write=True):
+            _own(pconn, owner)
+            for name, at in pos.items():
+                set_position(pconn, name, at, table=shadow_tracking)
+
+
 def rebuild(
     target: Any,
     *,
@@ -333,10 +472,13 @@ def rebuild(
     progress: bool | None = None,
     hook: EventHook | None = None,
 ) -> CatchUpResult:
-    """Replay every event into shadow tables, in short transactions (the live
-    models keep answering and catching up meanwhile), then swap them in, in
-    one short transaction under the catch-up lock. Killed at any point, it
-    leaves the live models as they were; the next rebuild drops its leftovers."""
+    """Replay every event into a scratch SQLite file (no lock on the ledger
+    is held: recording and reading go on), copy its rows into the shadow
+    tables in bulk (SQLite: short ``INSERT … SELECT`` transactions;
+    PostgreSQL: COPY), then apply the events recorded meanwhile and swap the
+    shadow tables in, in one short transaction under the catch-up lock.
+    Killed at any point, it leaves the live models as they were; the next
+    rebuild drops its leftovers."""
     cfg, mapper = mapper_of(target)
     show = sys.stderr.isatty() if progress is None else progress
     sqlite = cfg.backend == "sqlite"
@@ -371,35 +513,45 @@ def rebuild(
         # every event is re-verified against the chain from the genesis, and
         # must arrive at the head verified before (projections.trusted)
         guard = ChainGuard.load(conn)
-    view = ReadModelView(prefix=SHADOW_PREFIX)
-    projections = model_projections(view)
     broken: dict[str, str] = {}
-    size = batch_size
-    with guarded(cfg), _session(cfg) as session:
-        while True:
-            began = time.monotonic()
-            with _transaction(session, write=True) as conn:
-                _own(conn, owner)
-                pos = positions(conn, MODEL_NAMES, table=shadow_tracking)
+    pos = dict.fromkeys(MODEL_NAMES, 0)
+    with (
+        guarded(cfg),
+        scratch_dir("rebuild") as tmp,
+        _reader(cfg) as events,
+    ):
+        scratch_path = str(Path(tmp) / "rebuild.db")
+        scratch = scratch_models(scratch_path)
+        try:
+            # 1. replay into the scratch file: only reads on the ledger
+            view = ReadModelView()
+            projections = model_projections(view)
+            while True:
+                _own(events, owner)
+                scratch.execute("BEGIN")
                 n = apply_batch(
-                    conn, cfg, mapper, view, projections, pos, batch_size=size, hook=hook,
-                    broken=broken, chain=guard,
+                    scratch, cfg, mapper, view, projections, pos, batch_size=batch_size,
+                    events_conn=events, hook=hook, broken=broken, chain=guard,
                 )  # fmt: skip
+                scratch.execute("COMMIT")
                 if broken:
                     raise RuntimeError(f"rebuild failed: {broken}")
-            took = time.monotonic() - began
-            if n == 0:
-                break
-            result.applied += n
-            show_progress(show, f"rebuilding read models: {min(pos.values())}/{max(head, 1)}")
+                if n == 0:
+                    break
+                result.applied += n
+                show_progress(
+                    show, f"rebuilding read models: replayed {min(pos.values())}/{max(head, 1)}"
+                )
+            # 2. its rows into the shadow tables, in bulk
             if sqlite:
-                # SQLite has one writer: keep each transaction near
-                # REBUILD_BATCH_SECONDS, then let waiting writers in
-                if took > REBUILD_BATCH_SECONDS and size > 10:
-                    size = max(10, size // 2)
-                elif took < REBUILD_BATCH_SECONDS / 2 and size < batch_size:
-                    size = min(batch_size, size * 2)
-                time.sleep(max(0.02, min(took, 2 * REBUILD_BATCH_SECONDS) * SQLITE_PAUSE_SHARE))
+                _copy_sqlite(cfg, scratch_path, owner, pos, show)
+            else:
+                _copy_pg(cfg, scratch, owner, pos, show)
+        finally:
+            scratch.close()
+    # 3. the events recorded meanwhile, and the swap
+    view = ReadModelView(prefix=SHADOW_PREFIX)
+    projections = model_projections(view)
     deadline = time.monotonic() + SWAP_PATIENCE_S
     while True:
         if not sqlite:
@@ -409,7 +561,6 @@ def rebuild(
                 if conn is not None:
                     _own(conn, owner)
                     pos = positions(conn, MODEL_NAMES, table=shadow_tracking)
-                    # the events recorded since the last batch
                     while n := apply_batch(
                         conn, cfg, mapper, view, projections, pos, batch_size=batch_size,
                         broken=broken, chain=guard,

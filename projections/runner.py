@@ -28,7 +28,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from functools import singledispatchmethod
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent, Tracking
@@ -85,7 +86,6 @@ PG_READ_LOCK_TIMEOUT = "30s"
 SQLITE_AFTER_WRITE_BUSY_MS = 2000
 
 EventHook = Callable[[int], None]
-
 
 
 class _NeverRaised(Exception):
@@ -253,6 +253,49 @@ def can_write(cfg: DbConfig) -> bool:
     return bool(row and row["ok"])
 
 
+@runtime_checkable
+class BatchRows(Protocol):
+    """A projection that keeps rows across a batch's events (a write-back
+    cache: reads served from it, one write per row at the end)."""
+
+    def begin_batch(self) -> None:
+        """Forget what was kept (a batch starts, or was rolled back)."""
+
+    def end_batch(self) -> None:
+        """Write what was kept (before the batch's tracking position)."""
+
+
+Handler = Callable[[Any, Any, Tracking], None]
+_HANDLERS: dict[tuple[type[Any], type[Any]], Handler | None] = {}
+
+
+def handler_of(projection: Projection[ReadModelView], event_type: type[Any]) -> Handler | None:
+    """The function a projection's ``process_event`` dispatches an event type
+    to, called as ``handler(projection, event, tracking)``; None for its
+    default (every model's default ignores the event). Looked up once per
+    (model, event type): the bound singledispatchmethod is rebuilt on every
+    attribute access, and a rebuild offers every event to seven models."""
+    key = (type(projection), event_type)
+    try:
+        return _HANDLERS[key]
+    except KeyError:
+        pass
+    found: Handler | None = None
+    for klass in type(projection).__mro__:
+        method = klass.__dict__.get("process_event")
+        if method is None:
+            continue
+        if isinstance(method, singledispatchmethod):
+            dispatcher = method.dispatcher
+            func = dispatcher.dispatch(event_type)
+            found = None if func is dispatcher.dispatch(object) else func
+        else:
+            found = method
+        break
+    _HANDLERS[key] = found
+    return found
+
+
 def model_projections(view: ReadModelView) -> list[Projection[ReadModelView]]:
     return [cls(view) for cls in PROJECTION_CLASSES]
 
@@ -324,17 +367,24 @@ def apply_batch(
             if lo >= hi:
                 continue
             execute(conn, "SAVEPOINT rm_model")
-            # the handler, looked up once a batch (singledispatchmethod builds a
-            # new bound dispatcher on every attribute access)
-            process = p.process_event
+            name = p.name
+            batch_rows = p if isinstance(p, BatchRows) else None
             try:
+                if batch_rows is not None:
+                    batch_rows.begin_batch()
                 for nid, seq, event in events:
                     if lo < nid <= hi:
-                        view.seq, view.notification_id = seq, nid
-                        process(event, Tracking(p.name, nid))
-                p.view.insert_tracking(Tracking(p.name, hi))
+                        handler = handler_of(p, type(event))
+                        if handler is not None:
+                            view.seq, view.notification_id = seq, nid
+                            handler(p, event, Tracking(name, nid))
+                if batch_rows is not None:
+                    batch_rows.end_batch()
+                p.view.insert_tracking(Tracking(name, hi))
             except _inconsistent() as e:
                 view.discard()
+                if batch_rows is not None:
+                    batch_rows.begin_batch()  # (drops what it kept)
                 execute(conn, "ROLLBACK TO SAVEPOINT rm_model")
                 execute(conn, "RELEASE SAVEPOINT rm_model")
                 broken[p.name] = (

@@ -561,6 +561,7 @@ def _project(events: list[Any]) -> Any:
         view.seq = view.notification_id = nid
         for p in projections:
             p.process_event(e, Tracking(p.name, nid))
+    view.flush()  # the buffered writes, sent at the end of a batch as apply_batch does
     scratch.execute("COMMIT")
     return scratch
 
@@ -760,3 +761,37 @@ def test_codes_cache_is_bounded_and_verify_streams(
     report = verify(cfg)
     assert len(report.differences) == 5 and report.total > 100
     assert report.as_json()["differences_total"] == report.total
+
+
+def test_scratch_directories_of_killed_runs_are_removed(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild or verify killed leaves its scratch directory in TMPDIR; the
+    next run removes it, but never one a running process still holds."""
+    import fcntl
+    import tempfile
+
+    init_ledger(sqlite_url)
+    service = LedgerService(sqlite_url)
+    try:
+        register_all(service)
+    finally:
+        service.close()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    killed = temp / "ledger-rebuild-killed"
+    killed.mkdir()
+    (killed / "rebuild.db").write_bytes(b"x" * 1000)
+    running = temp / "ledger-verify-running"
+    running.mkdir()
+    for d_ in (killed, running):
+        os.utime(d_, (time.time() - 3600, time.time() - 3600))
+    with open(running / verifying.SCRATCH_LOCK, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        cfg = db.parse_db_url(sqlite_url)
+        rebuild(cfg, progress=False)
+        assert verify(cfg).ok
+    assert not killed.exists()
+    assert running.exists()
+    assert [p.name for p in temp.iterdir()] == ["ledger-verify-running"]  # its own removed too
