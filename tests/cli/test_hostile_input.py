@@ -12,6 +12,7 @@ import csv
 import io
 import os
 import shutil
+import socket
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -295,7 +296,16 @@ with click.Context(main) as _ctx:
 SLOW = {("demo",), ("projections", "rebuild"), ("projections", "verify")}
 # the catch-up worker runs until stopped: fuzzed with a short idle exit last
 # (click keeps an option's last value), so that every case ends
-WORKERS = {("projections", "follow"): ["--idle-exit", "0.1"]}
+# and the web view serves until stopped: fuzzed last with the loopback host and
+# a port this module holds, so that it is always refused (port in use, exit 2)
+# after its other options are checked, and never starts serving
+_HELD_PORT = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+_HELD_PORT.bind(("127.0.0.1", 0))
+_HELD_PORT.listen(1)
+WORKERS = {
+    ("projections", "follow"): ["--idle-exit", "0.1"],
+    ("serve",): ["--host", "127.0.0.1", "--port", str(_HELD_PORT.getsockname()[1])],
+}
 
 HOSTILE = [
     "",
