@@ -115,14 +115,21 @@ def _enc(value: Any) -> Any:
     raise SnapshotError(f"{type(value).__name__} in an aggregate's state")
 
 
-@functools.lru_cache(maxsize=64)
-def _state_class(name: str) -> type:
+def _resolve(name: str) -> Any:
+    """The object a snapshot names (``module:qualname``), only from the
+    aggregates' own modules."""
     module, _, qualname = name.partition(":")
     if not module.startswith(_STATE_MODULES) or not qualname:
         raise SnapshotError(f"class {name} is not an aggregate's state")
     obj: Any = importlib.import_module(module)
     for part in qualname.split("."):
         obj = getattr(obj, part)
+    return obj
+
+
+@functools.lru_cache(maxsize=64)
+def _state_class(name: str) -> type:
+    obj = _resolve(name)
     if not (isinstance(obj, type) and dataclasses.is_dataclass(obj)):
         raise SnapshotError(f"class {name} is not an aggregate's state")
     return obj
@@ -130,12 +137,7 @@ def _state_class(name: str) -> type:
 
 @functools.lru_cache(maxsize=16)
 def _rows_class(name: str) -> Any:
-    module, _, qualname = name.partition(":")
-    if not module.startswith(_STATE_MODULES) or not qualname:
-        raise SnapshotError(f"class {name} is not an aggregate's state")
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
+    obj = _resolve(name)
     if not (isinstance(obj, type) and hasattr(obj, "from_snapshot_rows")):
         raise SnapshotError(f"class {name} is not an aggregate's state")
     return obj
