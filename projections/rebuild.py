@@ -29,6 +29,7 @@ from ledger.store.db import (
     fetchall,
     fetchone,
     pg_connect,
+    pg_error,
     sqlite_connect,
 )
 from projections.base import TRACKING_TABLE, ReadModelView, positions, set_position, shadow_name
@@ -44,7 +45,6 @@ from projections.runner import (
     locked_writer,
     mapper_of,
     model_projections,
-    pg_error,
     show_progress,
 )
 from projections.trusted import ChainGuard

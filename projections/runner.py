@@ -44,6 +44,7 @@ from ledger.store.db import (
     fetchall,
     fetchone,
     pg_connect,
+    pg_error,
     sqlite_connect,
 )
 from projections.base import (
@@ -85,22 +86,6 @@ PG_READ_LOCK_TIMEOUT = "30s"
 SQLITE_AFTER_WRITE_BUSY_MS = 2000
 
 EventHook = Callable[[int], None]
-
-
-
-class _NeverRaised(Exception):
-    """Stands for a psycopg error while psycopg is not loaded (a SQLite ledger
-    never imports the driver), so that no exception matches it."""
-
-
-def pg_error(name: str) -> type[Exception]:
-    """psycopg's error class ``name`` (``psycopg.errors.<name>``), or a class
-    never raised when psycopg was not imported: then no psycopg error can occur."""
-    errors = sys.modules.get("psycopg.errors")
-    if errors is None:
-        return _NeverRaised
-    cls: type[Exception] = getattr(errors, name)
-    return cls
 
 
 def _inconsistent() -> tuple[type[Exception], ...]:

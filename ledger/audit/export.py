@@ -27,8 +27,8 @@ from ledger.audit.verify import (
     require_schema,
     result_of,
 )
-from ledger.store.chain import GENESIS_HASH, canonical_originator_id, chain_record_bytes
 from ledger.store.db import DbConfig, connect, fetchone
+from ledger.store.encoding import GENESIS_HASH, canonical_originator_id, chain_record_bytes
 
 log = structlog.get_logger()
 

@@ -35,8 +35,8 @@ from ledger.audit.merkle import (
 )
 from ledger.audit.merkle_store import TreeView, leaf_of
 from ledger.audit.verify import begin_snapshot, ledger_id_of, require_schema
-from ledger.store.chain import canonical_originator_id
 from ledger.store.db import DbConfig, DbConnection, connect, fetchall, fetchone
+from ledger.store.encoding import canonical_originator_id
 
 log = structlog.get_logger()
 

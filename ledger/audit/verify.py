@@ -21,8 +21,8 @@ import structlog
 from aggregates.errors import NotInitialised
 from ledger.audit.keys import check_checkpoint_document
 from ledger.audit.rules_check import RuleReplay
-from ledger.store.chain import GENESIS_HASH, canonical_originator_id, next_chain_hash
 from ledger.store.db import DbConfig, connect, fetchone, sql_for
+from ledger.store.encoding import GENESIS_HASH, canonical_originator_id, next_chain_hash
 
 log = structlog.get_logger()
 

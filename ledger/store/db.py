@@ -142,7 +142,8 @@ def parse_db_url(url: str) -> DbConfig:
 def app_environment(cfg: DbConfig) -> dict[str, str]:
     """The eventsourcing environment for ``LedgerApp``.
 
-    PERSISTENCE_MODULE names our factory subclasses (``ledger.store.chain``), which
+    PERSISTENCE_MODULE names our factory subclasses (``ledger.store.chain``;
+    PostgreSQL's in ``ledger.store.chain_pg``, so SQLite never loads psycopg), which
     build the hash-chained application recorder on the ``ledger_events`` table
     whatever the application's name; everything else is the library's own.
     The schema comes only from migrations (CREATE_TABLE=n), and the SQLite file
@@ -157,8 +158,8 @@ def app_environment(cfg: DbConfig) -> dict[str, str]:
             "CREATE_TABLE": "n",
         }
     return {
-        "PERSISTENCE_MODULE": "ledger.store.chain:LedgerPostgresFactory",
-        "APPLICATION_RECORDER_TOPIC": "ledger.store.chain:ChainedPostgresApplicationRecorder",
+        "PERSISTENCE_MODULE": "ledger.store.chain_pg:LedgerPostgresFactory",
+        "APPLICATION_RECORDER_TOPIC": "ledger.store.chain_pg:ChainedPostgresApplicationRecorder",
         "POSTGRES_DBNAME": cfg.dbname,
         "POSTGRES_HOST": cfg.host,
         "POSTGRES_PORT": str(cfg.port),
@@ -195,6 +196,21 @@ def not_initialised(cfg: DbConfig, detail: str = "") -> NotInitialised:
     return NotInitialised(
         f"the database at {cfg.display_url} is not initialised{extra}; run `ledger init`"
     )
+
+
+class _NeverRaised(Exception):
+    """Stands for a psycopg error while psycopg is not loaded (a SQLite ledger
+    never imports the driver), so that no exception matches it."""
+
+
+def pg_error(name: str) -> type[Exception]:
+    """psycopg's error class ``name`` (``psycopg.errors.<name>``), or a class
+    never raised when psycopg was not imported: then no psycopg error can occur."""
+    errors = sys.modules.get("psycopg.errors")
+    if errors is None:
+        return _NeverRaised
+    cls: type[Exception] = getattr(errors, name)
+    return cls
 
 
 def pg_connect(cfg: DbConfig, *, autocommit: bool = False) -> psycopg.Connection[DictRow]:
