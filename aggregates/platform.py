@@ -27,6 +27,7 @@ from aggregates.errors import (
     NotFound,
     OverAllocation,
 )
+from aggregates.meta import Meta
 from aggregates.platform_state import ZERO, ChangeRequest, EntitlementState, FundLine, Payment
 from aggregates.policy import Policy
 from aggregates.rules import cycle_years as cycle_years
@@ -34,7 +35,6 @@ from aggregates.rules import normalise_cycle as normalise_cycle
 from aggregates.values import (
     ACTIVE_STATUSES,
     MemberInfo,
-    Meta,
     money_str,
     normalise_voucher,
     period_end_months,

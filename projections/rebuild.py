@@ -32,7 +32,7 @@ from ledger.store.db import (
     pg_error,
     sqlite_connect,
 )
-from projections.base import TRACKING_TABLE, ReadModelView, positions, set_position, shadow_name
+from projections.base import TRACKING_TABLE, positions, set_position, shadow_name
 from projections.runner import (
     ALL_TABLES,
     BATCH_SIZE,
@@ -48,6 +48,7 @@ from projections.runner import (
     show_progress,
 )
 from projections.trusted import ChainGuard
+from projections.view import ReadModelView
 
 # Rebuild: shadow tables, the tables a swap replaced (SQLite: emptied in short
 # transactions, then dropped), the twin-name suffix of their indexes, and the

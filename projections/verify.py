@@ -19,7 +19,6 @@ from projections.base import (
     MODEL_TABLES,
     MONEY_COLUMNS,
     TABLE_KEYS,
-    ReadModelView,
     money_from_db,
     positions,
 )
@@ -34,6 +33,7 @@ from projections.runner import (
     show_progress,
 )
 from projections.trusted import ChainGuard
+from projections.view import ReadModelView
 
 # Differences listed in a report (all are counted).
 MAX_LISTED = 200

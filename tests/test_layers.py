@@ -11,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
 def _imports(path: Path) -> set[str]:
     """Every module a file imports, at any depth in it (function-level too)."""
     found: set[str] = set()

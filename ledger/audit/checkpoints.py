@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import structlog
 from cryptography.hazmat.primitives import serialization
 
 from aggregates.errors import InvalidInput, TamperDetected
@@ -32,9 +31,10 @@ from ledger.audit.verify import (
     require_schema,
     verify_in,
 )
+from ledger.log import get_logger
 from ledger.store.db import DbConfig, connect, execute, fetchall
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 def checkpoint(

@@ -17,7 +17,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import structlog
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -26,8 +25,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from aggregates.errors import AlreadyExists, InvalidInput
+from ledger.log import get_logger
 
-log = structlog.get_logger()
+log = get_logger()
 
 CHECKPOINT_FORMAT = "ledger-checkpoint"
 

@@ -33,8 +33,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from aggregates.errors import TamperDetected
 from ledger.audit.merkle import (
     CompactRange,
@@ -45,13 +43,14 @@ from ledger.audit.merkle import (
     node_hash,
     root_addresses,
 )
+from ledger.log import get_logger
 from ledger.store.db import DbConfig, DbConnection, connect, pg_error, sql_for
 
 if TYPE_CHECKING:
     import psycopg
 from ledger.store.encoding import chain_record_bytes
 
-log = structlog.get_logger()
+log = get_logger()
 
 BATCH = 5000
 # pg_advisory_xact_lock key serialising appends to merkle_nodes ("merkle").

@@ -17,8 +17,6 @@ import base64
 import sqlite3
 from typing import Any
 
-import structlog
-
 from aggregates.errors import InvalidInput, TamperDetected
 from ledger.audit.checkpoints import require_ready_tree
 from ledger.audit.keys import check_checkpoint_document
@@ -35,10 +33,11 @@ from ledger.audit.merkle import (
 )
 from ledger.audit.merkle_store import TreeView, leaf_of
 from ledger.audit.verify import begin_snapshot, ledger_id_of, require_schema
+from ledger.log import get_logger
 from ledger.store.db import DbConfig, DbConnection, connect, fetchall, fetchone
 from ledger.store.encoding import canonical_originator_id
 
-log = structlog.get_logger()
+log = get_logger()
 
 INCLUSION_FORMAT = "ledger-inclusion-proof"
 CONSISTENCY_FORMAT = "ledger-consistency-proof"

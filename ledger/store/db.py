@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import quote, unquote, urlsplit
 
-import structlog
-
 from aggregates.errors import DatabaseUnavailable, InvalidInput, NotInitialised
+from ledger.log import get_logger
 
 if TYPE_CHECKING:
     import psycopg
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 # psycopg is imported only when a PostgreSQL ledger is opened: a SQLite ledger
 # never loads the driver (start-up time).
 
-log = structlog.get_logger()
+log = get_logger()
 
 Backend = Literal["sqlite", "postgresql"]
 DbConnection: TypeAlias = "sqlite3.Connection | psycopg.Connection[DictRow]"

@@ -31,12 +31,13 @@ from ledger.reads import ReadModels, install, open_read
 from ledger.service import LedgerService
 from ledger.store import db
 from projections import base, funds, history, runner
-from projections.base import ReadModelView
+from projections.handlers.registry import RegistryProjection
+from projections.handlers.units import UnitProjection
 from projections.rebuild import rebuild
-from projections.registry import RegistryProjection
 from projections.runner import catch_up, status
-from projections.units import UnitProjection, standing
+from projections.units import standing
 from projections.verify import verify
+from projections.view import ReadModelView
 from tests.scenario import code, credit_code, init_ledger, register_all
 
 TODAY = date(2026, 11, 23)
@@ -184,7 +185,7 @@ def test_lists_as_of_a_date_after_today_agree_with_platform_show(svc: LedgerServ
 SLOW_REBUILD = """
 import os, signal, sys, time
 from ledger.store import db
-from projections import base
+from projections import view as base
 from projections.rebuild import rebuild
 batches = []
 bind = base.ReadModelView.bind
@@ -532,7 +533,7 @@ def test_unit_show_before_registration_answers_under_the_registered_name(
 def _unit_events(renames: list[tuple[str, str]]) -> list[Any]:
     """A unit's events, renames dated as given (in any order: the projection
     must not depend on the domain's date-order rule)."""
-    from aggregates.values import Meta
+    from aggregates.meta import Meta
 
     u = Unit(
         code=code("zhizao"),
