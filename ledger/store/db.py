@@ -212,8 +212,11 @@ def pg_error(name: str) -> type[Exception]:
     return cls
 
 
-def pg_connect(cfg: DbConfig, *, autocommit: bool = False) -> psycopg.Connection[DictRow]:
-    """A psycopg connection with dict rows; DatabaseUnavailable if it cannot connect."""
+def pg_connect(
+    cfg: DbConfig, *, autocommit: bool = False, application_name: str | None = None
+) -> psycopg.Connection[DictRow]:
+    """A psycopg connection with dict rows; DatabaseUnavailable if it cannot connect.
+    ``application_name`` names the session in ``pg_stat_activity``."""
     import psycopg
     from psycopg.rows import dict_row
 
@@ -224,6 +227,7 @@ def pg_connect(cfg: DbConfig, *, autocommit: bool = False) -> psycopg.Connection
             port=cfg.port,
             user=cfg.user,
             password=cfg.password or None,
+            application_name=application_name,  # None: not sent (psycopg drops it)
             connect_timeout=PG_CONNECT_TIMEOUT_S,
             autocommit=autocommit,
             row_factory=dict_row,
