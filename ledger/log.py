@@ -12,7 +12,6 @@ before.
 
 from __future__ import annotations
 
-import logging
 import sys
 from types import ModuleType
 from typing import Any
@@ -56,6 +55,8 @@ def _structlog() -> ModuleType:
 
 
 def _apply(structlog: ModuleType, verbose: bool) -> None:
+    import logging
+
     level = logging.INFO if verbose else logging.WARNING
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False)
