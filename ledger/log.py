@@ -96,15 +96,27 @@ def bind(**context: Any) -> None:
         _pending_context.update(context)
 
 
+# Levels the command line drops unless -v: while structlog is not loaded and
+# the command line asked for WARNING, a line at these levels loads nothing.
+_BELOW_WARNING = frozenset({"debug", "info"})
+
+
+def _dropped(*args: Any, **kwargs: Any) -> None:
+    del args, kwargs
+
+
 class LazyLogger:
     """Stands for ``structlog.get_logger(...)``: each method call asks structlog
-    (loading it the first time) for the logger, as configured then."""
+    (loading it the first time) for the logger, as configured then; a line
+    the configured level would drop is dropped without loading it."""
 
     def __init__(self, *args: Any, **initial: Any) -> None:
         self._args = args
         self._initial = initial
 
     def __getattr__(self, name: str) -> Any:
+        if name in _BELOW_WARNING and _pending_verbose is False and "structlog" not in sys.modules:
+            return _dropped
         return getattr(_structlog().get_logger(*self._args, **self._initial), name)
 
 
