@@ -761,3 +761,30 @@ def test_codes_cache_is_bounded_and_verify_streams(
     report = verify(cfg)
     assert len(report.differences) == 5 and report.total > 100
     assert report.as_json()["differences_total"] == report.total
+
+
+def test_debarred_and_blacklist_name_each_unit_as_of_the_date(svc: LedgerService) -> None:
+    """The lists name every unit by its own name on the date asked (registered,
+    or the latest rename by then; of two renames on one day, the later), read
+    for all the listed units at once."""
+    register_all(svc)
+    med, zhizao, jingtu = code("med_inst"), code("zhizao"), code("jingtu")
+    for u in (med, zhizao, jingtu):
+        svc.debar(
+            u, years=3, start=d("2024-01-01"), scopes=["platform-application"],
+            doc_no=f"D-{u[-4:]}", reason="r", actor="c", on=d("2024-01-01"),
+        )  # fmt: skip
+        svc.blacklist(u, doc_no=f"B-{u[-4:]}", reason="r", actor="c", on=d("2024-01-01"))
+    svc.rename_unit(med, name="西藏高原医学研究院", doc_no="R-1", actor="c", on=d("2024-07-01"))
+    svc.rename_unit(zhizao, name="拉萨智造甲", doc_no="R-2", actor="c", on=d("2024-07-01"))
+    svc.rename_unit(zhizao, name="拉萨智造乙", doc_no="R-3", actor="c", on=d("2024-07-01"))
+    svc.rename_unit(zhizao, name="拉萨智造丙", doc_no="R-4", actor="c", on=d("2025-03-01"))
+    rm = read(svc)
+    for day, names in (
+        (d("2024-06-30"), {med: "西藏高原医学研究所", zhizao: "拉萨智造装备有限公司"}),
+        (d("2024-07-01"), {med: "西藏高原医学研究院", zhizao: "拉萨智造乙"}),
+        (d("2026-01-01"), {med: "西藏高原医学研究院", zhizao: "拉萨智造丙"}),
+    ):
+        names[jingtu] = "西藏净土农业科技有限公司"
+        assert {x["unit"]: x["unit_name"] for x in rm.debarred(day)} == names
+        assert {x["unit"]: x["unit_name"] for x in rm.blacklist(day)} == names
