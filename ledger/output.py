@@ -284,9 +284,14 @@ def _unwrapped(
     every = "".join(headers) + "".join(footer or ()) + "".join("".join(r) for r in rows)
     if _LINE_BREAK.search(every):
         return None  # a cell of several lines
-    lens = [[cell_len(c) for c in r] for r in rows]
-    head_lens = [cell_len(h) for h in headers]
-    foot_lens = None if footer is None else [cell_len(f) for f in footer]
+
+    def cells_of(text: str) -> int:
+        # printable ASCII (what display_text leaves of it) is one cell a character
+        return len(text) if text.isascii() else cell_len(text)
+
+    lens = [[cells_of(c) for c in r] for r in rows]
+    head_lens = [cells_of(h) for h in headers]
+    foot_lens = None if footer is None else [cells_of(f) for f in footer]
     widths = []
     for i in range(n):
         w = max((r[i] for r in lens), default=0)
@@ -305,7 +310,7 @@ def _unwrapped(
         for i, (c, k) in enumerate(zip(cells, cell_lens, strict=True)):
             if i in right:  # rich drops a right-aligned cell's trailing spaces
                 c = c.rstrip()
-                k = cell_len(c)
+                k = cells_of(c)
                 parts.append(" " * (widths[i] - k) + c)
             else:
                 parts.append(c + " " * (widths[i] - k))
