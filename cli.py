@@ -9,7 +9,6 @@ the `commands` package, one module per group, loaded only when invoked.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sqlite3
 import sys
@@ -24,24 +23,6 @@ from aggregates.errors import (
     TamperDetected,
 )
 from commands._common import DEFAULT_DB, FORMATS, Ctx
-
-
-def _load_structlog() -> None:
-    """Import structlog with rich hidden: structlog imports rich when it is
-    installed (for tracebacks we do not use: errors are one line), and rich is
-    here for tables only, imported when one is printed (ledger/output.py).
-    Called before a command module loads, so rich stays out of start-up."""
-    if "structlog" in sys.modules:
-        return
-    hide = "rich" not in sys.modules
-    if hide:
-        sys.modules["rich"] = None  # type: ignore[assignment]
-    try:
-        import structlog  # noqa: F401
-    finally:
-        if hide:
-            del sys.modules["rich"]
-
 
 # Every command, by name: "module:attribute" under the commands package, imported
 # only when the command is invoked (or listed with its help).
@@ -103,26 +84,11 @@ SUMMARIES: dict[str, str] = {
 
 
 def configure_logging(verbose: bool) -> None:
-    _load_structlog()
-    import structlog
+    """INFO with -v, else WARNING, on stderr; structlog itself is loaded only
+    when a line is first logged (ledger/log.py)."""
+    from ledger.log import configure
 
-    level = logging.INFO if verbose else logging.WARNING
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=False)
-        if sys.stderr.isatty()
-        else structlog.processors.JSONRenderer(ensure_ascii=False)
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
-    )
+    configure(verbose)
 
 
 # --- errors → exit codes -----------------------------------------------------------------
@@ -197,7 +163,6 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
-            _load_structlog()
             return self._load(cmd_name)
         return super().get_command(ctx, cmd_name)
 

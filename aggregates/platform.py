@@ -28,6 +28,7 @@ from aggregates.errors import (
     NotFound,
     OverAllocation,
 )
+from aggregates.meta import Meta
 from aggregates.platform_state import (
     ZERO,
     ChangeRequest,
@@ -42,7 +43,6 @@ from aggregates.rules import normalise_cycle as normalise_cycle
 from aggregates.values import (
     ACTIVE_STATUSES,
     MemberInfo,
-    Meta,
     money_str,
     normalise_voucher,
     period_end_months,

@@ -22,9 +22,10 @@ from aggregates.errors import (
     InvalidInput,
     OverAllocation,
 )
+from aggregates.meta import Meta
 from aggregates.platform_state import ZERO, ChangeRequest, EntitlementState, FundLine, Payment
 from aggregates.policy import Policy
-from aggregates.values import ACTIVE_STATUSES, LEVELS, Meta, money_str, period_end_months
+from aggregates.values import ACTIVE_STATUSES, LEVELS, money_str, period_end_months
 
 if TYPE_CHECKING:
     from aggregates.platform import Platform

@@ -15,8 +15,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from aggregates.errors import AlreadyExists, DateOrder, IllegalTransition, InvalidInput, NotFound
+from aggregates.meta import Meta
 from aggregates.policy import recorded_programme
-from aggregates.values import DEBARMENT_YEARS, DEBARMENT_YEARS_TEXT, Meta, add_years
+from aggregates.values import DEBARMENT_YEARS, DEBARMENT_YEARS_TEXT, add_years
 
 
 def debarment_programme(event: Any) -> str | None:

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Annotated, Any, Literal
-
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from typing import Literal
 
 from aggregates.errors import InvalidInput
 
@@ -124,8 +122,6 @@ def validate_credit_code(code: str) -> str:
         )
     return code
 
-
-CreditCode = Annotated[str, AfterValidator(validate_credit_code)]
 
 PLATFORM_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -242,50 +238,6 @@ def period_end_years(start: date, years: int) -> date:
 
 def day_before(d: date) -> date:
     return d - timedelta(days=1)
-
-
-# --- the metadata every event carries ---------------------------------------------
-
-
-class Meta(BaseModel):
-    """Who recorded it, its business date, its document and why (SPEC §3)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    actor: str
-    effective_on: date
-    doc_no: str | None = None
-    reason: str | None = None
-    basis: str | None = None
-    # the effective date was not given (`--on`) but defaulted to today
-    defaulted: bool = False
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor,
-            "effective_on": self.effective_on,
-            "doc_no": self.doc_no,
-            "reason": self.reason,
-            "basis": self.basis,
-        }
-
-    def fingerprint(self) -> dict[str, Any]:
-        """The fields as the user gave them, for a `--request-id` fingerprint: a
-        date left to default to today is not part of the request, so a retry
-        the next day is the same request (and replays the first answer)."""
-        fields = self.fields()
-        if self.defaulted:
-            fields["effective_on"] = None
-        return fields
-
-    def derived(self, *, basis: str | None, reason: str | None = None) -> Meta:
-        """The metadata of a consequence a policy derived from this decision."""
-        return Meta(
-            actor=self.actor,
-            effective_on=self.effective_on,
-            doc_no=self.doc_no,
-            reason=reason if reason is not None else self.reason,
-            basis=basis,
-        )
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.store.chain import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
+from ledger.store.chain import ChainedSQLiteApplicationRecorder
+from ledger.store.chain_pg import ChainedPostgresApplicationRecorder
 from ledger.store.db import migrate, parse_db_url
 
 STATE = (

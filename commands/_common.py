@@ -140,11 +140,9 @@ def common(*, records: bool = False, prints: bool = True) -> Callable[[F], F]:
                 given.append("actor")
             if ctx.settings is not None:
                 ctx.settings.sources.update(dict.fromkeys(given, "option"))
-            import structlog
+            from ledger.log import bind
 
-            structlog.contextvars.bind_contextvars(
-                command=click.get_current_context().command_path, actor=ctx.actor
-            )
+            bind(command=click.get_current_context().command_path, actor=ctx.actor)
             return f(ctx, *args, **kwargs)
 
         w: Any = wrapper

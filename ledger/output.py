@@ -246,7 +246,95 @@ def table_lines(
     (Chinese) character counted as two, the columns in `right` right-aligned,
     cells wrapped to fit `fit` columns when given. The product's one table
     renderer (records here, reconciliation reports too), built on rich
-    (imported here only, so that commands printing no table never load it)."""
+    (imported here only, so that commands printing no table never load it).
+    A table that fits without wrapping is laid out directly (`_unwrapped`,
+    the same lines: a test compares the two), rich only when cells must wrap."""
+    shown_headers = [display_text(h) for h in headers]
+    shown_body = [[display_text(v) for v in row] for row in body]
+    shown_footer = None if footer is None else [display_text(f) for f in footer]
+    fast = _unwrapped(shown_headers, shown_body, right, shown_footer, no_headers, fit)
+    if fast is not None:
+        return fast
+    return _rich_lines(shown_headers, shown_body, right, shown_footer, no_headers, fit)
+
+
+# what str.splitlines (and so rich) breaks a cell's lines at
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def _unwrapped(
+    headers: Sequence[str],
+    body: Sequence[Sequence[str]],
+    right: frozenset[int],
+    footer: Sequence[str] | None,
+    no_headers: bool,
+    fit: int | None,
+) -> list[str] | None:
+    """The lines rich draws for a table whose every cell fits on one line
+    (each column as wide as its widest cell, by rich's own cell widths; one
+    space of padding and one of separator between columns; dashes under the
+    headers and over the footer), or None when it would wrap: rich lays out
+    thousands of rows a hundred times slower, and the queries print them."""
+    from rich.cells import cell_len
+
+    n = len(headers)
+    if n == 0 or any(len(row) != n for row in body) or (footer is not None and len(footer) != n):
+        return None
+    rows = [list(r) for r in body]
+    every = "".join(headers) + "".join(footer or ()) + "".join("".join(r) for r in rows)
+    if _LINE_BREAK.search(every):
+        return None  # a cell of several lines
+
+    def cells_of(text: str) -> int:
+        # printable ASCII (what display_text leaves of it) is one cell a character
+        return len(text) if text.isascii() else cell_len(text)
+
+    lens = [[cells_of(c) for c in r] for r in rows]
+    head_lens = [cells_of(h) for h in headers]
+    foot_lens = None if footer is None else [cells_of(f) for f in footer]
+    widths = []
+    for i in range(n):
+        w = max((r[i] for r in lens), default=0)
+        if not no_headers:
+            w = max(w, head_lens[i])
+        if foot_lens is not None:
+            w = max(w, foot_lens[i])
+        if w == 0:
+            return None  # an empty column: rich's own rules apply
+        widths.append(w)
+    if sum(widths) + 2 * (n - 1) > (fit or 100_000):
+        return None
+
+    def line(cells: Sequence[str], cell_lens: Sequence[int]) -> str:
+        parts = []
+        for i, (c, k) in enumerate(zip(cells, cell_lens, strict=True)):
+            if i in right:  # rich drops a right-aligned cell's trailing spaces
+                c = c.rstrip()
+                k = cells_of(c)
+                parts.append(" " * (widths[i] - k) + c)
+            else:
+                parts.append(c + " " * (widths[i] - k))
+        return "  ".join(parts).rstrip()
+
+    rule = " ".join("-" * (w + (1 if i < n - 1 else 0)) for i, w in enumerate(widths))
+    out = []
+    if not no_headers:
+        out += [line(headers, head_lens), rule]
+    out += [line(r, k) for r, k in zip(rows, lens, strict=True)]
+    if footer is not None and foot_lens is not None:
+        out += [rule, line(footer, foot_lens)]
+    return out
+
+
+def _rich_lines(
+    headers: Sequence[str],
+    body: Sequence[Sequence[str]],
+    right: frozenset[int],
+    footer: Sequence[str] | None,
+    no_headers: bool,
+    fit: int | None,
+) -> list[str]:
+    """The table drawn by rich (cells already made terminal-safe)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -263,13 +351,13 @@ def table_lines(
     )
     for i, h in enumerate(headers):
         table.add_column(
-            Text(display_text(h)),
-            footer=Text(display_text(footer[i])) if footer is not None else "",
+            Text(h),
+            footer=Text(footer[i]) if footer is not None else "",
             justify="right" if i in right else "left",
             overflow="fold",
         )
     for row in body:
-        table.add_row(*(Text(display_text(v)) for v in row))
+        table.add_row(*(Text(v) for v in row))
     console = Console(
         width=fit or 100_000,
         no_color=True,

@@ -20,19 +20,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregates.eligibility import Reason, lead_rules, look_backs
-from aggregates.policy import Policy
-from ledger.policies import all_policies
 from ledger.store import db
 from ledger.store.db import DbConfig, DbConnection
-from projections import changes, compliance, funds, history, platforms, units
-from projections.follow import wait_for_head
-from projections.rebuild import rebuild
-from projections.runner import CatchUpResult, catch_up, reading, status
+from projections import changes, funds, history, platforms, units
+from projections.base import MODEL_TABLES, CatchUpResult, ledger_head, positions, reading
 from projections.trusted import refuse_if_untrusted
-from projections.verify import VerifyReport, verify
+
+if TYPE_CHECKING:
+    from aggregates.policy import Policy
+    from projections.verify import VerifyReport
+
+# What a query loads is only what it reads with (the read models' queries, the
+# trust check); the catch-up machinery (the library, the aggregates, pydantic),
+# the policies and the worker are imported when needed: a query of read models
+# at the ledger's head never decodes an event.
 
 Warn = Callable[[str], None]
 # How long a query by a login that may not catch up waits for the worker.
@@ -78,6 +82,8 @@ def install(service: Any, warn: Warn = _stderr) -> None:
     so "busy" is silent."""
 
     def hook() -> None:
+        from projections.runner import catch_up
+
         try:
             result = catch_up(service, wait=False)
         except Exception as e:  # the write is committed; the models catch up later
@@ -183,6 +189,8 @@ class ReadModels:
         """Eligibility under programme `under` (its bans, ledger-wide bans, the
         blacklist, its look-back), or under any (every ban, every look-back,
         each reason naming its programme) — SPEC §2.1, §7."""
+        from ledger.policies import all_policies
+
         policies = [under] if under is not None else list(all_policies().values())
         return units.eligibility(
             self.conn,
@@ -233,6 +241,8 @@ class ReadModels:
         )
 
     def compliance_overdue(self, as_of: date) -> list[dict[str, Any]]:
+        from projections import compliance
+
         return compliance.overdue(self.conn, as_of)
 
     def known_at(self, moment: datetime) -> ReadModels:
@@ -240,7 +250,7 @@ class ReadModels:
         recorded by then (``recorded_at`` ≤ moment, in the order chained)
         replayed into scratch tables in memory, to answer any query with
         ``--known-at``. The cost is a replay of those events."""
-        from projections.base import ReadModelView, iso_ts
+        from projections.base import iso_ts
         from projections.runner import (
             BATCH_SIZE,
             MODEL_NAMES,
@@ -249,6 +259,7 @@ class ReadModels:
             model_projections,
         )
         from projections.verify import scratch_models
+        from projections.view import ReadModelView
 
         row = db.fetchone(
             self.conn,
@@ -280,6 +291,17 @@ class ReadModels:
         return units.unit_exists(self.conn, code)
 
 
+def _where(cfg: DbConfig) -> CatchUpResult:
+    """Where the read models stand against the ledger's head (two reads, after
+    the trust check a catch-up starts with): at the head, a query needs no
+    catch-up and so never loads it."""
+    with db.connect(cfg) as conn:
+        refuse_if_untrusted(conn)
+        return CatchUpResult(
+            position=min(positions(conn, tuple(MODEL_TABLES)).values()), head=ledger_head(conn)
+        )
+
+
 @contextmanager
 def open_read(
     target: str | DbConfig, *, warn: Warn = _stderr, catch: bool = True
@@ -289,8 +311,14 @@ def open_read(
     cfg = db.parse_db_url(target) if isinstance(target, str) else target
     db.ensure_ready(cfg)
     if catch:
-        result = catch_up(cfg)
+        result = _where(cfg)
+        if result.lag:
+            from projections.runner import catch_up
+
+            result = catch_up(cfg)
         if result.read_only and result.lag:
+            from projections.follow import wait_for_head
+
             # a clerk or auditor: `ledger projections follow` (run by the owner)
             # keeps the models current; give it a moment to reach the head
             result = wait_for_head(cfg, result, READ_ONLY_WAIT_S)
@@ -303,10 +331,41 @@ def open_read(
         yield ReadModels(conn, cfg)
 
 
+# --- the read models' upkeep, for `projections status|rebuild|verify` and the
+# catch-up after a write: loaded when called
+
+
+def catch_up(target: Any, **options: Any) -> CatchUpResult:
+    """projections.runner.catch_up (imported when called)."""
+    from projections.runner import catch_up as run
+
+    return run(target, **options)
+
+
+def status(cfg: DbConfig) -> list[dict[str, Any]]:
+    """projections.runner.status (imported when called)."""
+    from projections.runner import status as run
+
+    return run(cfg)
+
+
+def rebuild(target: Any, **options: Any) -> CatchUpResult:
+    """projections.rebuild.rebuild (imported when called)."""
+    from projections.rebuild import rebuild as run
+
+    return run(target, **options)
+
+
+def verify(target: Any, **options: Any) -> VerifyReport:
+    """projections.verify.verify (imported when called)."""
+    from projections.verify import verify as run
+
+    return run(target, **options)
+
+
 __all__ = [
     "CatchUpResult",
     "ReadModels",
-    "VerifyReport",
     "catch_up",
     "inconsistency_warning",
     "install",

@@ -1,6 +1,7 @@
-"""The machinery every read model shares: the tracking view (a library
-``TrackingRecorder`` over our own connections), value conversions, and the
-list of read-model tables.
+"""The machinery every read model shares: value conversions, positions, and
+the list of read-model tables (the tracking view, a library
+``TrackingRecorder`` over our own connections, is ``projections.view``:
+queries never load the library).
 
 A read model is a library ``Projection`` whose handlers write rows through the
 view's open connection; the catch-up (``projections.runner``) opens one
@@ -12,19 +13,18 @@ rebuilt from zero.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
-
 from aggregates.values import CENT
-from ledger.store.db import DbConnection, execute, fetchall, sql_for_pg
+from ledger.store.db import DbConfig, DbConnection, connect, execute, fetchall, fetchone
 
 # The tables of each read model (derived data: emptied by a rebuild).
 MODEL_TABLES: dict[str, tuple[str, ...]] = {
@@ -43,6 +43,8 @@ MODEL_TABLES: dict[str, tuple[str, ...]] = {
     "history": ("rm_history",),
     "compliance": ("rm_report", "rm_evaluation"),
 }
+
+ALL_TABLES: tuple[str, ...] = tuple(t for ts in MODEL_TABLES.values() for t in ts)
 
 # Primary keys, for comparing a rebuild with the live tables (projections verify).
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
@@ -98,227 +100,6 @@ class ViewNotOpen(RuntimeError):
     """A handler ran outside a catch-up transaction (a programming error)."""
 
 
-class ReadModelView(TrackingRecorder):
-    """The materialised view of the read models: the library's tracking
-    recorder interface over the ledger's own tables (``rm_tracking``).
-
-    During a catch-up it holds the batch's connection (``conn``); handlers
-    write through it, and ``insert_tracking`` records the position in the
-    same transaction.
-    """
-
-    def __init__(self, conn: DbConnection | None = None, *, prefix: str = LIVE_PREFIX) -> None:
-        self._conn = conn
-        # the tables written: the live ones (rm_…) or a rebuild's shadow (rmb_…)
-        self.prefix = prefix
-        # originator id -> (aggregate, code); deterministic ids, so never stale;
-        # at most CODES_CACHE_MAX entries (the oldest is forgotten first)
-        self.codes: dict[str, tuple[str, str]] = {}
-        # the seq (event_chain) and notification id of the event being processed
-        self.seq: int = 0
-        self.notification_id: int = 0
-        # the writes (INSERT, upsert, UPDATE) not yet sent: statement -> rows,
-        # each statement's rows written together (executemany), the
-        # statements in the order they came, before any other use of the
-        # connection; a table has one statement buffered at a time (a write
-        # to it by another statement sends what was buffered first), so the
-        # writes to each table keep their order
-        self._pending: dict[str, list[tuple[Any, ...]]] = {}
-        self._pending_of: dict[str, str] = {}  # table -> its buffered statement
-        self._pending_n = 0
-
-    @property
-    def conn(self) -> DbConnection:
-        """The batch's connection, with the buffered inserts written first (so
-        whatever reads or writes through it sees them, in order)."""
-        if self._conn is None:
-            raise ViewNotOpen("the read-model view has no open transaction")
-        if self._pending_n:
-            self.flush()
-        return self._conn
-
-    def bind(self, conn: DbConnection | None) -> None:
-        """Bind a batch's connection (or unbind: None). Inserts still buffered
-        (a batch that failed before its tracking position was written) are
-        dropped with its transaction."""
-        self.discard()
-        self._conn = conn
-
-    def flush(self) -> None:
-        """Send the buffered writes (one executemany a statement)."""
-        pending = self._pending
-        self.discard()
-        if not pending or self._conn is None:
-            return
-        cur = self._conn.cursor()
-        try:
-            for sql, rows in pending.items():
-                cur.executemany(sql, rows)
-        finally:
-            cur.close()
-
-    def discard(self) -> None:
-        """Drop the buffered writes (their model's savepoint was rolled back)."""
-        self._pending, self._pending_of, self._pending_n = {}, {}, 0
-
-    def _write(self, table: str, sql: str, params: tuple[Any, ...]) -> None:
-        """Buffer a write (a statement already rewritten for the prefix and backend)."""
-        if self._pending_of.get(table, sql) != sql:
-            self.flush()
-        rows = self._pending.get(sql)
-        if rows is None:
-            rows = self._pending[sql] = []
-            self._pending_of[table] = sql
-        rows.append(params)
-        self._pending_n += 1
-        if self._pending_n >= INSERT_BUFFER_MAX:
-            self.flush()
-
-    @property
-    def is_sqlite(self) -> bool:
-        if self._conn is None:
-            raise ViewNotOpen("the read-model view has no open transaction")
-        return isinstance(self._conn, sqlite3.Connection)
-
-    # --- the library's TrackingRecorder interface ------------------------------------
-
-    def insert_tracking(self, tracking: Tracking) -> None:
-        set_position(
-            self.conn,
-            tracking.application_name,
-            tracking.notification_id,
-            table=self.table(TRACKING_TABLE),
-        )
-
-    def max_tracking_id(self, application_name: str) -> int | None:
-        row = self.one(
-            "SELECT notification_id FROM rm_tracking WHERE projection = ?",
-            (application_name,),
-        )
-        return None if row is None else int(row["notification_id"])
-
-    # --- writing helpers ------------------------------------------------------------------
-
-    def table(self, name: str) -> str:
-        """The name of a read-model table in the tables this view writes."""
-        return name if self.prefix == LIVE_PREFIX else shadow_name(name, self.prefix)
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Run a handler's statement (``?`` placeholders, live table names) on
-        the tables this view writes. The rewritten text is cached: handlers
-        run a few dozen distinct statements, millions of times in a rebuild."""
-        conn = self.conn
-        sqlite = isinstance(conn, sqlite3.Connection)
-        return conn.execute(_rewrite(sql, self.prefix, sqlite), tuple(params))
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        row = self.execute(sql, params).fetchone()
-        return None if row is None else _row(row)
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return [_row(r) for r in self.execute(sql, params).fetchall()]
-
-    def insert(self, table: str, row: dict[str, Any]) -> None:
-        """Insert a row. Writes are buffered (``_write``) and sent many rows a
-        statement before the connection is next used, or at the end of the
-        model's batch (``insert_tracking``)."""
-        cols = tuple(row)
-        self._write(
-            table,
-            _insert_sql(table, cols, self.prefix, self._sqlite()),
-            tuple([row[c] for c in cols]),
-        )
-
-    def upsert(self, table: str, row: dict[str, Any], key: Sequence[str]) -> None:
-        """Insert a row, or update the one with its key (buffered, as ``insert``)."""
-        cols = tuple(row)
-        sql = _rewrite(_upsert_sql(table, cols, tuple(key)), self.prefix, self._sqlite())
-        self._write(table, sql, tuple([row[c] for c in cols]))
-
-    def upsert_many(self, table: str, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> None:
-        """Upsert rows (of different keys), those with the same columns together."""
-        for row in sorted(rows, key=lambda r: tuple(r)):
-            self.upsert(table, row, key)
-
-    def update(self, table: str, values: dict[str, Any], where: dict[str, Any]) -> None:
-        """Update the rows matching `where` (buffered, as ``insert``)."""
-        sql = _rewrite(_update_sql(table, tuple(values), tuple(where)), self.prefix, self._sqlite())
-        self._write(table, sql, (*values.values(), *where.values()))
-
-    def _sqlite(self) -> bool:
-        if self._conn is None:
-            raise ViewNotOpen("the read-model view has no open transaction")
-        return isinstance(self._conn, sqlite3.Connection)
-
-    def money(self, value: Decimal | None) -> Any:
-        # (the connection's kind only: buffered inserts stay buffered)
-        if self._conn is None:
-            raise ViewNotOpen("the read-model view has no open transaction")
-        return money_to_db(self._conn, value)
-
-    def money_out(self, value: Any) -> Decimal | None:
-        if self._conn is None:
-            raise ViewNotOpen("the read-model view has no open transaction")
-        return money_from_db(self._conn, value)
-
-    def aggregate_of(self, originator_id: Any) -> tuple[str, str]:
-        """(aggregate, code) of an originator id, from the registry model."""
-        key = str(originator_id)
-        found = self.codes.get(key)
-        if found is None:
-            row = self.one(
-                "SELECT aggregate, code FROM rm_aggregate WHERE originator_id = ?", (key,)
-            )
-            if row is None:
-                raise RowMissing(f"no aggregate registered for originator {key}")
-            found = (str(row["aggregate"]), str(row["code"]))
-            self.remember(key, found)
-        return found
-
-    def remember(self, key: str, found: tuple[str, str]) -> None:
-        if key not in self.codes and len(self.codes) >= CODES_CACHE_MAX:
-            del self.codes[next(iter(self.codes))]
-        self.codes[key] = found
-
-    def code_of(self, domain_event: Any) -> str:
-        return self.aggregate_of(domain_event.originator_id)[1]
-
-
-@functools.lru_cache(maxsize=1024)
-def _insert_sql(table: str, cols: tuple[str, ...], prefix: str, sqlite: bool) -> str:
-    return _rewrite(
-        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-        prefix,
-        sqlite,
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def _update_sql(table: str, cols: tuple[str, ...], where: tuple[str, ...]) -> str:
-    return (
-        f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in cols)} "
-        f"WHERE {' AND '.join(f'{c} = ?' for c in where)}"
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def _upsert_sql(table: str, cols: tuple[str, ...], key: tuple[str, ...]) -> str:
-    updates = [c for c in cols if c not in key]
-    return (
-        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in updates)
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def _rewrite(sql: str, prefix: str, sqlite: bool) -> str:
-    """A handler's statement for a prefix and a backend (``?`` → ``%s`` on PostgreSQL)."""
-    if prefix != LIVE_PREFIX:
-        sql = shadow_name(sql, prefix)
-    return sql if sqlite else sql_for_pg(sql)
-
-
 def _row(row: Any) -> dict[str, Any]:
     if isinstance(row, sqlite3.Row):
         return {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a Mapping
@@ -345,6 +126,47 @@ def positions(
     rows = fetchall(conn, f"SELECT projection, notification_id FROM {table}")
     have = {str(r["projection"]): int(r["notification_id"]) for r in rows}
     return {n: have.get(n, 0) for n in names}
+
+
+# --- where the read models stand --------------------------------------------------------
+
+
+@dataclass
+class CatchUpResult:
+    applied: int = 0
+    position: int = 0  # lowest notification id every model has applied
+    head: int = 0  # newest notification id in the ledger
+    read_only: bool = False
+    busy: bool = False  # another process held the catch-up lock; nothing done here
+    # model -> why it could not be caught up (rows ahead of its position)
+    inconsistent: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.position)
+
+
+def ledger_head(conn: DbConnection) -> int:
+    row = fetchone(conn, "SELECT MAX(notification_id) AS n FROM event_chain")
+    return int(row["n"]) if row and row["n"] is not None else 0
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@contextmanager
+def reading(cfg: DbConfig) -> Iterator[DbConnection]:
+    """A read transaction over one consistent snapshot of the read models.
+    On PostgreSQL it holds ACCESS SHARE on every read-model table from the
+    start, so a rebuild's swap waits for it (and it never reads a table
+    swapped in after its snapshot was taken)."""
+    with connect(cfg) as conn:
+        if not isinstance(conn, sqlite3.Connection):
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            conn.execute(
+                f"LOCK TABLE {', '.join((TRACKING_TABLE, *ALL_TABLES))} IN ACCESS SHARE MODE"
+            )
+        yield conn
 
 
 # --- values ------------------------------------------------------------------------------

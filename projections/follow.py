@@ -25,6 +25,13 @@ from ledger.store.db import DbConfig, pg_connect
 from projections.runner import CatchUpResult, can_write, catch_up
 
 CHANNEL = "ledger_chain"
+# The worker's listening session is named so (pg_stat_activity.application_name,
+# which every login may read): a query that may not catch up waits for the
+# worker only when one is connected.
+WORKER_APPLICATION = "ledger projections follow"
+# SQLite has no sessions to look at: the worker catches up at least every 0.5 s,
+# so a read-only query stops waiting when the models have not moved for this long.
+SQLITE_NO_PROGRESS_S = 1.0
 
 
 class NotPermitted(LedgerError):
@@ -60,7 +67,11 @@ def follow(
     applied = 0
     last_event = time.monotonic()
     try:
-        listener = None if cfg.backend == "sqlite" else pg_connect(cfg, autocommit=True)
+        listener = (
+            None
+            if cfg.backend == "sqlite"
+            else pg_connect(cfg, autocommit=True, application_name=WORKER_APPLICATION)
+        )
         try:
             if listener is not None:
                 listener.execute(f"LISTEN {CHANNEL}")
@@ -94,20 +105,53 @@ def follow(
     return applied
 
 
+def worker_connected(cfg: DbConfig) -> bool:
+    """Whether a catch-up worker (``projections follow``) is connected to this
+    PostgreSQL database: its listening session, by name."""
+    from ledger.store.db import connect, fetchone
+
+    with connect(cfg) as conn:
+        row = fetchone(
+            conn,
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = ? AND pid <> pg_backend_pid()) AS up",
+            (WORKER_APPLICATION,),
+        )
+    return bool(row and row["up"])
+
+
 def wait_for_head(cfg: DbConfig, result: CatchUpResult, seconds: float = 2.0) -> CatchUpResult:
     """A login that may not catch up (read-only) waits up to ``seconds`` for the
-    worker to bring the read models to the head; the result as it then is."""
+    worker to bring the read models to the head; the result as it then is. No
+    wait when no worker is there to wait for: on PostgreSQL, none connected
+    (``worker_connected``); on SQLite, the models still for
+    ``SQLITE_NO_PROGRESS_S`` (the worker polls at least twice as often)."""
     from ledger.store.db import connect
-    from projections.base import positions
-    from projections.runner import MODEL_NAMES, ledger_head
+    from projections.base import MODEL_TABLES, ledger_head, positions
 
-    deadline = time.monotonic() + seconds
+    if not result.lag or (cfg.backend != "sqlite" and not worker_connected(cfg)):
+        return result
+    started = time.monotonic()
+    deadline = started + seconds
+    moved_at, last = started, result.position
     while result.lag and time.monotonic() < deadline:
         time.sleep(0.1)
         with connect(cfg) as conn:
-            result.position = min(positions(conn, MODEL_NAMES).values())
+            result.position = min(positions(conn, tuple(MODEL_TABLES)).values())
             result.head = ledger_head(conn)
+        now = time.monotonic()
+        if result.position != last:
+            moved_at, last = now, result.position
+        elif cfg.backend == "sqlite" and now - moved_at >= SQLITE_NO_PROGRESS_S:
+            break
     return result
 
 
-__all__ = ["CHANNEL", "NotPermitted", "follow", "wait_for_head"]
+__all__ = [
+    "CHANNEL",
+    "WORKER_APPLICATION",
+    "NotPermitted",
+    "follow",
+    "wait_for_head",
+    "worker_connected",
+]

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rapidfuzz import fuzz, utils
-
 SEARCH_THRESHOLD = 60  # a fuzzy score (0-100) below this is not a hit
 MATCH_SCORE = 90  # at or above: the verdict is "match"; between: "possible"
 SAME_CORE = 95  # the same name under another company form (有限公司 / 股份有限公司)
@@ -93,6 +91,8 @@ def normalise(name: str) -> Normal:
         if simple != text:
             steps.append("traditional→simplified")
             text = simple
+    from rapidfuzz import utils  # loaded when a name is matched, not at start-up
+
     processed = str(utils.default_process(text))
     if re.sub(r"\s+", "", processed) != re.sub(r"\s+", "", text.lower()):
         steps.append("punctuation ignored")
@@ -229,6 +229,8 @@ def _score(query: str, name: str) -> float:
     cover = min(1.0, len(query) / len(name))
     if len(query) >= 2 and query in name:
         return min(99.0, 50.0 + 50.0 * cover)
+    from rapidfuzz import fuzz
+
     whole = float(fuzz.ratio(query, name))
     # the share of the longer text the aligned part covers: a long query
     # holding a short name is no closer than a short query inside a long one

@@ -33,12 +33,12 @@ from ledger.store.db import (
     fetchall,
     fetchone,
     pg_connect,
+    pg_error,
     sqlite_connect,
 )
 from projections.base import (
     MONEY_COLUMNS,
     TRACKING_TABLE,
-    ReadModelView,
     money_from_db,
     positions,
     set_position,
@@ -56,11 +56,11 @@ from projections.runner import (
     locked_writer,
     mapper_of,
     model_projections,
-    pg_error,
     show_progress,
 )
 from projections.trusted import ChainGuard
 from projections.verify import scratch_dir, scratch_models
+from projections.view import ReadModelView
 
 # Rebuild: shadow tables, the tables a swap replaced (SQLite: emptied in short
 # transactions, then dropped), the twin-name suffix of their indexes, and the

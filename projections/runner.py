@@ -27,7 +27,6 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import singledispatchmethod
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -45,23 +44,27 @@ from ledger.store.db import (
     fetchall,
     fetchone,
     pg_connect,
+    pg_error,
     sqlite_connect,
 )
 from projections.base import (
+    ALL_TABLES,
     MODEL_TABLES,
-    TRACKING_TABLE,
-    ReadModelView,
+    CatchUpResult,
     RowMissing,
+    ledger_head,
     positions,
+    reading,
 )
-from projections.changes import ChangeProjection
-from projections.compliance import ComplianceProjection
-from projections.funds import FundsProjection
-from projections.history import HistoryProjection
-from projections.platforms import PlatformProjection
-from projections.registry import RegistryProjection
+from projections.handlers.changes import ChangeProjection
+from projections.handlers.compliance import ComplianceProjection
+from projections.handlers.funds import FundsProjection
+from projections.handlers.history import HistoryProjection
+from projections.handlers.platforms import PlatformProjection
+from projections.handlers.registry import RegistryProjection
+from projections.handlers.units import UnitProjection
 from projections.trusted import ChainGuard, chain_columns, mark_broken, refuse_if_untrusted
-from projections.units import UnitProjection
+from projections.view import ReadModelView
 
 # The read models, in the order they run on each batch (the registry first:
 # the others look codes up in it).
@@ -75,7 +78,6 @@ PROJECTION_CLASSES: tuple[type[Projection[ReadModelView]], ...] = (
     ComplianceProjection,
 )
 MODEL_NAMES: tuple[str, ...] = tuple(c.name for c in PROJECTION_CLASSES)
-ALL_TABLES: tuple[str, ...] = tuple(t for ts in MODEL_TABLES.values() for t in ts)
 BATCH_SIZE = 500
 # The lock serialising catch-ups (migration 0120's empty table).
 PG_CATCHUP_LOCK = "LOCK TABLE ledger_catchup_lock IN EXCLUSIVE MODE"
@@ -87,40 +89,9 @@ SQLITE_AFTER_WRITE_BUSY_MS = 2000
 
 EventHook = Callable[[int], None]
 
-
-class _NeverRaised(Exception):
-    """Stands for a psycopg error while psycopg is not loaded (a SQLite ledger
-    never imports the driver), so that no exception matches it."""
-
-
-def pg_error(name: str) -> type[Exception]:
-    """psycopg's error class ``name`` (``psycopg.errors.<name>``), or a class
-    never raised when psycopg was not imported: then no psycopg error can occur."""
-    errors = sys.modules.get("psycopg.errors")
-    if errors is None:
-        return _NeverRaised
-    cls: type[Exception] = getattr(errors, name)
-    return cls
-
-
 def _inconsistent() -> tuple[type[Exception], ...]:
     """What a model ahead of its tracking position raises while applying."""
     return (sqlite3.IntegrityError, pg_error("IntegrityError"), RowMissing)
-
-
-@dataclass
-class CatchUpResult:
-    applied: int = 0
-    position: int = 0  # lowest notification id every model has applied
-    head: int = 0  # newest notification id in the ledger
-    read_only: bool = False
-    busy: bool = False  # another process held the catch-up lock; nothing done here
-    # model -> why it could not be caught up (rows ahead of its position)
-    inconsistent: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def lag(self) -> int:
-        return max(0, self.head - self.position)
 
 
 def mapper_of(target: Any) -> tuple[DbConfig, Mapper[UUID]]:
@@ -140,11 +111,6 @@ def _select_events(cfg: DbConfig) -> str:
         f"LEFT JOIN event_chain c ON c.notification_id = e.{nid} "
         f"WHERE e.{nid} > ? ORDER BY e.{nid} LIMIT ?"
     )
-
-
-def ledger_head(conn: DbConnection) -> int:
-    row = fetchone(conn, "SELECT MAX(notification_id) AS n FROM event_chain")
-    return int(row["n"]) if row and row["n"] is not None else 0
 
 
 def _first_line(e: BaseException) -> str:
@@ -504,24 +470,6 @@ def _seq_of(conn: DbConnection, notification_id: int) -> int:
         return 0
     row = fetchone(conn, SEQ_OF_SQL, (notification_id,))
     return int(row["seq"]) if row and row["seq"] is not None else 0
-
-
-# --- reading -------------------------------------------------------------------------------
-
-
-@contextmanager
-def reading(cfg: DbConfig) -> Iterator[DbConnection]:
-    """A read transaction over one consistent snapshot of the read models.
-    On PostgreSQL it holds ACCESS SHARE on every read-model table from the
-    start, so a rebuild's swap waits for it (and it never reads a table
-    swapped in after its snapshot was taken)."""
-    with connect(cfg) as conn:
-        if not isinstance(conn, sqlite3.Connection):
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            conn.execute(
-                f"LOCK TABLE {', '.join((TRACKING_TABLE, *ALL_TABLES))} IN ACCESS SHARE MODE"
-            )
-        yield conn
 
 
 __all__ = [

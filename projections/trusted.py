@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aggregates.errors import TamperDetected
-from ledger.store.chain import GENESIS_HASH, next_chain_hash
 from ledger.store.db import DbConnection, execute, fetchall, fetchone
+from ledger.store.encoding import GENESIS_HASH, next_chain_hash
 
 VERIFIED_TABLE = "ledger_verified_head"
 _WALK_BATCH = 2000

@@ -24,7 +24,6 @@ from projections.base import (
     MODEL_TABLES,
     MONEY_COLUMNS,
     TABLE_KEYS,
-    ReadModelView,
     money_from_db,
     positions,
 )
@@ -39,6 +38,7 @@ from projections.runner import (
     show_progress,
 )
 from projections.trusted import ChainGuard
+from projections.view import ReadModelView
 
 # The file a run holds locked in its scratch directory.
 SCRATCH_LOCK = "in-use.lock"

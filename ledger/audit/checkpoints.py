@@ -9,10 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-import structlog
-from cryptography.hazmat.primitives import serialization
-
 from aggregates.errors import InvalidInput, TamperDetected
 from ledger.audit import merkle_store
 from ledger.audit.keys import (
@@ -32,9 +28,10 @@ from ledger.audit.verify import (
     require_schema,
     verify_in,
 )
-from ledger.store.db import DbConfig, connect, execute, fetchall
+from ledger.log import get_logger
+from ledger.store.db import DbConfig, connect, execute, fetchall, pg_error
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 def checkpoint(
@@ -68,6 +65,8 @@ def checkpoint(
             "refusing to sign a checkpoint: the chain does not verify "
             f"(first bad seq {result['first_bad_seq']}: {result['problem']})"
         )
+    from cryptography.hazmat.primitives import serialization
+
     public_raw = key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
@@ -88,7 +87,7 @@ def checkpoint(
         doc = cosign(doc, witness)
     try:
         _record_checkpoint(cfg, doc)
-    except psycopg.errors.InsufficientPrivilege:
+    except pg_error("InsufficientPrivilege"):
         # a read-only role (the auditor) may still sign what it verified
         doc["recorded"] = False
         log.info("checkpoint signed but not recorded in audit_checkpoints: read-only role")

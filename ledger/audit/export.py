@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from aggregates.errors import InvalidInput
 from ledger.audit.keys import check_checkpoint_document
 from ledger.audit.merkle import CompactRange, leaf_hash
@@ -27,10 +25,11 @@ from ledger.audit.verify import (
     require_schema,
     result_of,
 )
-from ledger.store.chain import GENESIS_HASH, canonical_originator_id, chain_record_bytes
+from ledger.log import get_logger
 from ledger.store.db import DbConfig, connect, fetchone
+from ledger.store.encoding import GENESIS_HASH, canonical_originator_id, chain_record_bytes
 
-log = structlog.get_logger()
+log = get_logger()
 
 EXPORT_FORMAT = "ledger-audit-export"
 

@@ -15,19 +15,20 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
-
-import structlog
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from typing import TYPE_CHECKING, Any
 
 from aggregates.errors import AlreadyExists, InvalidInput
+from ledger.log import get_logger
 
-log = structlog.get_logger()
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+# cryptography is imported where a key is used: recording (which extends the
+# Merkle tree, ledger.audit.merkle_store) loads this package, never a key
+
+log = get_logger()
 
 CHECKPOINT_FORMAT = "ledger-checkpoint"
 
@@ -37,6 +38,8 @@ CHECKPOINT_FORMAT = "ledger-checkpoint"
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:
     """First 16 hex digits of SHA-256 over the raw 32-byte public key."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
@@ -81,6 +84,9 @@ def _signature_problem(entry: Any, message: bytes, whose: str) -> str | None:
     ``whose``: "the checkpoint's" or "witness X's co-signature:"."""
     if not isinstance(entry, dict):
         return f"{whose} entry is malformed"
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         raw = base64.b64decode(str(entry.get("public_key", "")), validate=True)
         public_key = Ed25519PublicKey.from_public_bytes(raw)
@@ -157,6 +163,8 @@ def check_checkpoint_document(
 
 def signature_entry(key: Ed25519PrivateKey, message: bytes) -> dict[str, str]:
     """``{"key_id", "public_key", "signature"}`` of ``key`` over ``message``."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return {
         "key_id": key_id_of(key.public_key()),
@@ -204,6 +212,9 @@ def keygen(out_path: str | Path) -> dict[str, str]:
     for existing in (out, pub):
         if existing.exists():
             raise AlreadyExists(f"{existing} already exists; not overwriting a key")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -227,6 +238,9 @@ def keygen(out_path: str | Path) -> dict[str, str]:
 
 
 def load_private_key(key_path: str | Path) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as e:

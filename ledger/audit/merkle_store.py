@@ -1,7 +1,7 @@
 """The Merkle tree over the chain, kept in ``merkle_nodes(level, idx, hash)``.
 
 The tree's leaves are the events in ``seq`` order (leaf index ``seq - 1``), each
-leaf the event's chain record bytes (:func:`ledger.store.chain.chain_record_bytes`,
+leaf the event's chain record bytes (:func:`ledger.store.encoding.chain_record_bytes`,
 docs/AUDIT.md §8); hashing and proofs are :mod:`ledger.audit.merkle` (RFC 9162).
 
 **Maintenance.** :func:`extend` appends to the tree everything the chain holds
@@ -31,10 +31,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import psycopg
-import structlog
+from typing import TYPE_CHECKING, Any
 
 from aggregates.errors import TamperDetected
 from ledger.audit.merkle import (
@@ -46,10 +43,14 @@ from ledger.audit.merkle import (
     node_hash,
     root_addresses,
 )
-from ledger.store.chain import chain_record_bytes
-from ledger.store.db import DbConfig, DbConnection, connect, sql_for
+from ledger.log import get_logger
+from ledger.store.db import DbConfig, DbConnection, connect, pg_error, sql_for
 
-log = structlog.get_logger()
+if TYPE_CHECKING:
+    import psycopg
+from ledger.store.encoding import chain_record_bytes
+
+log = get_logger()
 
 BATCH = 5000
 # pg_advisory_xact_lock key serialising appends to merkle_nodes ("merkle").
@@ -406,7 +407,7 @@ def ensure(cfg: DbConfig) -> bool:
     try:
         with connect(cfg, write=True) as conn:
             extend(conn)
-    except psycopg.errors.InsufficientPrivilege:
+    except pg_error("InsufficientPrivilege"):  # psycopg's, loaded only for PostgreSQL
         return False
     except sqlite3.OperationalError as e:
         if "readonly" in str(e) or "read-only" in str(e):
@@ -422,6 +423,8 @@ def extend_after_commit(
     transaction of their own, never waiting for another process that is doing
     it. A failure here loses nothing (the next extend appends the rows) and
     never fails the recording that was committed: it is logged."""
+    import psycopg
+
     try:
         with conn.transaction():
             # derived data: a crash that loses this commit loses nothing the

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import structlog
-
 from aggregates.errors import InvalidInput, PlatformNotFound, UnitNotFound
 from aggregates.platform import platform_id
 from aggregates.unit import unit_id
@@ -33,9 +31,10 @@ from ledger.audit.proofs import (
     require_tree_head,
 )
 from ledger.audit.verify import begin_snapshot, ledger_id_of, require_schema
+from ledger.log import get_logger
 from ledger.store.db import DbConfig, DbConnection, connect, fetchall
 
-log = structlog.get_logger()
+log = get_logger()
 
 README = """A ledger audit pack.
 

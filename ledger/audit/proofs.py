@@ -17,9 +17,6 @@ import base64
 import sqlite3
 from typing import Any
 
-import psycopg
-import structlog
-
 from aggregates.errors import InvalidInput, NotInitialised, TamperDetected
 from ledger.audit.checkpoints import require_ready_tree
 from ledger.audit.keys import check_checkpoint_document
@@ -37,10 +34,11 @@ from ledger.audit.merkle import (
 )
 from ledger.audit.merkle_store import TreeView, leaf_of, signed_over_old_leaves
 from ledger.audit.verify import begin_snapshot, ledger_id_of, require_schema
-from ledger.store.chain import canonical_originator_id
-from ledger.store.db import DbConfig, DbConnection, connect, fetchall, fetchone
+from ledger.log import get_logger
+from ledger.store.db import DbConfig, DbConnection, connect, fetchall, fetchone, pg_error
+from ledger.store.encoding import canonical_originator_id
 
-log = structlog.get_logger()
+log = get_logger()
 
 INCLUSION_FORMAT = "ledger-inclusion-proof"
 CONSISTENCY_FORMAT = "ledger-consistency-proof"
@@ -94,7 +92,7 @@ def recorded_head(conn: DbConnection, seq: int) -> dict[str, Any] | None:
     """The newest signed tree head recorded in audit_checkpoints that covers ``seq``."""
     try:
         rows = fetchall(conn, _RECORDED_HEAD, (seq,))
-    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable) as e:
+    except (sqlite3.OperationalError, pg_error("UndefinedTable")) as e:
         if "merkle_rederived" in str(e):
             raise _behind() from None
         raise
@@ -324,7 +322,7 @@ def _pg_reads(
                 "ON e.notification_id = c.notification_id WHERE c.seq = %s",
                 (seq,),
             )
-    except psycopg.errors.UndefinedTable as e:
+    except pg_error("UndefinedTable") as e:
         conn.rollback()
         require_schema(cfg, conn)  # names what is missing
         if "merkle_rederived" in str(e):

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from aggregates.errors import InvalidInput, NotInitialised
 from ledger.store.db import AUDITOR_GROUP, DbConfig, connect, fetchall
+
+if TYPE_CHECKING:
+    import psycopg
 
 APPEND_ONLY_TABLES = (
     "ledger_events",

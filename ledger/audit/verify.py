@@ -16,15 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from aggregates.errors import NotInitialised
 from ledger.audit.keys import check_checkpoint_document
 from ledger.audit.rules_check import RuleReplay
-from ledger.store.chain import GENESIS_HASH, canonical_originator_id, next_chain_hash
+from ledger.log import get_logger
 from ledger.store.db import DbConfig, connect, fetchone, sql_for
+from ledger.store.encoding import GENESIS_HASH, canonical_originator_id, next_chain_hash
 
-log = structlog.get_logger()
+log = get_logger()
 
 Progress = Callable[[int, int], None]
 

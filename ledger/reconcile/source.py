@@ -252,8 +252,8 @@ def chain_head(db_url: str) -> tuple[int, str]:
     """(seq, chain hash) of the ledger's last event — where its tamper-evident
     chain stood when a report was made, to tie it to a checkpoint
     (``ledger audit checkpoint``); (0, the genesis hash) for an empty ledger."""
-    from ledger.store.chain import GENESIS_HASH
     from ledger.store.db import connect, fetchone, parse_db_url
+    from ledger.store.encoding import GENESIS_HASH
 
     with connect(parse_db_url(db_url)) as conn:
         row = fetchone(conn, "SELECT seq, chain_hash FROM event_chain ORDER BY seq DESC LIMIT 1")

@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
-import structlog
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
@@ -32,19 +31,21 @@ from aggregates.errors import (
     PlatformNotFound,
     UnitNotFound,
 )
+from aggregates.meta import Meta
 from aggregates.platform import Platform, platform_id
 from aggregates.policy import Policy
 from aggregates.unit import Unit, unit_id
-from aggregates.values import Meta, validate_credit_code, validate_platform_code
+from aggregates.values import validate_credit_code, validate_platform_code
 from aggregates.voucher import voucher_id
 from ledger.clock import today
+from ledger.log import get_logger
 from ledger.policies import DEFAULT_POLICY_ID, load_policy
 from ledger.service.errors import get_aggregate, opening_database, save_or_conflict
 from ledger.store import db, snapshots
 from ledger.store.chain import RequestRecord, lookup_request
 from ledger.store.codec import DateAsISO
 
-log = structlog.get_logger()
+log = get_logger()
 
 MAX_ATTEMPTS = 10
 # the first retry waits up to this long (random), each next one up to twice as

@@ -10,7 +10,8 @@ from decimal import Decimal
 from eventsourcing.domain import Aggregate
 
 from aggregates.errors import InvalidInput
-from aggregates.values import CATEGORIES, Meta, check_choice, money_str
+from aggregates.meta import Meta
+from aggregates.values import CATEGORIES, check_choice, money_str
 from aggregates.voucher import Voucher
 from ledger.policies import load_policy
 from ledger.service.core import Result, ServiceCore, _only

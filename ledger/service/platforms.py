@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.eligibility import Reason, lead_rules, look_backs, reasons_against, unit_facts
 from aggregates.errors import AlreadyExists, Ineligible, InvalidInput
+from aggregates.meta import Meta
 from aggregates.platform import Platform, cycle_years, normalise_cycle, platform_id
 from aggregates.policy import Policy
 from aggregates.unit import Unit
@@ -20,7 +21,6 @@ from aggregates.values import (
     KINDS,
     LEVELS,
     MemberInfo,
-    Meta,
     check_choice,
     period_end_months,
     validate_credit_code,

@@ -9,6 +9,7 @@ from datetime import date
 from eventsourcing.domain import Aggregate
 
 from aggregates.errors import AlreadyExists, DateOrder, Ineligible, InvalidInput
+from aggregates.meta import Meta
 from aggregates.platform import Platform
 from aggregates.policy import Consequence
 from aggregates.unit import Unit, unit_id
@@ -19,7 +20,6 @@ from aggregates.values import (
     SCOPES,
     UNIT_TYPES,
     VIOLATION_KINDS,
-    Meta,
     check_choice,
     validate_credit_code,
 )

@@ -24,137 +24,28 @@ like a version conflict.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import psycopg
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    InterfaceError,
-    OperationalError,
-    StoredEvent,
-)
-from eventsourcing.postgres import (
-    PostgresApplicationRecorder,
-    PostgresDatastore,
-    PostgresFactory,
-)
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
 )
-from eventsourcing.utils import resolve_topic, retry
-from psycopg.sql import SQL, Composed, Identifier
+from eventsourcing.utils import resolve_topic
 
 from ledger.store.db import LEDGER_EVENTS_TABLE, DbConfig, connect, fetchall, fetchone
-
-GENESIS_HASH = "0" * 64
-_HEX32 = re.compile(r"[0-9a-f]{32}")
-_UUID_TEXT = re.compile(
-    r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
-)
-
-
-# --- the canonical encoding ----------------------------------------------------------
-
-
-def canonical_originator_id(value: UUID | str) -> str:
-    """UUIDs (a ``uuid.UUID``, or 32 / 36 lowercase hex text as SQLite stores
-    them) become the lowercase hyphenated form; any other text is itself."""
-    if isinstance(value, UUID):
-        return str(value)
-    if len(value) == 32 and _HEX32.fullmatch(value):
-        # the SQLite recorder's form, spelt as str(UUID(value)) would (fast path)
-        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
-    if _UUID_TEXT.match(value):
-        return str(UUID(value))
-    return value
-
-
-def _field(data: bytes) -> bytes:
-    return len(data).to_bytes(8, "big") + data
-
-
-CHAIN_ENCODING = "chain encoding v1"
-CHAIN_ENCODING_V2 = "chain encoding v2"
-
-
-def chain_record_bytes(
-    seq: int,
-    notification_id: int,
-    originator_id: UUID | str,
-    originator_version: int,
-    topic: str,
-    state: bytes,
-    *,
-    recorded_by: str | None = None,
-    recorded_at: str | None = None,
-) -> bytes:
-    """The chain record bytes of one stored event: fields, each an 8-byte
-    big-endian length followed by that many bytes — seq, notification id and
-    version as ASCII decimal, originator id as :func:`canonical_originator_id`
-    in UTF-8, topic in UTF-8, state as the raw stored bytes (``CHAIN_ENCODING``,
-    v1: these six fields); v2 (``recorded_by`` and ``recorded_at`` given, as
-    PostgreSQL's trigger writes them) appends the database login in UTF-8 and
-    the server time ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in ASCII.
-
-    This is what the chain hashes after the previous hash, and the Merkle
-    tree's leaf: the one definition both use (docs/AUDIT.md §1). The SQL
-    function ``ledger_chain_record_v2`` (migration 0120) is the same bytes."""
-    fields = [
-        str(seq).encode("ascii"),
-        str(notification_id).encode("ascii"),
-        canonical_originator_id(originator_id).encode("utf-8"),
-        str(originator_version).encode("ascii"),
-        topic.encode("utf-8"),
-        bytes(state),
-    ]
-    if recorded_by is not None or recorded_at is not None:
-        if recorded_by is None or recorded_at is None:
-            msg = "chain encoding v2 needs both recorded_by and recorded_at"
-            raise ValueError(msg)
-        fields += [recorded_by.encode("utf-8"), recorded_at.encode("ascii")]
-    # (what _field does to each, inlined: this runs once per event verified)
-    return b"".join([len(f).to_bytes(8, "big") + f for f in fields])
-
-
-# The name the chain's first version used; the same function.
-encode_event = chain_record_bytes
-
-
-def next_chain_hash(
-    prev_hash: str,
-    seq: int,
-    notification_id: int,
-    originator_id: UUID | str,
-    originator_version: int,
-    topic: str,
-    state: bytes,
-    *,
-    recorded_by: str | None = None,
-    recorded_at: str | None = None,
-) -> str:
-    """``SHA-256(bytes.fromhex(prev_hash) || chain_record_bytes(...))`` as lowercase hex."""
-    h = hashlib.sha256(bytes.fromhex(prev_hash))
-    h.update(
-        chain_record_bytes(
-            seq,
-            notification_id,
-            originator_id,
-            originator_version,
-            topic,
-            state,
-            recorded_by=recorded_by,
-            recorded_at=recorded_at,
-        )
-    )
-    return h.hexdigest()
-
+from ledger.store.encoding import CHAIN_ENCODING as CHAIN_ENCODING
+from ledger.store.encoding import CHAIN_ENCODING_V2 as CHAIN_ENCODING_V2
+from ledger.store.encoding import GENESIS_HASH as GENESIS_HASH
+from ledger.store.encoding import canonical_originator_id as canonical_originator_id
+from ledger.store.encoding import chain_record_bytes as chain_record_bytes
+from ledger.store.encoding import encode_event as encode_event
+from ledger.store.encoding import next_chain_hash as next_chain_hash
 
 # --- the request log -----------------------------------------------------------------
 
@@ -355,200 +246,15 @@ class LedgerSQLiteFactory(SQLiteFactory):
         return recorder
 
 
-# --- PostgreSQL ----------------------------------------------------------------------
+# The PostgreSQL recorder and factory live in ledger.store.chain_pg (psycopg is
+# imported only for a PostgreSQL ledger); asked for here, they are loaded then.
+_PG_NAMES = frozenset({"ChainedPostgresApplicationRecorder", "LedgerPostgresFactory"})
 
 
-def _chain_trigger_sql() -> str:
-    """Migration 0120's text: the chain trigger and the encoding v2 function."""
-    from importlib.resources import files
+def __getattr__(name: str) -> Any:
+    if name in _PG_NAMES:
+        from ledger.store import chain_pg
 
-    return (
-        files("migrations.postgresql")
-        .joinpath("0120_chain_in_database.sql")
-        .read_text(encoding="utf-8")
-    )
-
-
-def _binary_params(statement: Composed) -> Composed:
-    """The statement with its ``%s`` placeholders sent in binary (``%b``)."""
-    return Composed(
-        [
-            SQL(part.as_string().replace("%s", "%b")) if isinstance(part, SQL) else part
-            for part in statement
-        ]
-    )
-
-
-class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """PostgreSQL application recorder on the chained ``ledger_events``.
-
-    The chain rows are computed by the database (migration 0120: an AFTER
-    INSERT trigger running with the owner's rights hashes the stored bytes
-    with the login and the server's clock), never sent from here.
-    ``insert_events`` is overridden wholesale (no pipeline): in one
-    transaction it takes the library's EXCLUSIVE lock on the events table
-    (through the ``ledger_events_lock()`` function, see migration 0002, so
-    the trigger's own lock is a no-op and concurrent writers queue instead of
-    deadlocking), NOTIFYs, inserts the events and the request row.
-    """
-
-    def __init__(
-        self,
-        datastore: PostgresDatastore,
-        *,
-        events_table_name: str = LEDGER_EVENTS_TABLE,
-    ):
-        super().__init__(datastore, events_table_name=events_table_name)
-        schema = Identifier(self.datastore.schema)
-        self.insert_events_statement += SQL(", originator_id, originator_version")
-        # The events and the request rows are sent in binary (%b): in text, each
-        # element of the arrays is quoted and escaped in Python (a regular
-        # expression per field of every event) — most of a large batch's cost.
-        self.insert_events_statement = _binary_params(self.insert_events_statement)
-        # The EXCLUSIVE lock is taken through an owner-run (SECURITY DEFINER)
-        # function, so the append-only clerk role needs no UPDATE privilege.
-        lock_function = Identifier(f"{self.events_table_name}_lock")
-        # create_table() (the library's tests; the ledger itself is built by
-        # its migrations, CREATE_TABLE=n) makes the chain table and the
-        # trigger exactly as migrations 0001, 0002 and 0120 do.
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.event_chain ("
-                "seq bigint PRIMARY KEY, "
-                "notification_id bigint NOT NULL UNIQUE, "
-                "chain_hash text NOT NULL)"
-            ).format(schema=schema)
-        )
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.request_log ("
-                "request_id text PRIMARY KEY, "
-                "fingerprint text NOT NULL, "
-                "result text NOT NULL, "
-                "recorded_at timestamptz NOT NULL DEFAULT now())"
-            ).format(schema=schema)
-        )
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.merkle_nodes ("
-                "level smallint NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, "
-                "PRIMARY KEY (level, idx))"
-            ).format(schema=schema)
-        )
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS void "
-                "LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog "
-                "AS $$BEGIN LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; END;$$"
-            ).format(
-                schema=schema,
-                function=lock_function,
-                table=Identifier(self.events_table_name),
-            )
-        )
-        if self.events_table_name == LEDGER_EVENTS_TABLE and self.datastore.schema == "public":
-            self.sql_create_statements.append(SQL(_chain_trigger_sql()))  # type: ignore[arg-type]
-        self.lock_table_statements = [
-            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
-            SQL("SELECT {schema}.{function}()").format(schema=schema, function=lock_function),
-        ]
-        self.insert_request_statement = SQL(
-            "INSERT INTO {schema}.request_log (request_id, fingerprint, result) "
-            "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[])"
-        ).format(schema=schema)
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        requests = _requests_from(kwargs)
-        if not stored_events and not requests:
-            return None
-        pg_events = [
-            self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
-            for s in stored_events
-        ]
-        ids_by_key: dict[tuple[str, int], int] = {}
-        exc: Exception | None = None
-        with self.datastore.get_connection() as conn:
-            # Pipelined like the library's own insert: lock, notify, insert the
-            # events (the trigger appends their chain rows) and the request row
-            # go in one round trip, then COMMIT.
-            with conn.pipeline() as pipeline, conn.transaction():
-                with conn.cursor() as curs:
-                    # Hook kept for subclasses (the library's process recorder uses it).
-                    self._insert_events(curs, stored_events, **kwargs)
-                    if stored_events:
-                        self._lock_table(curs)
-                        self._notify_channel(curs)
-                try:
-                    with conn.cursor() as ins:
-                        if stored_events:
-                            ins.execute(self.insert_events_statement, (pg_events,), prepare=True)
-                        if requests:
-                            conn.execute(
-                                self.insert_request_statement,
-                                (
-                                    [r.request_id for r in requests],
-                                    [r.fingerprint for r in requests],
-                                    [r.result for r in requests],
-                                ),
-                                prepare=True,
-                            )
-                        # Sync now, so a uniqueness violation (a version conflict or
-                        # a reused request id) raises IntegrityError here.
-                        pipeline.sync()
-                        if stored_events:
-                            for row in ins.fetchall():
-                                key = (
-                                    canonical_originator_id(row["originator_id"]),
-                                    row["originator_version"],
-                                )
-                                ids_by_key[key] = int(row["notification_id"])
-                except Exception as e:
-                    # Re-raised after the pipeline has exited (as the library does),
-                    # and never committed.
-                    exc = e
-                    raise psycopg.Rollback() from None
-            if exc:
-                raise exc
-        ids = [
-            ids_by_key[(canonical_originator_id(s.originator_id), s.originator_version)]
-            for s in stored_events
-        ]
-        if stored_events:
-            self._extend_merkle_tree(
-                [
-                    (nid, s.originator_id, s.originator_version, s.topic, bytes(s.state))
-                    for nid, s in zip(ids, stored_events, strict=True)
-                ]
-            )
-        return ids
-
-    def _extend_merkle_tree(self, written: list[tuple[int, Any, int, str, bytes]]) -> None:
-        """After the commit: append the new chain rows to the Merkle tree in a
-        short transaction of their own (docs/AUDIT.md §8: why not in this one);
-        ``written``: the events just recorded, whose leaves need not be read back."""
-        from ledger.audit.merkle_store import extend_after_commit
-
-        with self.datastore.get_connection() as conn:
-            extend_after_commit(conn, written)
-
-
-class LedgerPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL factory, building the chained recorder on
-    ``ledger_events`` whatever the application is called (the library would
-    otherwise name the table after the application)."""
-
-    application_recorder_class = ChainedPostgresApplicationRecorder
-
-    def application_recorder(self) -> ApplicationRecorder:
-        topic = self.env.get(self.APPLICATION_RECORDER_TOPIC)
-        cls = resolve_topic(topic) if topic else self.application_recorder_class
-        if not (isinstance(cls, type) and issubclass(cls, ChainedPostgresApplicationRecorder)):
-            msg = f"{topic} is not a ChainedPostgresApplicationRecorder"
-            raise TypeError(msg)
-        recorder = cls(datastore=self.datastore, events_table_name=LEDGER_EVENTS_TABLE)
-        if self.env_create_table():
-            recorder.create_table()
-        return recorder
+        return getattr(chain_pg, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import quote, unquote, urlsplit
 
-import structlog
-
 from aggregates.errors import DatabaseUnavailable, InvalidInput, NotInitialised
+from ledger.log import get_logger
 
 if TYPE_CHECKING:
     import psycopg
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 # psycopg is imported only when a PostgreSQL ledger is opened: a SQLite ledger
 # never loads the driver (start-up time).
 
-log = structlog.get_logger()
+log = get_logger()
 
 Backend = Literal["sqlite", "postgresql"]
 DbConnection: TypeAlias = "sqlite3.Connection | psycopg.Connection[DictRow]"
@@ -153,7 +152,8 @@ def parse_db_url(url: str) -> DbConfig:
 def app_environment(cfg: DbConfig) -> dict[str, str]:
     """The eventsourcing environment for ``LedgerApp``.
 
-    PERSISTENCE_MODULE names our factory subclasses (``ledger.store.chain``), which
+    PERSISTENCE_MODULE names our factory subclasses (``ledger.store.chain``;
+    PostgreSQL's in ``ledger.store.chain_pg``, so SQLite never loads psycopg), which
     build the hash-chained application recorder on the ``ledger_events`` table
     whatever the application's name; everything else is the library's own.
     The schema comes only from migrations (CREATE_TABLE=n), and the SQLite file
@@ -168,8 +168,8 @@ def app_environment(cfg: DbConfig) -> dict[str, str]:
             "CREATE_TABLE": "n",
         }
     return {
-        "PERSISTENCE_MODULE": "ledger.store.chain:LedgerPostgresFactory",
-        "APPLICATION_RECORDER_TOPIC": "ledger.store.chain:ChainedPostgresApplicationRecorder",
+        "PERSISTENCE_MODULE": "ledger.store.chain_pg:LedgerPostgresFactory",
+        "APPLICATION_RECORDER_TOPIC": "ledger.store.chain_pg:ChainedPostgresApplicationRecorder",
         "POSTGRES_DBNAME": cfg.dbname,
         "POSTGRES_HOST": cfg.host,
         "POSTGRES_PORT": str(cfg.port),
@@ -208,8 +208,26 @@ def not_initialised(cfg: DbConfig, detail: str = "") -> NotInitialised:
     )
 
 
-def pg_connect(cfg: DbConfig, *, autocommit: bool = False) -> psycopg.Connection[DictRow]:
-    """A psycopg connection with dict rows; DatabaseUnavailable if it cannot connect."""
+class _NeverRaised(Exception):
+    """Stands for a psycopg error while psycopg is not loaded (a SQLite ledger
+    never imports the driver), so that no exception matches it."""
+
+
+def pg_error(name: str) -> type[Exception]:
+    """psycopg's error class ``name`` (``psycopg.errors.<name>``), or a class
+    never raised when psycopg was not imported: then no psycopg error can occur."""
+    errors = sys.modules.get("psycopg.errors")
+    if errors is None:
+        return _NeverRaised
+    cls: type[Exception] = getattr(errors, name)
+    return cls
+
+
+def pg_connect(
+    cfg: DbConfig, *, autocommit: bool = False, application_name: str | None = None
+) -> psycopg.Connection[DictRow]:
+    """A psycopg connection with dict rows; DatabaseUnavailable if it cannot connect.
+    ``application_name`` names the session in ``pg_stat_activity``."""
     import psycopg
     from psycopg.rows import dict_row
 
@@ -220,6 +238,7 @@ def pg_connect(cfg: DbConfig, *, autocommit: bool = False) -> psycopg.Connection
             port=cfg.port,
             user=cfg.user,
             password=cfg.password or None,
+            application_name=application_name,  # None: not sent (psycopg drops it)
             connect_timeout=PG_CONNECT_TIMEOUT_S,
             autocommit=autocommit or cfg.read_only,
             row_factory=dict_row,

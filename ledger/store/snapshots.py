@@ -48,12 +48,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import structlog
 from eventsourcing.domain import Aggregate
 
+from ledger.log import get_logger
 from ledger.store.db import DbConnection, execute, fetchone
 
-log = structlog.get_logger()
+log = get_logger()
 
 # A snapshot every this many versions of an aggregate (platforms and units).
 SNAPSHOT_INTERVAL = 100

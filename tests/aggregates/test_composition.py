@@ -11,8 +11,9 @@ import pytest
 
 from aggregates.composition import check_composition, check_consortium
 from aggregates.errors import CompositionRuleBroken, InvalidInput
+from aggregates.meta import Meta
 from aggregates.platform import Platform
-from aggregates.values import MemberInfo, Meta
+from aggregates.values import MemberInfo
 from cli import exit_code
 from ledger.policies import load_policy
 

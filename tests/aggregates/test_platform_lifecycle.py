@@ -24,8 +24,9 @@ from aggregates.errors import (
     NotFound,
     OverAllocation,
 )
+from aggregates.meta import Meta
 from aggregates.platform import Platform
-from aggregates.values import GRADES, LEVELS, MemberInfo, Meta, add_years
+from aggregates.values import GRADES, LEVELS, MemberInfo, add_years
 from cli import exit_code
 from ledger.policies import load_policy
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from aggregates.eligibility import LeadRule, LookBack, Reason, reasons_against, unit_facts
 from aggregates.errors import AlreadyExists, IllegalTransition, InvalidInput, NotFound
+from aggregates.meta import Meta
 from aggregates.unit import Unit
-from aggregates.values import Meta, add_years
+from aggregates.values import add_years
 
 CODE = "91540100MA6T0A0B1W"
 LHASA_LOOK_BACK = LookBack(2, "003 annex", ("platform-application",))

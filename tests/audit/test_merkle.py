@@ -330,9 +330,7 @@ def test_inclusion_verification_refuses_every_published_corruption(
 ) -> None:
     index = leaf_no - 1
     probes = corrupt_inclusion(index, size, proof, ROOT_HASHES[size], LEAF_HASHES[index])
-    accepted = [
-        desc for desc, i, n, p, r, lf in probes if verify_inclusion(lf, i, n, p, r)
-    ]
+    accepted = [desc for desc, i, n, p, r, lf in probes if verify_inclusion(lf, i, n, p, r)]
     assert accepted == []
 
 
@@ -456,8 +454,15 @@ DONT_CARE_2 = b"don't care 2"
 
 # testdata/consistency/additional (417fb0c): (desc, size1, size2, root1, root2, proof, wantErr)
 CONSISTENCY_EDGE_PROBES = [
-    ("empty-tree-size1-is-zero-is-useless", 0, 1, EMPTY_TREE_HASH, EMPTY_TREE_HASH,
-     [EMPTY_TREE_HASH], True),
+    (
+        "empty-tree-size1-is-zero-is-useless",
+        0,
+        1,
+        EMPTY_TREE_HASH,
+        EMPTY_TREE_HASH,
+        [EMPTY_TREE_HASH],
+        True,
+    ),
     ("roots-do-not-match-and-sizes-are-zero", 0, 0, EMPTY_TREE_HASH, DONT_CARE_2, [], True),
     ("roots-do-not-not-match-and-sizes-are-one", 1, 1, EMPTY_TREE_HASH, DONT_CARE_2, [], True),
     ("size1-is-greater-than-size2-again", 2, 1, DONT_CARE_1, DONT_CARE_2, [], True),
@@ -469,10 +474,24 @@ CONSISTENCY_EDGE_PROBES = [
     ("sizes-are-equal-zero-and-proof-is-empty", 0, 0, DONT_CARE_1, DONT_CARE_1, [], True),
     ("sizes-are-equal-zero-but-roots-are-not", 0, 0, DONT_CARE_1, DONT_CARE_2, [], True),
     ("sizes-do-not-watch-and-proof-is-empty", 1, 2, DONT_CARE_1, DONT_CARE_2, [], True),
-    ("sizes-match-but-proof-is-not-empty-and-sizes-are-one", 1, 1, EMPTY_TREE_HASH,
-     EMPTY_TREE_HASH, [EMPTY_TREE_HASH], True),
-    ("sizes-match-but-proof-is-not-empty-and-sizes-are-zero", 0, 0, EMPTY_TREE_HASH,
-     EMPTY_TREE_HASH, [EMPTY_TREE_HASH], True),
+    (
+        "sizes-match-but-proof-is-not-empty-and-sizes-are-one",
+        1,
+        1,
+        EMPTY_TREE_HASH,
+        EMPTY_TREE_HASH,
+        [EMPTY_TREE_HASH],
+        True,
+    ),
+    (
+        "sizes-match-but-proof-is-not-empty-and-sizes-are-zero",
+        0,
+        0,
+        EMPTY_TREE_HASH,
+        EMPTY_TREE_HASH,
+        [EMPTY_TREE_HASH],
+        True,
+    ),
 ]
 
 

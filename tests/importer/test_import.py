@@ -17,7 +17,7 @@ import pytest
 from openpyxl import Workbook
 
 from aggregates.errors import Conflict, InvalidInput, LedgerError, RuleViolation
-from aggregates.values import Meta
+from aggregates.meta import Meta
 from ledger.demo import load_demo
 from ledger.importer.batch import BatchService
 from ledger.importer.capture import CapturingService

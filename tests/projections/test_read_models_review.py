@@ -31,12 +31,13 @@ from ledger.reads import ReadModels, install, open_read
 from ledger.service import LedgerService
 from ledger.store import db
 from projections import base, funds, history, runner
-from projections.base import ReadModelView
+from projections.handlers.registry import RegistryProjection
+from projections.handlers.units import UnitProjection
 from projections.rebuild import rebuild
-from projections.registry import RegistryProjection
 from projections.runner import catch_up, status
-from projections.units import UnitProjection, standing
+from projections.units import standing
 from projections.verify import verify
+from projections.view import ReadModelView
 from tests.scenario import code, credit_code, init_ledger, register_all
 
 TODAY = date(2026, 11, 23)
@@ -184,7 +185,7 @@ def test_lists_as_of_a_date_after_today_agree_with_platform_show(svc: LedgerServ
 SLOW_REBUILD = """
 import os, signal, sys, time
 from ledger.store import db
-from projections import base
+from projections import view as base
 from projections.rebuild import rebuild
 batches = []
 bind = base.ReadModelView.bind
@@ -532,7 +533,7 @@ def test_unit_show_before_registration_answers_under_the_registered_name(
 def _unit_events(renames: list[tuple[str, str]]) -> list[Any]:
     """A unit's events, renames dated as given (in any order: the projection
     must not depend on the domain's date-order rule)."""
-    from aggregates.values import Meta
+    from aggregates.meta import Meta
 
     u = Unit(
         code=code("zhizao"),
@@ -795,3 +796,30 @@ def test_scratch_directories_of_killed_runs_are_removed(
     assert not killed.exists()
     assert running.exists()
     assert [p.name for p in temp.iterdir()] == ["ledger-verify-running"]  # its own removed too
+
+
+def test_debarred_and_blacklist_name_each_unit_as_of_the_date(svc: LedgerService) -> None:
+    """The lists name every unit by its own name on the date asked (registered,
+    or the latest rename by then; of two renames on one day, the later), read
+    for all the listed units at once."""
+    register_all(svc)
+    med, zhizao, jingtu = code("med_inst"), code("zhizao"), code("jingtu")
+    for u in (med, zhizao, jingtu):
+        svc.debar(
+            u, years=3, start=d("2024-01-01"), scopes=["platform-application"],
+            doc_no=f"D-{u[-4:]}", reason="r", actor="c", on=d("2024-01-01"),
+        )  # fmt: skip
+        svc.blacklist(u, doc_no=f"B-{u[-4:]}", reason="r", actor="c", on=d("2024-01-01"))
+    svc.rename_unit(med, name="西藏高原医学研究院", doc_no="R-1", actor="c", on=d("2024-07-01"))
+    svc.rename_unit(zhizao, name="拉萨智造甲", doc_no="R-2", actor="c", on=d("2024-07-01"))
+    svc.rename_unit(zhizao, name="拉萨智造乙", doc_no="R-3", actor="c", on=d("2024-07-01"))
+    svc.rename_unit(zhizao, name="拉萨智造丙", doc_no="R-4", actor="c", on=d("2025-03-01"))
+    rm = read(svc)
+    for day, names in (
+        (d("2024-06-30"), {med: "西藏高原医学研究所", zhizao: "拉萨智造装备有限公司"}),
+        (d("2024-07-01"), {med: "西藏高原医学研究院", zhizao: "拉萨智造乙"}),
+        (d("2026-01-01"), {med: "西藏高原医学研究院", zhizao: "拉萨智造丙"}),
+    ):
+        names[jingtu] = "西藏净土农业科技有限公司"
+        assert {x["unit"]: x["unit_name"] for x in rm.debarred(day)} == names
+        assert {x["unit"]: x["unit_name"] for x in rm.blacklist(day)} == names

@@ -20,7 +20,7 @@ from ledger import audit
 from ledger.service import LedgerService
 from ledger.store.chain import GENESIS_HASH, chain_record_bytes, next_chain_hash
 from ledger.store.db import DbConfig, connect, fetchall, fetchone, parse_db_url
-from projections.follow import follow
+from projections.follow import follow, worker_connected
 from tests.reliability.test_tamper import raw
 from tests.scenario import funded, init_ledger, pay, register_all
 
@@ -224,6 +224,50 @@ def test_the_clerk_records_and_reads_through_the_worker(pg_ledger: DbConfig) -> 
     # the auditor may not run the worker
     r = ledger(as_login(cfg, "ledger_auditor"), "projections", "follow", "--idle-exit", "1")
     assert r.exit_code == 1 and "ledger_projectors" in r.stderr
+
+
+def _summary(url: str) -> tuple[str, str]:
+    """(disbursed on operation 2026, stderr) of `funds summary LS-KL-001`."""
+    q = ledger(url, "funds", "summary", "LS-KL-001", "--format", "json")
+    assert q.exit_code == 0, q.stderr
+    line = next(x for x in json.loads(q.stdout) if x["category"] == "operation")
+    return str(line["disbursed"]), q.stderr
+
+
+def test_a_clerk_query_waits_only_for_a_connected_worker(pg_ledger: DbConfig) -> None:
+    """No worker connected: the clerk's query answers at once from the models as
+    they are, with the lag warning (it no longer waits for a worker that is not
+    there). The worker's session is seen by the clerk's login while it runs,
+    and then the clerk reads its own write."""
+    cfg = pg_ledger
+    clerk = as_login(cfg, "ledger_clerk")
+    assert _summary(as_login(cfg, cfg.user))[0] == "1000.00"  # the owner catches up
+    assert not worker_connected(parse_db_url(clerk))
+    r = ledger(
+        clerk, "--actor", "王会计", "funds", "disburse", "LS-KL-001", "--category",
+        "operation", "--amount", "2000.00", "--fiscal-year", "2026", "--voucher", "V-3",
+        "--on", "2026-03-20",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    disbursed, err = _summary(clerk)
+    assert disbursed == "1000.00" and "lag the ledger by" in err, err
+    stop = threading.Event()
+    worker = threading.Thread(target=follow, args=(cfg,), kwargs={"poll": 0.5, "stop": stop})
+    worker.start()
+    try:
+        seen = False
+        for _ in range(100):  # the worker's session appears as it starts
+            seen = worker_connected(parse_db_url(clerk))
+            if seen:
+                break
+            stop.wait(0.1)
+        assert seen
+        disbursed, err = _summary(clerk)
+        assert disbursed == "3000.00" and "lag" not in err, err
+    finally:
+        stop.set()
+        worker.join(10)
+    assert not worker.is_alive()
 
 
 def test_roles_add_user(pg_ledger: DbConfig) -> None:

@@ -45,12 +45,11 @@ from eventsourcing.utils import Environment
 
 from ledger.store.chain import (
     GENESIS_HASH,
-    ChainedPostgresApplicationRecorder,
     ChainedSQLiteApplicationRecorder,
-    LedgerPostgresFactory,
     LedgerSQLiteFactory,
     next_chain_hash,
 )
+from ledger.store.chain_pg import ChainedPostgresApplicationRecorder, LedgerPostgresFactory
 from tests.conftest import PG_BASE
 
 # --- chain check -----------------------------------------------------------------------
@@ -328,7 +327,7 @@ class TestLedgerPostgresFactory(
         user, host, port = _pg_parts()
         self.env = Environment("TestCase")
         self.env[InfrastructureFactory.PERSISTENCE_MODULE] = (
-            "ledger.store.chain:LedgerPostgresFactory"
+            "ledger.store.chain_pg:LedgerPostgresFactory"
         )
         self.env["POSTGRES_DBNAME"] = self.dbname
         self.env["POSTGRES_HOST"] = host

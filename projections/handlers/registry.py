@@ -15,7 +15,7 @@ from eventsourcing.projection import Projection
 from aggregates.platform import Platform
 from aggregates.unit import Unit
 from aggregates.voucher import Voucher
-from projections.base import ReadModelView
+from projections.view import ReadModelView
 
 # Created by @event("...") on __init__, so invisible to the type checker.
 PROPOSED: type[Any] = Platform.Proposed  # type: ignore[attr-defined]
