@@ -396,7 +396,9 @@ def measure(
     cli_rate("rebuild", "projections", "rebuild")
     cli_rate("projections_verify", "projections", "verify")
     cli_rate("audit_verify", "audit", "verify")
-    for key in ("rebuild", "projections_verify", "audit_verify"):
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-export-") as tmp:
+        cli_rate("audit_export", "audit", "export", "--out", str(Path(tmp) / "export.jsonl"))
+    for key in ("rebuild", "projections_verify", "audit_verify", "audit_export"):
         res[key]["x_bare_replay"] = round(res[key]["ev_s"] / res["bare_replay_ev_s"], 2)
     if replays_only:
         return res
@@ -485,6 +487,7 @@ def markdown(report: dict[str, Any]) -> str:
         ("rebuild", "`projections rebuild`"),
         ("projections_verify", "`projections verify`"),
         ("audit_verify", "`audit verify`"),
+        ("audit_export", "`audit export`"),
     ):
         row(
             f"{label} ev/s (× bare replay; s; peak RSS MB; load)",
