@@ -567,6 +567,16 @@ def main() -> None:
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     base = out / (f"{stamp}-{args.only}" if args.only else f"{stamp}-{events}")
+
+    def named(report: dict[str, Any]) -> Path:
+        """The results' file name: a ledger given with --db is named after the
+        events it holds and its backend (not the --events default)."""
+        if not args.db or not report["backends"]:
+            return base
+        first = report["backends"][0]
+        tail = "-replays" if args.replays_only else ""
+        return out / f"{stamp}-{first.get('events', 0)}-{first['backend']}{tail}"
+
     if args.db:
         backends = [db.parse_db_url(args.db).backend]
     for backend in backends:
@@ -591,7 +601,7 @@ def main() -> None:
                 )
             )
         # written after each backend, so that a long run keeps what it measured
-        base.with_suffix(".json").write_text(
+        named(report).with_suffix(".json").write_text(
             json.dumps(report, indent=2, ensure_ascii=False) + "\n"
         )
         if backend == "postgresql" and not args.db:
@@ -603,9 +613,11 @@ def main() -> None:
             ) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{cfg.dbname}"')
     shutil.rmtree(work, ignore_errors=True)
-    base.with_suffix(".json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    named(report).with_suffix(".json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    )
     text = markdown(report)
-    base.with_suffix(".md").write_text(text)
+    named(report).with_suffix(".md").write_text(text)
     print(text)
 
 
